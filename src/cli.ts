@@ -1,0 +1,49 @@
+#!/usr/bin/env node
+// The bitconv command line: a thin layer over the library (src/index.ts).
+import yargs from "yargs";
+import { hideBin } from "yargs/helpers";
+import { BitconvError } from "./util/errors.js";
+import { VERSION } from "./version.js";
+import { convertCommand } from "./convert/command.js";
+import { pullCommand } from "./hub/command.js";
+import { inspectCommand } from "./inspect/command.js";
+import { verifyCommand } from "./verify/command.js";
+import { generateCommand } from "./runtime/command.js";
+
+function fail(err: unknown): never {
+  if (err instanceof BitconvError) {
+    process.stderr.write(`bitconv: ${err.message}\n`);
+    process.exit(err.exitCode);
+  }
+  const msg = err instanceof Error ? err.message : String(err);
+  process.stderr.write(`bitconv: ${msg}\n`);
+  if (process.env.BITCONV_DEBUG && err instanceof Error) process.stderr.write(`${err.stack}\n`);
+  process.exit(1);
+}
+
+export async function main(argv: string[]): Promise<void> {
+  await yargs(argv)
+    .scriptName("bitconv")
+    .usage("$0 <command> [options]\n\nConvert, verify and inspect ternary (BitNet b1.58) language models.")
+    .option("quiet", { alias: "q", type: "boolean", default: false, describe: "No progress bars" })
+    .option("json", { type: "boolean", default: false, describe: "Machine-readable output on stdout" })
+    .command(pullCommand)
+    .command(convertCommand)
+    .command(verifyCommand)
+    .command(inspectCommand)
+    .command(generateCommand)
+    .demandCommand(1, "Name a command: pull, convert, verify, inspect or generate.")
+    .strict()
+    .version(VERSION)
+    .help()
+    .alias("h", "help")
+    .wrap(Math.min(110, process.stdout.columns || 100))
+    .fail((msg, err) => {
+      if (err) fail(err);
+      process.stderr.write(`bitconv: ${msg}\nRun 'bitconv --help' for usage.\n`);
+      process.exit(2);
+    })
+    .parseAsync();
+}
+
+main(hideBin(process.argv)).catch(fail);
