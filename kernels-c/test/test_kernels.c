@@ -1,0 +1,471 @@
+/* Tests of the ternary matmul kernels (src/kernels.h).
+ *  1. Test-side packers written from layouts.md reproduce the spec's worked examples byte for byte,
+ *     and bc_decode_row inverts them (worked examples + random matrices, every layout).
+ *  2. For every layout and every ISA this CPU has, bc_matmul equals the scalar path and a naive
+ *     reference built from bc_decode_row, bit for bit: random and adversarial weights/activations,
+ *     odd N, row sub-ranges, strided y, the 2B-4T shapes.
+ * Exits 1 on any failure. BITCONV_TEST_QUICK=1 skips the largest shapes. */
+#include "kernels.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int failures = 0, checks = 0;
+#define CHECK(cond, ...)                                                                           \
+    do {                                                                                           \
+        checks++;                                                                                  \
+        if (!(cond)) {                                                                             \
+            failures++;                                                                            \
+            if (failures <= 30) {                                                                  \
+                fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                               \
+                fprintf(stderr, __VA_ARGS__);                                                      \
+                fputc('\n', stderr);                                                               \
+            }                                                                                      \
+        }                                                                                          \
+    } while (0)
+
+/* ---------- deterministic random numbers ---------- */
+static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
+static uint64_t rnd(void) {
+    uint64_t z = (rng_state += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+static int rnd_below(int n) { return (int)(rnd() % (uint64_t)n); }
+
+static void *xmalloc(size_t n) {
+    void *p = malloc(n ? n : 1);
+    if (!p) {
+        fprintf(stderr, "out of memory\n");
+        exit(1);
+    }
+    return p;
+}
+
+/* ---------- test-side packers, written from layouts.md (T is int8 [M][K] row-major) ---------- */
+typedef struct { bc_layout layout; int64_t M, K; int BM, BK, bm; } shape;
+
+static int64_t roundup32(int64_t v) { return (v + 31) / 32 * 32; }
+
+static int64_t tl2_P(int64_t M, int64_t K) {
+    return ((K - 256) * M) / 3 * 5 / 8 + (256 * M) / 2 * 4 / 8;
+}
+
+static size_t packed_size(const shape *s) {
+    switch (s->layout) {
+    case BC_LAYOUT_TQ2_0: return (size_t)(s->M * s->K / 256 * 66);
+    case BC_LAYOUT_TQ1_0: return (size_t)(s->M * s->K / 256 * 54);
+    case BC_LAYOUT_I2_S:
+    case BC_LAYOUT_TL1: return (size_t)(s->M * s->K / 4 + 32);
+    case BC_LAYOUT_TL2: return (size_t)(roundup32(tl2_P(s->M, s->K)) + 32);
+    default: return 0;
+    }
+}
+
+static void pack_tq2_0(const shape *s, const int8_t *T, uint8_t *out) {
+    int64_t nb = s->K / 256;
+    for (int64_t m = 0; m < s->M; m++)
+        for (int64_t b = 0; b < nb; b++) {
+            const int8_t *t = T + m * s->K + b * 256;
+            uint8_t *blk = out + (m * nb + b) * 66;
+            for (int h = 0; h < 2; h++)
+                for (int j = 0; j < 32; j++)
+                    blk[h * 32 + j] = (uint8_t)((t[h * 128 + j] + 1) | (t[h * 128 + 32 + j] + 1) << 2 |
+                                                (t[h * 128 + 64 + j] + 1) << 4 | (t[h * 128 + 96 + j] + 1) << 6);
+            blk[64] = 0x00;
+            blk[65] = 0x3C; /* d = 1.0 */
+        }
+}
+
+static uint8_t tq1_byte(int v) { return (uint8_t)((v * 256 + 242) / 243); }
+
+static void pack_tq1_0(const shape *s, const int8_t *T, uint8_t *out) {
+    int64_t nb = s->K / 256;
+    for (int64_t m = 0; m < s->M; m++)
+        for (int64_t b = 0; b < nb; b++) {
+            const int8_t *t = T + m * s->K + b * 256;
+            uint8_t *blk = out + (m * nb + b) * 54;
+#define C(e) (t[(e)] + 1)
+            for (int j = 0; j < 32; j++)
+                blk[j] = tq1_byte((((C(j) * 3 + C(j + 32)) * 3 + C(j + 64)) * 3 + C(j + 96)) * 3 + C(j + 128));
+            for (int j = 0; j < 16; j++)
+                blk[32 + j] = tq1_byte((((C(160 + j) * 3 + C(176 + j)) * 3 + C(192 + j)) * 3 + C(208 + j)) * 3 + C(224 + j));
+            for (int j = 0; j < 4; j++)
+                blk[48 + j] = tq1_byte((((C(240 + j) * 3 + C(244 + j)) * 3 + C(248 + j)) * 3 + C(252 + j)) * 3);
+#undef C
+            blk[52] = 0x00;
+            blk[53] = 0x3C;
+        }
+}
+
+static void pack_i2_s(const shape *s, const int8_t *T, uint8_t *out, float scale) {
+    int64_t n = s->M * s->K;
+    memset(out, 0, (size_t)(n / 4 + 32));
+    for (int64_t i = 0; i < n; i++) {
+        int64_t blk = i / 128, j = i % 128;
+        out[32 * blk + j % 32] |= (uint8_t)((T[i] + 1) << (6 - 2 * (j / 32)));
+    }
+    memcpy(out + n / 4, &scale, 4);
+}
+
+static int pair_idx(const int8_t *t) { return 3 * t[0] + t[1] + 4; }
+
+static void pack_tl1(const shape *s, const int8_t *T, uint8_t *out, float scale) {
+    int64_t M = s->M, K = s->K, BM = s->BM, BK = s->BK, bm = s->bm, by = 256 / bm, o = 0;
+    for (int64_t iM = 0; iM < M / BM; iM++)
+        for (int64_t iK = 0; iK < K / BK; iK++)
+            for (int64_t ib = 0; ib < BM / bm; ib++)
+                for (int64_t iy = 0; iy < BK / by; iy++)
+                    for (int64_t ir = 0; ir < bm / 16; ir++)
+                        for (int64_t ip = 0; ip < by / 4; ip++)
+                            for (int64_t r = 0; r < 16; r++) {
+                                int64_t m = iM * BM + ib * bm + ir * 16 + r;
+                                int64_t j0 = iK * (BK / 2) + iy * (by / 2) + 2 * ip;
+                                const int8_t *t = T + m * K + 2 * j0;
+                                out[o++] = (uint8_t)(pair_idx(t) << 4 | pair_idx(t + 2));
+                            }
+    memset(out + o, 0, 32);
+    memcpy(out + o, &scale, 4);
+}
+
+static const int PERM[4] = {0, 2, 1, 3};
+
+static void pack_tl2(const shape *s, const int8_t *T, uint8_t *out, float scale) {
+    int64_t M = s->M, K = s->K, BM = s->BM, BK = s->BK;
+    int64_t K2 = K % BK, K3 = K - K2, P = tl2_P(M, K), o = 0;
+    size_t total = packed_size(s);
+    memset(out, 0, total);
+#define TRIPLE(m, t) (9 * T[(m) * K + 3 * (t)] + 3 * T[(m) * K + 3 * (t) + 1] + T[(m) * K + 3 * (t) + 2])
+    for (int64_t iM = 0; iM < M / BM; iM++)
+        for (int64_t iK = 0; iK < K3 / BK; iK++)
+            for (int64_t ib = 0; ib < BM / 32; ib++)
+                for (int64_t iy = 0; iy < BK / 6; iy++)
+                    for (int64_t p = 0; p < 32; p++) {
+                        int64_t m = iM * BM + ib * 32 + PERM[p / 8] * 8 + p % 8;
+                        int64_t t0 = iK * (BK / 3) + 2 * iy;
+                        int a = abs(TRIPLE(m, t0)), b = abs(TRIPLE(m, t0 + 1));
+                        out[o++] = (uint8_t)(a << 4 | b);
+                    }
+    for (int64_t iM = 0; iM < M / BM; iM++)
+        for (int64_t iK = 0; iK < K3 / BK; iK++)
+            for (int64_t ib = 0; ib < BM / 32; ib++)
+                for (int64_t ig = 0; ig < BK / 24; ig++) {
+                    for (int c = 0; c < 16; c++) {
+                        unsigned word = 0;
+                        for (int i = 0; i < 16; i++) {
+                            int64_t m = iM * BM + ib * 32 + (i % 2) * 16 + c;
+                            int64_t t = iK * (BK / 3) + 8 * ig + i / 2;
+                            if (TRIPLE(m, t) < 0) word |= 1u << (15 - i);
+                        }
+                        out[o++] = (uint8_t)(word & 255);
+                        out[o++] = (uint8_t)(word >> 8);
+                    }
+                }
+#undef TRIPLE
+    for (int64_t iM = 0; iM < M / BM; iM++)
+        for (int64_t iK2 = 0; iK2 < K2 / 32; iK2++)
+            for (int64_t ib = 0; ib < BM / 32; ib++)
+                for (int64_t iy = 0; iy < 8; iy++)
+                    for (int64_t p = 0; p < 32; p++) {
+                        int64_t m = iM * BM + ib * 32 + PERM[p / 8] * 8 + p % 8;
+                        int64_t j0 = iK2 * 16 + 2 * iy;
+                        const int8_t *t = T + m * K + K3 + 2 * j0;
+                        out[o++] = (uint8_t)(pair_idx(t) << 4 | pair_idx(t + 2));
+                    }
+    if (o > P) {
+        fprintf(stderr, "TL2 stream %lld exceeds P %lld\n", (long long)o, (long long)P);
+        exit(1);
+    }
+    memcpy(out + roundup32(P), &scale, 4);
+}
+
+static uint8_t *pack(const shape *s, const int8_t *T) {
+    uint8_t *buf = xmalloc(packed_size(s));
+    switch (s->layout) {
+    case BC_LAYOUT_TQ2_0: pack_tq2_0(s, T, buf); break;
+    case BC_LAYOUT_TQ1_0: pack_tq1_0(s, T, buf); break;
+    case BC_LAYOUT_I2_S: pack_i2_s(s, T, buf, 0.5f); break;
+    case BC_LAYOUT_TL1: pack_tl1(s, T, buf, 0.5f); break;
+    case BC_LAYOUT_TL2: pack_tl2(s, T, buf, 0.5f); break;
+    default: break;
+    }
+    return buf;
+}
+
+static bc_ternary make_ternary(const shape *s, const uint8_t *data) {
+    bc_ternary w;
+    memset(&w, 0, sizeof w);
+    w.layout = s->layout;
+    w.M = s->M;
+    w.K = s->K;
+    w.data = data;
+    w.nbytes = packed_size(s);
+    w.scale = 1.0f;
+    w.BM = s->BM;
+    w.BK = s->BK;
+    w.bm = s->bm;
+    return w;
+}
+
+static const char *LNAME[] = {"tq1_0", "tq2_0", "i2_s", "tl1", "tl2"};
+
+/* ---------- 1. worked examples from layouts.md ---------- */
+static void check_bytes(const char *what, const uint8_t *got, int64_t off, const uint8_t *want, int n) {
+    for (int i = 0; i < n; i++)
+        CHECK(got[off + i] == want[i], "%s: byte %lld = 0x%02X, spec 0x%02X", what, (long long)(off + i),
+              got[off + i], want[i]);
+}
+
+static void check_decode(const shape *s, const uint8_t *data, const int8_t *T, const char *what) {
+    bc_ternary w = make_ternary(s, data);
+    int8_t *row = xmalloc((size_t)s->K);
+    for (int64_t m = 0; m < s->M; m++) {
+        bc_decode_row(&w, m, row);
+        int bad = 0;
+        for (int64_t k = 0; k < s->K; k++) bad += row[k] != T[m * s->K + k];
+        CHECK(bad == 0, "%s: decode_row(%s) row %lld: %d wrong values", what, LNAME[s->layout], (long long)m, bad);
+    }
+    free(row);
+}
+
+static void test_worked_examples(void) {
+    /* the TQ2_0 / TQ1_0 / I2_S example block: T[0]=+1, T[1]=-1, T[32]=-1, T[64]=+1, T[128]=-1, T[255]=+1 */
+    int8_t T256[256] = {0};
+    T256[0] = 1; T256[1] = -1; T256[32] = -1; T256[64] = 1; T256[128] = -1; T256[255] = 1;
+    {
+        shape s = {BC_LAYOUT_TQ2_0, 1, 256, 0, 0, 0};
+        uint8_t *b = pack(&s, T256);
+        b[64] = 0x00; b[65] = 0x2C;
+        const uint8_t w0[] = {0x62, 0x54, 0x55}, w32[] = {0x54, 0x55}, w62[] = {0x55, 0x95, 0x00, 0x2C};
+        check_bytes("tq2_0 example", b, 0, w0, 3);
+        check_bytes("tq2_0 example", b, 32, w32, 2);
+        check_bytes("tq2_0 example", b, 62, w62, 4);
+        check_decode(&s, b, T256, "tq2_0 example");
+        free(b);
+    }
+    {
+        shape s = {BC_LAYOUT_TQ1_0, 1, 256, 0, 0, 0};
+        uint8_t *b = pack(&s, T256);
+        const uint8_t w0[] = {0xC1, 0x2B, 0x80}, w31[] = {0x80, 0x80}, w47[] = {0x80, 0x7F, 0x7F, 0x7F, 0x82};
+        check_bytes("tq1_0 example", b, 0, w0, 3);
+        check_bytes("tq1_0 example", b, 31, w31, 2);
+        check_bytes("tq1_0 example", b, 47, w47, 5);
+        check_decode(&s, b, T256, "tq1_0 example");
+        free(b);
+    }
+    {
+        shape s = {BC_LAYOUT_I2_S, 2, 128, 0, 0, 0};
+        uint8_t *b = xmalloc(packed_size(&s));
+        pack_i2_s(&s, T256, b, 0.0625f);
+        const uint8_t w0[] = {0x89, 0x15, 0x55}, w32[] = {0x15, 0x55}, w63[] = {0x56, 0x00, 0x00, 0x80, 0x3D, 0x00};
+        check_bytes("i2_s example", b, 0, w0, 3);
+        check_bytes("i2_s example", b, 32, w32, 2);
+        check_bytes("i2_s example", b, 63, w63, 6);
+        check_decode(&s, b, T256, "i2_s example");
+        free(b);
+    }
+    {
+        shape s = {BC_LAYOUT_TL1, 32, 16, 32, 16, 32};
+        int8_t T[32 * 16] = {0};
+        const int8_t r0[] = {1, -1, 0, 1, 0, 0, -1, 0, 1, 0, 0, 0}, r1[] = {-1, -1, 1, 1}, r16[] = {1, 1, 0, -1};
+        memcpy(T, r0, sizeof r0);
+        memcpy(T + 16, r1, sizeof r1);
+        memcpy(T + 16 * 16, r16, sizeof r16);
+        uint8_t *b = pack(&s, T);
+        const struct { int off; uint8_t v; } want[] = {{0, 0x65}, {1, 0x08}, {2, 0x44}, {16, 0x41}, {32, 0x83}, {64, 0x74}};
+        for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) check_bytes("tl1 example", b, want[i].off, &want[i].v, 1);
+        check_decode(&s, b, T, "tl1 example");
+        free(b);
+    }
+    {
+        shape s = {BC_LAYOUT_TL2, 32, 320, 32, 96, 32};
+        CHECK(packed_size(&s) == 2528, "tl2 example nbytes %zu", packed_size(&s));
+        int8_t *T = calloc(32 * 320, 1);
+        const int8_t r0[] = {1, -1, 0, -1, 1, 1};
+        memcpy(T, r0, sizeof r0);
+        T[24] = 0; T[25] = 0; T[26] = -1;
+        const int8_t tail0[] = {1, -1, 0, 1};
+        memcpy(T + 288, tail0, sizeof tail0);
+        T[8 * 320 + 0] = 0; T[8 * 320 + 1] = 1; T[8 * 320 + 2] = 1;
+        T[16 * 320 + 0] = -1;
+        T[16 * 320 + 288] = 1; T[16 * 320 + 289] = 1;
+        uint8_t *b = pack(&s, T);
+        const struct { int off; uint8_t v; } want[] = {{0, 0x65}, {8, 0x90}, {16, 0x40}, {1536, 0x00}, {1537, 0x60},
+                                                      {1568, 0x00}, {1569, 0x80}, {1920, 0x65}, {1928, 0x84},
+                                                      {2176, 0}, {2496, 0x00}, {2499, 0x3F}};
+        for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) check_bytes("tl2 example", b, want[i].off, &want[i].v, 1);
+        check_decode(&s, b, T, "tl2 example");
+        free(b);
+        free(T);
+    }
+}
+
+/* ---------- 2. matmul equivalence ---------- */
+enum { W_RANDOM, W_ALL_NEG, W_ALL_POS, W_ALL_ZERO, W_SPARSE, W_KINDS };
+enum { X_RANDOM, X_ALL_MIN, X_ALL_MAX, X_EXTREMES, X_SMALL, X_KINDS };
+static const char *WKIND[] = {"random", "all-1", "all+1", "all0", "sparse"};
+static const char *XKIND[] = {"random", "all-128", "all127", "extremes", "small"};
+
+static void fill_weights(int8_t *T, int64_t n, int kind) {
+    for (int64_t i = 0; i < n; i++) {
+        switch (kind) {
+        case W_RANDOM: T[i] = (int8_t)(rnd_below(3) - 1); break;
+        case W_ALL_NEG: T[i] = -1; break;
+        case W_ALL_POS: T[i] = 1; break;
+        case W_ALL_ZERO: T[i] = 0; break;
+        default: T[i] = rnd_below(16) == 0 ? (int8_t)(rnd_below(2) * 2 - 1) : 0; break;
+        }
+    }
+}
+
+static void fill_acts(int8_t *x, int64_t n, int kind) {
+    for (int64_t i = 0; i < n; i++) {
+        switch (kind) {
+        case X_RANDOM: x[i] = (int8_t)(rnd_below(256) - 128); break;
+        case X_ALL_MIN: x[i] = -128; break;
+        case X_ALL_MAX: x[i] = 127; break;
+        case X_EXTREMES: x[i] = rnd_below(2) ? 127 : -128; break;
+        default: x[i] = (int8_t)(rnd_below(7) - 3); break;
+        }
+    }
+}
+
+static int n_isas;
+
+/* Runs every ISA on rows [m0, m1) and compares with the naive decode_row reference. */
+static void check_matmul(const shape *s, const uint8_t *data, const int8_t *T, const int8_t *x, int64_t N,
+                         int64_t m0, int64_t m1, const char *what) {
+    bc_ternary w = make_ternary(s, data);
+    int64_t M = s->M, K = s->K, ldy = M + 3;
+    int32_t *xsum = xmalloc(sizeof(int32_t) * (size_t)N);
+    for (int64_t n = 0; n < N; n++) {
+        int32_t a = 0;
+        for (int64_t k = 0; k < K; k++) a += x[n * K + k];
+        xsum[n] = a;
+    }
+    /* naive reference from bc_decode_row (also checks decode_row against the generating T) */
+    int32_t *ref = xmalloc(sizeof(int32_t) * (size_t)(N * ldy));
+    int8_t *row = xmalloc((size_t)K);
+    int bad_decode = 0;
+    for (int64_t m = m0; m < m1; m++) {
+        bc_decode_row(&w, m, row);
+        if (T) bad_decode += memcmp(row, T + m * K, (size_t)K) != 0;
+        for (int64_t n = 0; n < N; n++) {
+            int32_t a = 0;
+            for (int64_t k = 0; k < K; k++) a += row[k] * x[n * K + k];
+            ref[n * ldy + m] = a;
+        }
+    }
+    CHECK(bad_decode == 0, "%s: decode_row disagrees with the packed codes on %d rows", what, bad_decode);
+    int32_t *y = xmalloc(sizeof(int32_t) * (size_t)(N * ldy));
+    for (int isa = 0; isa < n_isas; isa++) {
+        const int32_t SENT = (int32_t)0x5A5A5A5A;
+        for (int64_t i = 0; i < N * ldy; i++) y[i] = SENT;
+        bc_matmul(&w, x, xsum, N, y, ldy, m0, m1, (bc_isa)isa);
+        int64_t bad = 0, clobbered = 0, first = -1;
+        for (int64_t n = 0; n < N; n++)
+            for (int64_t m = 0; m < ldy; m++) {
+                int32_t v = y[n * ldy + m];
+                if (m >= m0 && m < m1) {
+                    if (v != ref[n * ldy + m]) {
+                        if (first < 0) first = n * ldy + m;
+                        bad++;
+                    }
+                } else if (v != SENT)
+                    clobbered++;
+            }
+        CHECK(bad == 0 && clobbered == 0,
+              "%s %s M=%lld K=%lld N=%lld rows [%lld,%lld) isa %s: %lld wrong (first n=%lld m=%lld: %d vs %d), %lld written outside",
+              what, LNAME[s->layout], (long long)M, (long long)K, (long long)N, (long long)m0, (long long)m1,
+              bc_isa_name((bc_isa)isa), (long long)bad, first < 0 ? -1LL : (long long)(first / ldy),
+              first < 0 ? -1LL : (long long)(first % ldy), first < 0 ? 0 : y[first], first < 0 ? 0 : ref[first],
+              (long long)clobbered);
+    }
+    free(y);
+    free(row);
+    free(ref);
+    free(xsum);
+}
+
+static void run_shape(const shape *s, int64_t N, int wkind, int xkind, int subranges) {
+    int64_t M = s->M, K = s->K;
+    int8_t *T = xmalloc((size_t)(M * K));
+    fill_weights(T, M * K, wkind);
+    uint8_t *data = pack(s, T);
+    int8_t *x = xmalloc((size_t)(N * K));
+    fill_acts(x, N * K, xkind);
+    char what[64];
+    snprintf(what, sizeof what, "w=%s x=%s", WKIND[wkind], XKIND[xkind]);
+    check_matmul(s, data, T, x, N, 0, M, what);
+    if (subranges) {
+        bc_ternary w = make_ternary(s, data);
+        int64_t g = bc_row_granule(&w);
+        if (M / g >= 3) {
+            int64_t a = g * (1 + rnd_below((int)(M / g - 2)));
+            int64_t b = a + g * (1 + rnd_below((int)((M - a) / g)));
+            check_matmul(s, data, T, x, N, a, b, what);
+            check_matmul(s, data, T, x, N, M - g, M, what); /* the last granule alone */
+        }
+        if (g == 1 && M >= 2) check_matmul(s, data, T, x, N, 1, 2, what); /* one interior row */
+    }
+    free(x);
+    free(data);
+    free(T);
+}
+
+int main(void) {
+    n_isas = (int)bc_detect_isa() + 1;
+    const char *quick = getenv("BITCONV_TEST_QUICK");
+    int full = !(quick && *quick && strcmp(quick, "0"));
+    printf("test_kernels: ISAs tested: ");
+    for (int i = 0; i < n_isas; i++) printf("%s%s", i ? ", " : "", bc_isa_name((bc_isa)i));
+    printf("\n");
+
+    test_worked_examples();
+    int after_examples = failures;
+
+    /* small and odd shapes, legal for each layout */
+    const shape small[] = {
+        {BC_LAYOUT_TQ2_0, 1, 256, 0, 0, 0},     {BC_LAYOUT_TQ2_0, 7, 512, 0, 0, 0},
+        {BC_LAYOUT_TQ2_0, 37, 768, 0, 0, 0},    {BC_LAYOUT_TQ2_0, 64, 256, 0, 0, 0},
+        {BC_LAYOUT_TQ1_0, 1, 256, 0, 0, 0},     {BC_LAYOUT_TQ1_0, 7, 512, 0, 0, 0},
+        {BC_LAYOUT_TQ1_0, 37, 768, 0, 0, 0},    {BC_LAYOUT_TQ1_0, 64, 256, 0, 0, 0},
+        {BC_LAYOUT_I2_S, 1, 128, 0, 0, 0},      {BC_LAYOUT_I2_S, 3, 384, 0, 0, 0},
+        {BC_LAYOUT_I2_S, 37, 640, 0, 0, 0},     {BC_LAYOUT_I2_S, 64, 256, 0, 0, 0},
+        {BC_LAYOUT_I2_S, 5, 128, 0, 0, 0},
+        {BC_LAYOUT_TL1, 32, 16, 32, 16, 32},    {BC_LAYOUT_TL1, 64, 64, 64, 64, 64},
+        {BC_LAYOUT_TL1, 96, 256, 32, 128, 32},  {BC_LAYOUT_TL1, 256, 192, 128, 64, 64},
+        {BC_LAYOUT_TL1, 160, 320, 160, 64, 32},
+        {BC_LAYOUT_TL2, 32, 320, 32, 96, 32},   {BC_LAYOUT_TL2, 64, 288, 32, 96, 32},
+        {BC_LAYOUT_TL2, 96, 416, 96, 192, 32},  {BC_LAYOUT_TL2, 160, 2592, 160, 96, 32},
+        {BC_LAYOUT_TL2, 64, 264, 64, 24, 32},
+    };
+    const int64_t Ns[] = {1, 2, 3, 4, 7, 13, 16, 33};
+    int nshapes = (int)(sizeof small / sizeof small[0]);
+    for (int i = 0; i < nshapes; i++) {
+        for (int ni = 0; ni < (int)(sizeof Ns / sizeof Ns[0]); ni++)
+            run_shape(&small[i], Ns[ni], W_RANDOM, X_RANDOM, 1);
+        for (int wk = 0; wk < W_KINDS; wk++)
+            for (int xk = 0; xk < X_KINDS; xk++) run_shape(&small[i], xk % 2 ? 1 : 5, wk, xk, 0);
+    }
+
+    /* the BitNet 2B-4T shapes (TL parameters chosen legal for them) */
+    if (full) {
+        const int64_t MK[4][2] = {{2560, 2560}, {640, 2560}, {6912, 2560}, {2560, 6912}};
+        for (int l = 0; l < BC_LAYOUT_COUNT; l++)
+            for (int i = 0; i < 4; i++) {
+                shape s = {(bc_layout)l, MK[i][0], MK[i][1], 0, 0, 0};
+                if (l == BC_LAYOUT_TL1) { s.BM = MK[i][0] == 640 ? 128 : 256; s.BK = 128; s.bm = MK[i][0] == 640 ? 64 : 32; }
+                if (l == BC_LAYOUT_TL2) { s.BM = MK[i][0] == 640 ? 128 : 256; s.BK = 96; s.bm = 32; }
+                int big = MK[i][0] * MK[i][1] > 10000000;
+                run_shape(&s, 1, W_RANDOM, X_RANDOM, 1);
+                run_shape(&s, big ? 5 : 17, W_RANDOM, X_RANDOM, 0);
+                if (i == 0) run_shape(&s, 1, W_ALL_NEG, X_ALL_MIN, 0);
+            }
+    }
+
+    printf("test_kernels: %d checks, %d failures (worked examples: %d failures)%s\n", checks, failures,
+           after_examples, full ? "" : " [quick]");
+    return failures ? 1 : 0;
+}
