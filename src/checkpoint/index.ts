@@ -1,0 +1,160 @@
+// openCheckpoint: a Hugging Face model directory -> config, tensor headers and the GGUF plan.
+// Reads config.json, the safetensors headers (never the data) and the small tokenizer files.
+import { promises as fsp } from "node:fs";
+import { basename, join, resolve, sep } from "node:path";
+import { inputError } from "../util/errors.js";
+import { parseModelConfig, type ModelConfig } from "./config.js";
+import { planTensors, type PlannedTensor } from "./plan.js";
+import { readSafetensorsHeader, type StTensor } from "./safetensors.js";
+
+export type { Family, ModelConfig } from "./config.js";
+export { SUPPORTED_ARCHITECTURES } from "./config.js";
+export type { PlannedTensor } from "./plan.js";
+export type { StDtype, StHeader, StTensor } from "./safetensors.js";
+export { readSafetensorsHeader, readTensorBytes, DTYPE_SIZE } from "./safetensors.js";
+
+export interface Checkpoint {
+  dir: string;
+  config: ModelConfig;
+  rawConfig: Record<string, unknown>;
+  /** every input file read: config.json, safetensors shards, index, tokenizer files */
+  files: string[];
+  tensors: Map<string, StTensor>;
+  /** in GGUF order (docs/architecture.md) */
+  plan: PlannedTensor[];
+  tokenizerJson?: string;
+  tokenizerConfig?: string;
+  generationConfig?: string;
+}
+
+const SINGLE_FILE = "model.safetensors";
+const INDEX_FILE = "model.safetensors.index.json";
+
+async function exists(p: string): Promise<boolean> {
+  try {
+    await fsp.access(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function readOptional(p: string): Promise<string | undefined> {
+  try {
+    return await fsp.readFile(p, "utf8");
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw inputError(p, `cannot read: ${(e as Error).message}`);
+  }
+}
+
+async function readJsonObject(file: string, what: string): Promise<Record<string, unknown>> {
+  const text = await readOptional(file);
+  if (text === undefined) throw inputError(file, `missing ${what}`);
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (e) {
+    throw inputError(file, `not valid JSON (${(e as Error).message})`);
+  }
+  if (v === null || typeof v !== "object" || Array.isArray(v)) throw inputError(file, "not a JSON object");
+  return v as Record<string, unknown>;
+}
+
+/** A readable model name: the repo name inside a Hub cache snapshot path, else the folder name. */
+export function modelNameFromDir(dir: string): string {
+  const parts = resolve(dir).split(sep);
+  const snap = parts.lastIndexOf("snapshots");
+  const repo = snap > 0 ? parts[snap - 1] : undefined;
+  if (repo?.startsWith("models--")) return repo.split("--").slice(2).join("--") || repo;
+  return basename(resolve(dir));
+}
+
+interface LoadedWeights { files: string[]; tensors: Map<string, StTensor>; missingIn: string }
+
+function addTensors(into: Map<string, StTensor>, list: StTensor[]): void {
+  for (const t of list) {
+    const prev = into.get(t.name);
+    if (prev) throw inputError(t.file, `tensor ${t.name} is also stored in ${prev.file}`);
+    into.set(t.name, t);
+  }
+}
+
+/** weight_map: tensor name -> shard file name (a plain name in the same folder). */
+function parseWeightMap(indexFile: string, index: Record<string, unknown>): Map<string, string> {
+  const wm = index.weight_map;
+  if (wm === null || typeof wm !== "object" || Array.isArray(wm)) throw inputError(indexFile, "no weight_map object");
+  const out = new Map<string, string>();
+  for (const [name, shard] of Object.entries(wm as Record<string, unknown>)) {
+    if (typeof shard !== "string" || shard === "" || shard.includes("/") || shard.includes("\\") || shard === "..") {
+      throw inputError(indexFile, `weight_map entry for ${name} is ${JSON.stringify(shard)}, not a shard file name`);
+    }
+    out.set(name, shard);
+  }
+  if (out.size === 0) throw inputError(indexFile, "weight_map is empty");
+  return out;
+}
+
+async function loadSharded(dir: string, indexFile: string): Promise<LoadedWeights> {
+  const weightMap = parseWeightMap(indexFile, await readJsonObject(indexFile, "shard index"));
+  const shardNames = [...new Set(weightMap.values())].sort();
+  const files = [indexFile];
+  const tensors = new Map<string, StTensor>();
+  for (const shard of shardNames) {
+    const path = join(dir, shard);
+    if (!(await exists(path))) throw inputError(indexFile, `weight_map refers to shard ${shard}, which does not exist`);
+    const header = await readSafetensorsHeader(path);
+    files.push(path);
+    addTensors(tensors, header.tensors);
+  }
+  for (const [name, shard] of weightMap) {
+    const t = tensors.get(name);
+    if (!t) throw inputError(indexFile, `weight_map puts tensor ${name} in ${shard}, but no shard contains it`);
+    if (t.file !== join(dir, shard)) throw inputError(indexFile, `weight_map puts tensor ${name} in ${shard}, but it is in ${basename(t.file)}`);
+  }
+  for (const t of tensors.values()) {
+    if (!weightMap.has(t.name)) throw inputError(indexFile, `tensor ${t.name} in ${basename(t.file)} is not listed in weight_map`);
+  }
+  return { files, tensors, missingIn: indexFile };
+}
+
+async function loadWeights(dir: string): Promise<LoadedWeights> {
+  const indexFile = join(dir, INDEX_FILE);
+  if (await exists(indexFile)) return loadSharded(dir, indexFile);
+  const single = join(dir, SINGLE_FILE);
+  if (!(await exists(single))) {
+    const bin = (await exists(join(dir, "pytorch_model.bin"))) ? " (only pytorch_model.bin found: PyTorch pickles are not read; use a safetensors revision)" : "";
+    throw inputError(dir, `no ${SINGLE_FILE} or ${INDEX_FILE}${bin}`);
+  }
+  const header = await readSafetensorsHeader(single);
+  const tensors = new Map<string, StTensor>();
+  addTensors(tensors, header.tensors);
+  return { files: [single], tensors, missingIn: single };
+}
+
+/**
+ * A checkpoint whose config.json omits tie_word_embeddings and has no lm_head is tied (the weights
+ * decide); one that says false and lacks lm_head is refused when the plan looks for it.
+ */
+function resolveTied(config: ModelConfig, tiedExplicit: boolean, tensors: Map<string, StTensor>): ModelConfig {
+  if (config.tied || tiedExplicit || tensors.has("lm_head.weight")) return config;
+  return { ...config, tied: true };
+}
+
+export async function openCheckpoint(dir: string): Promise<Checkpoint> {
+  const configFile = join(dir, "config.json");
+  const rawConfig = await readJsonObject(configFile, "config.json (not a Hugging Face model folder?)");
+  const parsed = parseModelConfig(configFile, rawConfig, modelNameFromDir(dir));
+  const weights = await loadWeights(dir);
+  const config = resolveTied(parsed.config, parsed.extras.tiedExplicit, weights.tensors);
+  const plan = planTensors(config, parsed.extras, weights.tensors, weights.missingIn, configFile);
+  const files = [configFile, ...weights.files];
+  const ckpt: Checkpoint = { dir, config, rawConfig, files, tensors: weights.tensors, plan };
+  for (const [name, key] of [["tokenizer.json", "tokenizerJson"], ["tokenizer_config.json", "tokenizerConfig"], ["generation_config.json", "generationConfig"]] as const) {
+    const text = await readOptional(join(dir, name));
+    if (text === undefined) continue;
+    ckpt[key] = text;
+    files.push(join(dir, name));
+  }
+  return ckpt;
+}
