@@ -1,0 +1,47 @@
+/* The commands of bitconv-rt (docs/runtime.md), one function each, sharing the parsed options. */
+#ifndef BITCONV_CLI_H
+#define BITCONV_CLI_H
+#include "forward.h"
+#include "model.h"
+#include "threads.h"
+#include <stdint.h>
+
+typedef struct {
+    const char *model;      /* -m */
+    const char *tokens;     /* --tokens */
+    const char *out;        /* -o */
+    const char *tensor;     /* --tensor */
+    const char *kl_base;    /* --kl-base */
+    const char *kl_compare; /* --kl-compare */
+    int threads;            /* -t (0 = all cores) */
+    int ctx, ctx_given;     /* -c */
+    int chunks;             /* --chunks (0 = all) */
+    int batch;              /* -b: tokens per matmul call */
+    int float_ref;          /* --float-ref */
+    int head_dequant;       /* --head-dequant: Q8_0 head through float dequantization */
+    int json;               /* --json */
+    int n_prompt, n_gen, reps, no_warmup; /* bench: -p -n -r --no-warmup; generate: -n */
+    float temp, top_p;      /* generate */
+    uint64_t seed;
+    int seed_given;
+    int ids;                /* generate --ids */
+    bc_isa isa;             /* after --isa / BITCONV_ISA and the CPU */
+} rt_args;
+
+/* Loads -m (exit 2 with "bitconv-rt: <file>: <problem>" on bad input). */
+void cli_load_model(const rt_args *a, rt_model *m);
+/* Reads --tokens and checks every id against the vocabulary (exit 2 otherwise). */
+int32_t *cli_load_tokens(const rt_args *a, const char *path, const rt_model *m, int64_t *n);
+pool *cli_pool(const rt_args *a);
+rt_opts cli_opts(const rt_args *a, int max_ctx);
+/* Prints a JSON string literal (quotes and escapes included). */
+void cli_json_str(const char *s, size_t n);
+
+int cmd_info(const rt_args *a);
+int cmd_perplexity(const rt_args *a);
+int cmd_logits(const rt_args *a);
+int cmd_bench(const rt_args *a);
+int cmd_generate(const rt_args *a);
+int cmd_unpack(const rt_args *a);
+
+#endif

@@ -1,0 +1,444 @@
+/* The forward pass of BitNet b1.58 (and Llama-arch 1.58-bit) models. Reads like the transformers code it
+ * reproduces (checkpoints.md section 4): one screen per layer in forward_batch, the pieces below it. */
+#include "forward.h"
+#include "util.h"
+#include "vec.h"
+#include <math.h>
+#include <string.h>
+
+#define HEAD_TILE 16   /* output-head rows converted to f32 at a time (per thread) */
+
+struct rt_state {
+    const rt_model *m;
+    pool *pool;
+    bc_isa isa;
+    rt_opts o;
+    int nth;
+    int qdim, kvdim, maxk, acc_width;
+    /* activations, one row per token of the batch */
+    float *x;              /* residual stream [B][dim] */
+    float *xb;             /* normalized input of a block [B][dim] */
+    float *q, *k, *v;      /* [B][qdim], [B][kvdim], [B][kvdim] */
+    float *att;            /* attention output (input of attn_output) [B][qdim] */
+    float *hb, *hb2;       /* gate and up projections [B][ffn] */
+    float *proj;           /* output of attn_output / ffn_down, added to x [B][dim] */
+    /* a BitLinear input quantized per token: int8 codes, scale s, sum of codes; q/s for the float path */
+    int8_t *xq;
+    float *xs;
+    int32_t *xsum;
+    float *xf;
+    int32_t *acc;          /* exact integer sums from the kernels [B][acc_width] */
+    /* KV cache [layer][position][kvdim] and rope tables [position][head_dim/2] */
+    float *kc, *vc;
+    float *rope_cos, *rope_sin;
+    /* per-thread scratch */
+    float *scores;         /* [nth][max_ctx] */
+    int8_t *trow;          /* [nth][maxk] a decoded ternary row (float path) */
+    float *frow;           /* [nth][maxk] */
+    float *tile;           /* [nth][HEAD_TILE][dim] */
+    /* the final hidden state quantized per 32-block for a Q8_0 head */
+    int8_t *hq;
+    float *hd;
+};
+
+static size_t fsz(size_t n) { return n * sizeof(float); }
+
+rt_state *state_create(const rt_model *m, pool *p, bc_isa isa, rt_opts o) {
+    rt_state *s = rt_alloc(sizeof *s);
+    s->m = m;
+    s->pool = p;
+    s->isa = isa;
+    if (o.max_batch < 1) o.max_batch = 1;
+    if (o.max_ctx < 1) o.max_ctx = 1;
+    s->o = o;
+    s->nth = pool_size(p);
+    s->qdim = m->n_heads * m->head_dim;
+    s->kvdim = m->n_kv_heads * m->head_dim;
+    int maxk = m->dim;
+    if (s->qdim > maxk) maxk = s->qdim;
+    if (m->ffn_dim > maxk) maxk = m->ffn_dim;
+    s->maxk = maxk;
+    int aw = s->qdim + 2 * s->kvdim;
+    if (2 * m->ffn_dim > aw) aw = 2 * m->ffn_dim;
+    if (m->dim > aw) aw = m->dim;
+    s->acc_width = aw;
+    size_t B = (size_t)o.max_batch, C = (size_t)o.max_ctx, T = (size_t)s->nth;
+    s->x = rt_alloc(fsz(B * m->dim));
+    s->xb = rt_alloc(fsz(B * m->dim));
+    s->q = rt_alloc(fsz(B * s->qdim));
+    s->k = rt_alloc(fsz(B * s->kvdim));
+    s->v = rt_alloc(fsz(B * s->kvdim));
+    s->att = rt_alloc(fsz(B * s->qdim));
+    s->hb = rt_alloc(fsz(B * m->ffn_dim));
+    s->hb2 = rt_alloc(fsz(B * m->ffn_dim));
+    s->proj = rt_alloc(fsz(B * m->dim));
+    s->xq = rt_alloc(B * maxk);
+    s->xs = rt_alloc(fsz(B));
+    s->xsum = rt_alloc(B * sizeof(int32_t));
+    s->xf = o.float_ref ? rt_alloc(fsz(B * maxk)) : NULL;
+    s->acc = rt_alloc(B * (size_t)aw * sizeof(int32_t));
+    s->kc = rt_alloc(fsz((size_t)m->n_layers * C * s->kvdim));
+    s->vc = rt_alloc(fsz((size_t)m->n_layers * C * s->kvdim));
+    int half = m->head_dim / 2;
+    s->rope_cos = rt_alloc(fsz(C * half));
+    s->rope_sin = rt_alloc(fsz(C * half));
+    /* transformers: inv_freq = 1 / theta^(2i/d) and angle = pos * inv_freq, both in float32 */
+    for (int i = 0; i < half; i++) {
+        float inv_freq = 1.0f / powf(m->rope_theta, (float)(2 * i) / (float)m->head_dim);
+        for (size_t pos = 0; pos < C; pos++) {
+            float angle = (float)pos * inv_freq;
+            s->rope_cos[pos * half + i] = cosf(angle);
+            s->rope_sin[pos * half + i] = sinf(angle);
+        }
+    }
+    s->scores = rt_alloc(fsz(T * C));
+    s->trow = rt_alloc(T * maxk);
+    s->frow = rt_alloc(fsz(T * maxk));
+    s->tile = rt_alloc(fsz(T * HEAD_TILE * m->dim));
+    s->hq = rt_alloc(B * m->dim);
+    s->hd = rt_alloc(fsz(B * (m->dim / 32 + 1)));
+    return s;
+}
+
+void state_free(rt_state *s) {
+    if (!s) return;
+    void *bufs[] = {s->x, s->xb, s->q, s->k, s->v, s->att, s->hb, s->hb2, s->proj, s->xq, s->xs, s->xsum, s->xf,
+                    s->acc, s->kc, s->vc, s->rope_cos, s->rope_sin, s->scores, s->trow, s->frow, s->tile, s->hq, s->hd};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) rt_free(bufs[i]);
+    rt_free(s);
+}
+
+/* ---- running rows of a batch in parallel --------------------------------------------------------- */
+
+typedef void (*rows_fn)(rt_state *s, void *arg, int n0, int n1);
+typedef struct { rt_state *s; rows_fn fn; void *arg; int N; } rows_job;
+
+static void rows_worker(void *a, int ith, int nth) {
+    rows_job *j = a;
+    int64_t lo, hi;
+    pool_split(j->N, 1, ith, nth, &lo, &hi);
+    if (lo < hi) j->fn(j->s, j->arg, (int)lo, (int)hi);
+}
+
+/* Small batches (decode) run on the calling thread: waking the pool costs more than the work. */
+static void for_rows(rt_state *s, int N, size_t work_per_row, rows_fn fn, void *arg) {
+    if (s->nth == 1 || N < 2 || (size_t)N * work_per_row < 65536) { fn(s, arg, 0, N); return; }
+    rows_job j = {s, fn, arg, N};
+    pool_run(s->pool, rows_worker, &j);
+}
+
+/* ---- RMSNorm ------------------------------------------------------------------------------------- */
+
+typedef struct { float *out; const float *in; const float *w; int width; } norm_arg;
+
+static void rmsnorm_rows(rt_state *s, void *a, int n0, int n1) {
+    norm_arg *na = a;
+    int w = na->width;
+    for (int n = n0; n < n1; n++) {
+        const float *x = na->in + (size_t)n * w;
+        float *y = na->out + (size_t)n * w;
+        double ss = 0; /* the mean of squares, accumulated exactly enough to be rounding-order free */
+        for (int i = 0; i < w; i++) ss += (double)x[i] * x[i];
+        float r = 1.0f / sqrtf((float)(ss / w) + s->m->eps);
+        for (int i = 0; i < w; i++) y[i] = na->w[i] * (x[i] * r);
+    }
+}
+
+/* y = weight * x / sqrt(mean(x^2) + eps), per token, in float32 (in place allowed) */
+static void rmsnorm(rt_state *s, int N, float *out, const float *in, const float *weight, int width) {
+    norm_arg a = {out, in, weight, width};
+    for_rows(s, N, (size_t)width, rmsnorm_rows, &a);
+}
+
+/* ---- BitLinear ----------------------------------------------------------------------------------- */
+
+typedef struct { const float *in; int K; } quant_arg;
+
+/* BitNet's activation quantization, per token: s = 127 / max(max|x|, 1e-5), q = clamp(rint(x*s), -128, 127).
+ * rintf rounds half to even under the default rounding mode, as torch.round does. */
+static void quantize_rows(rt_state *s, void *a, int n0, int n1) {
+    quant_arg *qa = a;
+    int K = qa->K;
+    for (int n = n0; n < n1; n++) {
+        const float *x = qa->in + (size_t)n * K;
+        int8_t *q = s->xq + (size_t)n * K;
+        float amax = 0;
+        for (int i = 0; i < K; i++) amax = fmaxf(amax, fabsf(x[i]));
+        float scale = 127.0f / fmaxf(amax, 1e-5f);
+        int32_t sum = 0;
+        for (int i = 0; i < K; i++) {
+            float r = rintf(x[i] * scale);
+            r = r > 127.0f ? 127.0f : r < -128.0f ? -128.0f : r;
+            q[i] = (int8_t)r;
+            sum += q[i];
+        }
+        s->xs[n] = scale;
+        s->xsum[n] = sum;
+        if (s->o.float_ref) {
+            float *xf = s->xf + (size_t)n * K;
+            for (int i = 0; i < K; i++) xf[i] = (float)q[i] / scale;
+        }
+    }
+}
+
+typedef struct { const bc_ternary *w; float *out; int32_t *acc; } bl_out;
+typedef struct { rt_state *s; int N, K, n_out; bl_out out[3]; } bl_job;
+
+static void bitlinear_worker(void *a, int ith, int nth) {
+    bl_job *j = a;
+    rt_state *s = j->s;
+    int N = j->N, K = j->K;
+    for (int o = 0; o < j->n_out; o++) {
+        const bc_ternary *w = j->out[o].w;
+        int64_t M = w->M, m0, m1;
+        pool_split(M, bc_row_granule(w), ith, nth, &m0, &m1);
+        if (m0 >= m1) continue;
+        float *y = j->out[o].out;
+        if (!s->o.float_ref) {
+            int32_t *acc = j->out[o].acc;
+            bc_matmul(w, s->xq, s->xsum, N, acc, M, m0, m1, s->isa);
+            for (int n = 0; n < N; n++) {
+                const int32_t *an = acc + (size_t)n * M;
+                float *yn = y + (size_t)n * M, xs = s->xs[n], ws = w->scale;
+                for (int64_t m = m0; m < m1; m++) yn[m] = (float)an[m] / xs * ws;
+            }
+        } else {
+            /* float reference: W = T * w as float, x = q / s as float, a plain float dot product */
+            int8_t *t = s->trow + (size_t)ith * s->maxk;
+            float *wrow = s->frow + (size_t)ith * s->maxk;
+            for (int64_t m = m0; m < m1; m++) {
+                bc_decode_row(w, m, t);
+                for (int k = 0; k < K; k++) wrow[k] = (float)t[k] * w->scale;
+                for (int n = 0; n < N; n++) y[(size_t)n * M + m] = vec_dot(wrow, s->xf + (size_t)n * K, K);
+            }
+        }
+    }
+}
+
+/* out_i = BitLinear_i(in) for up to three weights sharing one input (q/k/v, gate/up): the input is
+ * quantized once, then one pool job runs every weight's rows, so the threads meet once per group. */
+static void bitlinear(rt_state *s, int N, const float *in, int K, int n_out, const bl_out *outs) {
+    quant_arg qa = {in, K};
+    for_rows(s, N, (size_t)K, quantize_rows, &qa);
+    bl_job j = {s, N, K, n_out, {{0}}};
+    int32_t *acc = s->acc;
+    for (int o = 0; o < n_out; o++) {
+        j.out[o] = outs[o];
+        j.out[o].acc = acc;
+        acc += (size_t)N * outs[o].w->M;
+    }
+    pool_run(s->pool, bitlinear_worker, &j);
+}
+
+/* ---- attention ----------------------------------------------------------------------------------- */
+
+/* Rotary embedding of one head vector at position pos: rotate-half pairs (i, i + d/2) for the bitnet
+ * archs (NEOX), adjacent pairs (2i, 2i+1) for llama files, whose q/k rows were permuted to match. */
+static void rope_head(const rt_state *s, float *v, int pos) {
+    int half = s->m->head_dim / 2;
+    const float *c = s->rope_cos + (size_t)pos * half, *sn = s->rope_sin + (size_t)pos * half;
+    if (s->m->rope_neox) {
+        for (int i = 0; i < half; i++) {
+            float x0 = v[i], x1 = v[i + half];
+            v[i] = x0 * c[i] - x1 * sn[i];
+            v[i + half] = x1 * c[i] + x0 * sn[i];
+        }
+    } else {
+        for (int i = 0; i < half; i++) {
+            float x0 = v[2 * i], x1 = v[2 * i + 1];
+            v[2 * i] = x0 * c[i] - x1 * sn[i];
+            v[2 * i + 1] = x1 * c[i] + x0 * sn[i];
+        }
+    }
+}
+
+typedef struct { int layer, pos; } att_arg;
+
+/* rope on q and k, then k and v into the cache at their positions */
+static void rope_store_rows(rt_state *s, void *a, int n0, int n1) {
+    att_arg *aa = a;
+    const rt_model *m = s->m;
+    int hd = m->head_dim;
+    for (int n = n0; n < n1; n++) {
+        int pos = aa->pos + n;
+        for (int h = 0; h < m->n_heads; h++) rope_head(s, s->q + (size_t)n * s->qdim + (size_t)h * hd, pos);
+        for (int h = 0; h < m->n_kv_heads; h++) rope_head(s, s->k + (size_t)n * s->kvdim + (size_t)h * hd, pos);
+        size_t at = ((size_t)aa->layer * s->o.max_ctx + pos) * s->kvdim;
+        memcpy(s->kc + at, s->k + (size_t)n * s->kvdim, fsz(s->kvdim));
+        memcpy(s->vc + at, s->v + (size_t)n * s->kvdim, fsz(s->kvdim));
+    }
+}
+
+typedef struct { rt_state *s; int layer, pos, N; } att_job;
+
+/* One (token, head) pair per item: causal softmax(q.k / sqrt(d)) . v over positions 0..pos+n; GQA maps
+ * query head h to kv head h / (n_heads / n_kv_heads). */
+static void attention_worker(void *a, int ith, int nth) {
+    att_job *j = a;
+    rt_state *s = j->s;
+    const rt_model *m = s->m;
+    int H = m->n_heads, hd = m->head_dim, group = m->n_heads / m->n_kv_heads;
+    float scale = 1.0f / sqrtf((float)hd);
+    const float *kc = s->kc + (size_t)j->layer * s->o.max_ctx * s->kvdim;
+    const float *vc = s->vc + (size_t)j->layer * s->o.max_ctx * s->kvdim;
+    float *score = s->scores + (size_t)ith * s->o.max_ctx;
+    int64_t i0, i1;
+    pool_split((int64_t)j->N * H, 1, ith, nth, &i0, &i1);
+    for (int64_t it = i0; it < i1; it++) {
+        int n = (int)(it / H), h = (int)(it % H), last = j->pos + n;
+        const float *q = s->q + (size_t)n * s->qdim + (size_t)h * hd;
+        size_t kv_off = (size_t)(h / group) * hd;
+        float mx = -INFINITY;
+        for (int t = 0; t <= last; t++) {
+            score[t] = vec_dot(q, kc + (size_t)t * s->kvdim + kv_off, hd) * scale;
+            mx = fmaxf(mx, score[t]);
+        }
+        float sum = 0;
+        for (int t = 0; t <= last; t++) {
+            score[t] = expf(score[t] - mx);
+            sum += score[t];
+        }
+        float *out = s->att + (size_t)n * s->qdim + (size_t)h * hd;
+        memset(out, 0, fsz(hd));
+        for (int t = 0; t <= last; t++) vec_axpy(out, score[t] / sum, vc + (size_t)t * s->kvdim + kv_off, hd);
+    }
+}
+
+static void attention(rt_state *s, int layer, int N, int pos) {
+    att_arg aa = {layer, pos};
+    for_rows(s, N, (size_t)(s->qdim + s->kvdim) * 4, rope_store_rows, &aa);
+    att_job j = {s, layer, pos, N};
+    if ((size_t)N * (pos + N) * s->qdim < 65536) attention_worker(&j, 0, 1);
+    else pool_run(s->pool, attention_worker, &j);
+}
+
+/* ---- feed-forward gate --------------------------------------------------------------------------- */
+
+/* hb = act(gate) * up, act = relu^2 (BitNet b1.58 2B-4T) or SiLU (1bitLLM, Llama-arch) */
+static void glu_rows(rt_state *s, void *a, int n0, int n1) {
+    (void)a;
+    int F = s->m->ffn_dim;
+    for (size_t i = (size_t)n0 * F; i < (size_t)n1 * F; i++) {
+        float g = s->hb[i];
+        if (s->m->act == ACT_RELU2) {
+            g = g > 0 ? g : 0;
+            s->hb[i] = g * g * s->hb2[i];
+        } else {
+            s->hb[i] = g / (1.0f + expf(-g)) * s->hb2[i];
+        }
+    }
+}
+
+/* ---- embeddings and the output head -------------------------------------------------------------- */
+
+static void embed_row(const rt_matrix *w, int id, float *out) {
+    const uint8_t *p = w->data + (size_t)id * w->row_bytes;
+    if (w->type == BC_GGML_F16) vec_f16_row(p, out, (int)w->cols);
+    else if (w->type == BC_GGML_BF16) vec_bf16_row(p, out, (int)w->cols);
+    else matrix_row_f32(w, id, out);
+}
+
+typedef struct { rt_state *s; int N; const float *h; float *logits; int q8; } head_job;
+
+/* logits[n][r] = dot(row r of the head, h[n]) for this thread's share of the vocabulary */
+static void head_worker(void *a, int ith, int nth) {
+    head_job *j = a;
+    rt_state *s = j->s;
+    const rt_matrix *w = &s->m->output;
+    int dim = (int)w->cols, N = j->N;
+    int64_t V = w->rows, r0, r1;
+    pool_split(V, HEAD_TILE, ith, nth, &r0, &r1);
+    if (j->q8) {
+        /* Q8_0 rows times the hidden state quantized per 32-block: int8 dot products */
+        for (int64_t r = r0; r < r1; r++) {
+            const uint8_t *row = w->data + (size_t)r * w->row_bytes;
+            for (int n = 0; n < N; n++)
+                j->logits[(size_t)n * V + r] = vec_dot_q8_0(row, s->hq + (size_t)n * dim, s->hd + (size_t)n * (dim / 32), dim);
+        }
+        return;
+    }
+    if (N == 1 && w->type == BC_GGML_F16) {
+        /* decode: stream the f16 rows once, converting in registers */
+        vec_gemv_f16(w->data + (size_t)r0 * w->row_bytes, w->row_bytes, (int)(r1 - r0), j->h, dim, j->logits + r0);
+        return;
+    }
+    float *tile = s->tile + (size_t)ith * HEAD_TILE * dim;
+    for (int64_t r = r0; r < r1; r += HEAD_TILE) {
+        int nr = (int)(r1 - r < HEAD_TILE ? r1 - r : HEAD_TILE);
+        for (int i = 0; i < nr; i++) embed_row(w, (int)(r + i), tile + (size_t)i * dim);
+        for (int n = 0; n < N; n++) {
+            const float *h = j->h + (size_t)n * dim;
+            float *out = j->logits + (size_t)n * V + r;
+            int i = 0;
+            for (; i + 4 <= nr; i += 4) {
+                const float *t = tile + (size_t)i * dim;
+                vec_dot4(t, t + dim, t + 2 * dim, t + 3 * dim, h, dim, out + i);
+            }
+            for (; i < nr; i++) out[i] = vec_dot(tile + (size_t)i * dim, h, dim);
+        }
+    }
+}
+
+static void output_head(rt_state *s, int N, const float *h, float *logits) {
+    const rt_matrix *w = &s->m->output;
+    head_job j = {s, N, h, logits, w->type == BC_GGML_Q8_0 && s->o.head_q8 && !s->o.float_ref};
+    if (j.q8)
+        for (int n = 0; n < N; n++)
+            vec_quantize_q8(h + (size_t)n * w->cols, (int)w->cols, s->hq + (size_t)n * w->cols, s->hd + (size_t)n * (w->cols / 32));
+    pool_run(s->pool, head_worker, &j);
+}
+
+/* ---- the model ----------------------------------------------------------------------------------- */
+
+static void add_rows(rt_state *s, void *a, int n0, int n1) {
+    (void)a;
+    int dim = s->m->dim;
+    for (size_t i = (size_t)n0 * dim; i < (size_t)n1 * dim; i++) s->x[i] += s->proj[i];
+}
+
+static void forward_batch(rt_state *s, const int32_t *tokens, int N, int pos, int out0, int out1, float *logits) {
+    const rt_model *m = s->m;
+    int dim = m->dim;
+    for (int n = 0; n < N; n++) embed_row(&m->tok_embd, tokens[n], s->x + (size_t)n * dim);
+
+    for (int l = 0; l < m->n_layers; l++) {
+        const rt_layer *L = &m->layers[l];
+
+        /* attention: x += W_o · SubNorm(Attention(rope(W_q a), rope(W_k a), W_v a)), a = Norm(x) */
+        rmsnorm(s, N, s->xb, s->x, L->attn_norm, dim);
+        bl_out qkv[3] = {{&L->wq, s->q, 0}, {&L->wk, s->k, 0}, {&L->wv, s->v, 0}};
+        bitlinear(s, N, s->xb, dim, 3, qkv);
+        attention(s, l, N, pos);
+        if (L->attn_sub_norm) rmsnorm(s, N, s->att, s->att, L->attn_sub_norm, s->qdim);
+        bl_out o[1] = {{&L->wo, s->proj, 0}};
+        bitlinear(s, N, s->att, s->qdim, 1, o);
+        for_rows(s, N, (size_t)dim, add_rows, NULL);
+
+        /* feed-forward: x += W_down · SubNorm(act(W_gate b) * W_up b), b = Norm(x) */
+        rmsnorm(s, N, s->xb, s->x, L->ffn_norm, dim);
+        bl_out gu[2] = {{&L->wgate, s->hb, 0}, {&L->wup, s->hb2, 0}};
+        bitlinear(s, N, s->xb, dim, 2, gu);
+        for_rows(s, N, (size_t)m->ffn_dim * 4, glu_rows, NULL);
+        if (L->ffn_sub_norm) rmsnorm(s, N, s->hb, s->hb, L->ffn_sub_norm, m->ffn_dim);
+        bl_out d[1] = {{&L->wdown, s->proj, 0}};
+        bitlinear(s, N, s->hb, m->ffn_dim, 1, d);
+        for_rows(s, N, (size_t)dim, add_rows, NULL);
+    }
+
+    /* logits only for the rows the caller scores */
+    if (out1 > out0) {
+        rmsnorm(s, out1 - out0, s->xb, s->x + (size_t)out0 * dim, m->output_norm, dim);
+        output_head(s, out1 - out0, s->xb, logits);
+    }
+}
+
+void forward(rt_state *s, const int32_t *tokens, int n, int pos, int out0, int out1, float *logits) {
+    if (pos < 0 || n < 0 || pos + n > s->o.max_ctx) rt_die(RT_EXIT_FAIL, NULL, "internal: positions %d..%d exceed the cache (%d)", pos, pos + n, s->o.max_ctx);
+    size_t V = (size_t)s->m->n_vocab;
+    for (int b0 = 0; b0 < n; b0 += s->o.max_batch) {
+        int nb = n - b0 < s->o.max_batch ? n - b0 : s->o.max_batch;
+        int lo = out0 - b0 > 0 ? out0 - b0 : 0, hi = out1 - b0 < nb ? out1 - b0 : nb;
+        if (hi < lo) hi = lo;
+        forward_batch(s, tokens + b0, nb, pos + b0, lo, hi, logits + (hi > lo ? (size_t)(b0 + lo - out0) * V : 0));
+    }
+}

@@ -1,0 +1,28 @@
+/* The forward pass: a batch of tokens through every layer (batched prefill) or one token (decode),
+ * with a float32 KV cache. Two arithmetic paths share everything but the BitLinear products:
+ *   integer (default): activations quantized per token to int8, exact int32 sums from the ternary
+ *                      kernels, y = (float)sum / s * w;
+ *   float reference:   ternary rows decoded to float (T * w), activations fake-quantized (q / s),
+ *                      float dot products: transformers' computation. */
+#ifndef BITCONV_FORWARD_H
+#define BITCONV_FORWARD_H
+#include "model.h"
+#include "threads.h"
+
+typedef struct rt_state rt_state;
+
+typedef struct {
+    int float_ref;     /* use the float reference path */
+    int head_q8;       /* Q8_0 head: 1 = int8 dot with per-32 quantized hidden state, 0 = dequantize */
+    int max_batch;     /* tokens per matmul call (bigger batches are split) */
+    int max_ctx;       /* KV cache length */
+} rt_opts;
+
+rt_state *state_create(const rt_model *m, pool *p, bc_isa isa, rt_opts opts);
+void state_free(rt_state *s);
+
+/* Runs tokens[0..n) at positions pos .. pos+n-1 (the cache holds positions < pos) and writes the logits
+ * of rows [out0, out1) of this call to logits[(i - out0) * n_vocab]. */
+void forward(rt_state *s, const int32_t *tokens, int n, int pos, int out0, int out1, float *logits);
+
+#endif

@@ -1,0 +1,99 @@
+/* bitconv-rt: runs bitconv's ternary GGUF artifacts. Command line: docs/runtime.md. */
+#include "cli.h"
+#include "util.h"
+#include "vec.h"
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *USAGE =
+    "usage: bitconv-rt <command> -m MODEL.gguf [options]\n"
+    "commands:\n"
+    "  info        -m F [--json]\n"
+    "  perplexity  -m F --tokens T.bin [-c 512] [--chunks N] [--float-ref] [--kl-base OUT] [--kl-compare IN] [--json]\n"
+    "  logits      -m F --tokens T.bin -o OUT [--float-ref]\n"
+    "  bench       -m F [-p 512] [-n 128] [-r 3] [--no-warmup] [--json]\n"
+    "  generate    -m F --tokens T.bin [-n 64] [--temp 0] [--top-p 1] [--seed S] [--ids] [--json]\n"
+    "  unpack      -m F --tensor NAME -o OUT\n"
+    "common options: -t N (threads, default all cores), --isa scalar|avx2|avx512 (or BITCONV_ISA),\n"
+    "  -b N (tokens per matmul call, default 512), --head-dequant (Q8_0 head in float instead of int8)\n";
+
+static long long parse_int(const char *opt, const char *v, long long lo, long long hi) {
+    if (!v) rt_die(RT_EXIT_BADINPUT, NULL, "option %s needs a value", opt);
+    char *end;
+    errno = 0;
+    long long x = strtoll(v, &end, 10);
+    if (errno || end == v || *end || x < lo || x > hi) rt_die(RT_EXIT_BADINPUT, NULL, "option %s: '%s' is not an integer in [%lld, %lld]", opt, v, lo, hi);
+    return x;
+}
+
+static float parse_float(const char *opt, const char *v, float lo, float hi) {
+    if (!v) rt_die(RT_EXIT_BADINPUT, NULL, "option %s needs a value", opt);
+    char *end;
+    errno = 0;
+    double x = strtod(v, &end);
+    if (errno || end == v || *end || !(x >= lo && x <= hi)) rt_die(RT_EXIT_BADINPUT, NULL, "option %s: '%s' is not a number in [%g, %g]", opt, v, (double)lo, (double)hi);
+    return (float)x;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
+        fputs(USAGE, argc < 2 ? stderr : stdout);
+        return argc < 2 ? RT_EXIT_BADINPUT : 0;
+    }
+    const char *cmd = argv[1];
+    int (*run)(const rt_args *) = !strcmp(cmd, "info") ? cmd_info : !strcmp(cmd, "perplexity") ? cmd_perplexity
+                                : !strcmp(cmd, "logits") ? cmd_logits : !strcmp(cmd, "bench") ? cmd_bench
+                                : !strcmp(cmd, "generate") ? cmd_generate : !strcmp(cmd, "unpack") ? cmd_unpack : NULL;
+    if (!run) rt_die(RT_EXIT_BADINPUT, NULL, "unknown command '%s' (info, perplexity, logits, bench, generate, unpack)", cmd);
+
+    rt_args a = {0};
+    a.ctx = 512;
+    a.n_prompt = 512;
+    a.n_gen = !strcmp(cmd, "generate") ? 64 : 128;
+    a.reps = 3;
+    a.top_p = 1.0f;
+    const char *isa = NULL;
+    for (int i = 2; i < argc; i++) {
+        const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+#define VAL() (i++, v)
+        if (!strcmp(o, "-m") || !strcmp(o, "--model")) a.model = VAL();
+        else if (!strcmp(o, "--tokens")) a.tokens = VAL();
+        else if (!strcmp(o, "-o") || !strcmp(o, "--out")) a.out = VAL();
+        else if (!strcmp(o, "--tensor")) a.tensor = VAL();
+        else if (!strcmp(o, "--kl-base")) a.kl_base = VAL();
+        else if (!strcmp(o, "--kl-compare")) a.kl_compare = VAL();
+        else if (!strcmp(o, "-t") || !strcmp(o, "--threads")) a.threads = (int)parse_int(o, VAL(), 1, 1024);
+        else if (!strcmp(o, "-c") || !strcmp(o, "--ctx")) { a.ctx = (int)parse_int(o, VAL(), 4, 1 << 20); a.ctx_given = 1; }
+        else if (!strcmp(o, "--chunks")) a.chunks = (int)parse_int(o, VAL(), 0, 1 << 30);
+        else if (!strcmp(o, "-b") || !strcmp(o, "--batch")) a.batch = (int)parse_int(o, VAL(), 1, 1 << 16);
+        else if (!strcmp(o, "-p")) a.n_prompt = (int)parse_int(o, VAL(), 0, 1 << 20);
+        else if (!strcmp(o, "-n")) a.n_gen = (int)parse_int(o, VAL(), 0, 1 << 20);
+        else if (!strcmp(o, "-r")) a.reps = (int)parse_int(o, VAL(), 1, 1000);
+        else if (!strcmp(o, "--temp")) a.temp = parse_float(o, VAL(), 0, 100);
+        else if (!strcmp(o, "--top-p")) a.top_p = parse_float(o, VAL(), 0, 1);
+        else if (!strcmp(o, "--seed")) { a.seed = (uint64_t)parse_int(o, VAL(), 0, 0x7fffffffffffffffLL); a.seed_given = 1; }
+        else if (!strcmp(o, "--isa")) isa = VAL();
+        else if (!strcmp(o, "--float-ref")) a.float_ref = 1;
+        else if (!strcmp(o, "--head-dequant")) a.head_dequant = 1;
+        else if (!strcmp(o, "--json")) a.json = 1;
+        else if (!strcmp(o, "--ids")) a.ids = 1;
+        else if (!strcmp(o, "--no-warmup")) a.no_warmup = 1;
+        else rt_die(RT_EXIT_BADINPUT, NULL, "unknown option '%s' for %s (see bitconv-rt --help)", o, cmd);
+        if (!argv[i]) rt_die(RT_EXIT_BADINPUT, NULL, "option %s needs a value", o);
+#undef VAL
+    }
+    if (isa) {
+        if (strcmp(isa, "scalar") && strcmp(isa, "avx2") && strcmp(isa, "avx512"))
+            rt_die(RT_EXIT_BADINPUT, NULL, "--isa must be scalar, avx2 or avx512 (got '%s')", isa);
+        setenv("BITCONV_ISA", isa, 1); /* the kernels read it: --isa wins over the environment */
+    } else if (getenv("BITCONV_ISA")) {
+        const char *e = getenv("BITCONV_ISA");
+        if (*e && strcmp(e, "scalar") && strcmp(e, "avx2") && strcmp(e, "avx512"))
+            rt_die(RT_EXIT_BADINPUT, NULL, "BITCONV_ISA must be scalar, avx2 or avx512 (got '%s')", e);
+    }
+    a.isa = bc_detect_isa();
+    vec_init(a.isa);
+    return run(&a);
+}

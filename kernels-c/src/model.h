@@ -1,0 +1,64 @@
+/* The model as the runtime sees it: hyper-parameters from the GGUF keys, every tensor checked for type
+ * and shape, ternary weights wrapped as bc_ternary (with their per-tensor scale), the vocabulary. */
+#ifndef BITCONV_MODEL_H
+#define BITCONV_MODEL_H
+#include "gguf.h"
+#include "kernels.h"
+#include <stdint.h>
+
+typedef enum { ARCH_BITNET, ARCH_BITNET_B158, ARCH_LLAMA } rt_arch;
+typedef enum { ACT_RELU2, ACT_SILU } rt_act;
+typedef enum { TOK_NONE, TOK_GPT2, TOK_SPM } rt_tokmodel;
+
+/* A float-ish matrix [rows][cols] (token embedding, output head): F32, F16, BF16 or Q8_0 rows. */
+typedef struct {
+    uint32_t type;
+    const uint8_t *data;
+    int64_t rows, cols;
+    size_t row_bytes;
+} rt_matrix;
+
+typedef struct {
+    float *attn_norm, *attn_sub_norm, *ffn_norm, *ffn_sub_norm; /* sub-norms NULL for arch llama */
+    bc_ternary wq, wk, wv, wo, wgate, wup, wdown;
+} rt_layer;
+
+typedef struct {
+    gguf_file gguf;
+    char arch_name[32];
+    rt_arch arch;
+    rt_act act;
+    int sub_norms;      /* attn_sub_norm / ffn_sub_norm present (bitnet archs) */
+    int rope_neox;      /* rotate-half pairs (i, i+d/2); otherwise adjacent pairs (2i, 2i+1) */
+    int n_vocab, dim, n_layers, ffn_dim, n_heads, n_kv_heads, head_dim, ctx_train;
+    float eps, rope_theta;
+    rt_matrix tok_embd;
+    rt_matrix output;   /* == tok_embd when tied */
+    int tied;
+    float *output_norm;
+    rt_layer *layers;
+    /* vocabulary (optional: only generate needs it) */
+    rt_tokmodel tok_model;
+    int n_tokens;
+    gguf_str *tokens;
+    const uint8_t *token_types; /* int32 array in the file (unaligned), or NULL */
+    int bos, eos, eot;          /* -1 when absent */
+    int add_bos;
+    /* summary */
+    char layout[16];            /* bitconv.layout, or derived from the tensor types ("mixed") */
+    char embed_type[8];
+    uint64_t n_params, ternary_bytes;
+} rt_model;
+
+/* Loads and validates; returns 0 or -1 with a message (without the file name) in err. */
+int model_load(rt_model *m, const char *path, char *err, size_t errlen);
+/* Same from an already parsed file (takes ownership of g on success and failure). */
+int model_from_gguf(rt_model *m, gguf_file *g, char *err, size_t errlen);
+void model_free(rt_model *m);
+
+int32_t model_token_type(const rt_model *m, int id); /* 1 normal when unknown */
+
+/* Row r of a float-ish matrix to f32. */
+void matrix_row_f32(const rt_matrix *w, int64_t r, float *out);
+
+#endif

@@ -1,0 +1,29 @@
+/* A fixed pool of worker threads for data-parallel loops. pool_run(p, fn, arg) calls fn(arg, i, n) once
+ * on each of the n threads (the caller is thread 0) and returns when all are done. Workers spin briefly
+ * between jobs (decode issues hundreds of short jobs per token) and then sleep on a condition variable,
+ * so an idle runtime does not burn the cores it shares. */
+#ifndef BITCONV_THREADS_H
+#define BITCONV_THREADS_H
+#include <stdint.h>
+
+typedef void (*pool_fn)(void *arg, int ith, int nth);
+typedef struct pool pool;
+
+pool *pool_create(int n_threads);
+void pool_run(pool *p, pool_fn fn, void *arg);
+int pool_size(const pool *p);
+void pool_destroy(pool *p);
+
+int cpu_count(void);
+
+/* The share [*lo, *hi) of thread ith among nth of the range [0, n) cut at multiples of granule
+ * (the last share ends at n). */
+static inline void pool_split(int64_t n, int64_t granule, int ith, int nth, int64_t *lo, int64_t *hi) {
+    int64_t units = (n + granule - 1) / granule;
+    int64_t u0 = units * ith / nth, u1 = units * (ith + 1) / nth;
+    *lo = u0 * granule;
+    *hi = u1 * granule < n ? u1 * granule : n;
+    if (*lo > n) *lo = n;
+}
+
+#endif
