@@ -109,7 +109,7 @@ async function loadSharded(dir: string, indexFile: string): Promise<LoadedWeight
   }
   for (const [name, shard] of weightMap) {
     const t = tensors.get(name);
-    if (!t) throw inputError(indexFile, `weight_map puts tensor ${name} in ${shard}, but no shard contains it`);
+    if (!t) throw inputError(indexFile, `weight_map puts tensor ${name} in ${shard}, but no shard listed in weight_map contains it`);
     if (t.file !== join(dir, shard)) throw inputError(indexFile, `weight_map puts tensor ${name} in ${shard}, but it is in ${basename(t.file)}`);
   }
   for (const t of tensors.values()) {
