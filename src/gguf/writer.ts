@@ -3,7 +3,7 @@
 // order, each blob zero-padded to the alignment. Output goes to a temp file beside the target and is
 // renamed into place only when every byte has been written and fsynced.
 
-import { createHash, type Hash } from "node:crypto";
+import { createHash } from "node:crypto";
 import { promises as fsp } from "node:fs";
 import { GGUF_ALIGNMENT, GgufValueType, type GgufValueTypeId } from "./types.js";
 import { BitconvError } from "../util/errors.js";
@@ -225,15 +225,17 @@ export function encodeGgufHeader(
 const FLUSH_AT = 8 << 20;
 
 /**
- * Appends tensor data in order to a temp file, checking each blob's size against its tensor info,
- * hashing everything written (sha256 of the final file), and renaming onto the target in finish().
+ * Appends tensor data in tensor-info order to a temp file: write() takes any number of pieces per
+ * tensor and pads each tensor to the alignment once its declared size is reached. The header can be
+ * rewritten at the end (same length: fixed-size placeholders), e.g. with input hashes computed
+ * while the data streamed. finish() fsyncs and renames onto the target.
  */
 export class GgufStreamWriter {
   private index = 0;
+  private inTensor = 0;
   private written = 0;
   private pending: Uint8Array[] = [];
   private pendingBytes = 0;
-  private readonly hash: Hash = createHash("sha256");
   private closed = false;
 
   private constructor(
@@ -252,35 +254,51 @@ export class GgufStreamWriter {
       fh = await fsp.open(tmp, "wx");
     } catch (e) {
       discardTemp(tmp);
-      throw new BitconvError(`${target}: cannot create output: ${(e as Error).message}`);
+      throw new BitconvError(`${target}: cannot create the output file: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
     }
     const w = new GgufStreamWriter(target, tmp, fh, layout, tensors);
     await w.append(layout.header);
+    w.skipEmpty();
     return w;
   }
 
-  /** Name of the next tensor the writer expects. */
+  /** Name of the tensor the next bytes belong to. */
   get nextTensor(): string | undefined {
     return this.tensors[this.index]?.name;
   }
 
-  /** Appends the next tensor's bytes (one or more chunks adding up to its nbytes) plus padding. */
-  async writeTensor(chunks: Uint8Array | readonly Uint8Array[]): Promise<void> {
+  private skipEmpty(): void {
+    while (this.index < this.tensors.length && this.tensors[this.index].nbytes === 0) this.index++;
+  }
+
+  /** Appends bytes of the current tensor; a piece may not run past the tensor's declared size. */
+  async write(bytes: Uint8Array): Promise<void> {
     const info = this.tensors[this.index];
-    if (!info) throw new Error("GGUF writer: more tensors written than declared");
+    if (!info) throw new Error("GGUF writer: more data than the declared tensors hold");
+    if (this.inTensor + bytes.length > info.nbytes) {
+      throw new Error(`GGUF writer: tensor ${info.name} gets ${this.inTensor + bytes.length} bytes, declared ${info.nbytes}`);
+    }
+    await this.append(bytes);
+    this.inTensor += bytes.length;
+    if (this.inTensor === info.nbytes) {
+      const pad = padTo(info.nbytes, this.layout.alignment) - info.nbytes;
+      if (pad > 0) await this.append(new Uint8Array(pad));
+      this.index++;
+      this.inTensor = 0;
+      this.skipEmpty();
+    }
+  }
+
+  /** Writes a whole tensor (or several pieces adding up to it). */
+  async writeTensor(chunks: Uint8Array | readonly Uint8Array[]): Promise<void> {
+    const name = this.nextTensor;
     const list = chunks instanceof Uint8Array ? [chunks] : chunks;
-    let n = 0;
-    for (const c of list) n += c.length;
-    if (n !== info.nbytes) throw new Error(`GGUF writer: tensor ${info.name} has ${n} bytes, declared ${info.nbytes}`);
-    for (const c of list) await this.append(c);
-    const pad = padTo(n, this.layout.alignment) - n;
-    if (pad > 0) await this.append(new Uint8Array(pad));
-    this.index++;
+    for (const c of list) await this.write(c);
+    if (this.inTensor !== 0 || this.nextTensor === name) throw new Error(`GGUF writer: tensor ${name} is incomplete`);
   }
 
   private async append(bytes: Uint8Array): Promise<void> {
     if (bytes.length === 0) return;
-    this.hash.update(bytes);
     this.pending.push(bytes);
     this.pendingBytes += bytes.length;
     this.written += bytes.length;
@@ -289,11 +307,10 @@ export class GgufStreamWriter {
 
   private async flush(): Promise<void> {
     if (this.pendingBytes === 0) return;
-    const bufs = this.pending;
+    let rest = this.pending;
     this.pending = [];
     this.pendingBytes = 0;
-    // writev writes all the chunks in one call; loop in case the kernel writes only part of them
-    let rest = bufs;
+    // writev writes all the chunks in one call; loop in case the kernel takes only part of them
     while (rest.length > 0) {
       const { bytesWritten } = await this.fh.writev(rest);
       let left = bytesWritten;
@@ -309,8 +326,22 @@ export class GgufStreamWriter {
     }
   }
 
-  /** Flushes, checks the size, fsyncs and renames onto the target; returns the file's sha256. */
-  async finish(): Promise<{ sha256: string; bytes: number }> {
+  /** Replaces the header (same kvs shape, e.g. hashes filled in); must encode to the same bytes length. */
+  async patchHeader(kvs: readonly GgufKv[]): Promise<void> {
+    const layout = encodeGgufHeader(kvs, this.tensors, this.layout.alignment);
+    if (layout.header.length !== this.layout.header.length) {
+      throw new Error(`GGUF writer: patched header is ${layout.header.length} bytes, the written one ${this.layout.header.length}`);
+    }
+    await this.flush();
+    let done = 0;
+    while (done < layout.header.length) {
+      const { bytesWritten } = await this.fh.write(layout.header, done, layout.header.length - done, done);
+      done += bytesWritten;
+    }
+  }
+
+  /** Flushes, checks the size, fsyncs and renames onto the target. */
+  async finish(): Promise<{ bytes: number }> {
     if (this.index !== this.tensors.length) {
       throw new Error(`GGUF writer: ${this.tensors.length - this.index} tensors not written (next: ${this.nextTensor})`);
     }
@@ -320,7 +351,7 @@ export class GgufStreamWriter {
     await this.fh.close();
     this.closed = true;
     commitTemp(this.tempPath, this.target);
-    return { sha256: this.hash.digest("hex"), bytes: this.written };
+    return { bytes: this.written };
   }
 
   /** Closes and removes the temp file; nothing is left at the target. */
@@ -331,4 +362,23 @@ export class GgufStreamWriter {
     }
     discardTemp(this.tempPath);
   }
+}
+
+/** sha256 of a whole file, streamed. */
+export async function sha256File(path: string): Promise<string> {
+  const h = createHash("sha256");
+  const fh = await fsp.open(path, "r");
+  try {
+    const buf = new Uint8Array(16 << 20);
+    let pos = 0;
+    for (;;) {
+      const { bytesRead } = await fh.read(buf, 0, buf.length, pos);
+      if (bytesRead === 0) break;
+      h.update(buf.subarray(0, bytesRead));
+      pos += bytesRead;
+    }
+  } finally {
+    await fh.close();
+  }
+  return h.digest("hex");
 }
