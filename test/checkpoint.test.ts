@@ -8,7 +8,7 @@ import { unpackHfPacked } from "../src/layouts/hfPacked.js";
 import { rawSafetensors } from "./helpers/safetensorsWriter.js";
 import { synthTokenizerJson, writeSyntheticCheckpoint, writeSyntheticModel2B4T } from "./helpers/synth.js";
 import { BitconvError } from "../src/util/errors.js";
-import { openCheckpoint, readSafetensorsHeader, readTensorBytes, type Checkpoint } from "../src/checkpoint/index.js";
+import { decodeFloatElement, modelNameFromDir, openCheckpoint, readSafetensorsHeader, readTensorBytes, readWeightScale, type Checkpoint } from "../src/checkpoint/index.js";
 
 const FIX = "fixtures";
 const PACKED = join(FIX, "tiny-bitnet-b1.58");
@@ -499,6 +499,71 @@ test("no weights at all: names the folder", async () => {
   const dir = copyFixture(PACKED);
   rmSync(join(dir, "model.safetensors"));
   await failsWith(() => openCheckpoint(dir), `${dir}: no model.safetensors or model.safetensors.index.json`);
+});
+
+// ---------------------------------------------------------------- scales, names, module lists
+
+/** f32 values of a BF16 tensor, decoded here (bf16 = the top 16 bits of an f32). */
+function bf16Values(bytes: Buffer): Float32Array {
+  const u32 = new Uint32Array(bytes.length / 2);
+  for (let i = 0; i < u32.length; i++) u32[i] = bytes.readUInt16LE(2 * i) << 16;
+  return new Float32Array(u32.buffer);
+}
+
+test("readWeightScale: the fixture's scales are mean|W| (autobitlinear) and 1/mean|W| (bitlinear) of the bf16 masters", async () => {
+  const packed = await openCheckpoint(PACKED);
+  const bitlinear = await openCheckpoint(BITLINEAR);
+  for (const gguf of ["blk.0.attn_q.weight", "blk.2.ffn_down.weight", "blk.3.attn_v.weight"]) {
+    const master = planEntry(await openCheckpoint(BF16), gguf);
+    const W = bf16Values(independentRead(master.weight.file, master.hfName));
+    let mean = 0;
+    for (const w of W) mean += Math.abs(w);
+    mean /= W.length;
+    const mult = await readWeightScale(planEntry(packed, gguf).weightScale!);
+    const div = await readWeightScale(planEntry(bitlinear, gguf).weightScale!);
+    // bf16 keeps 8 significant bits: within 0.4% plus the f64-vs-f32 mean difference
+    assert.ok(Math.abs(mult / mean - 1) < 0.005, `${gguf}: multiplier ${mult} vs mean|W| ${mean}`);
+    assert.ok(Math.abs(div * mean - 1) < 0.005, `${gguf}: divisor ${div} vs 1/mean|W| ${1 / mean}`);
+  }
+});
+
+test("decodeFloatElement: exact bf16 / f16 / f32 values", () => {
+  assert.is(decodeFloatElement("BF16", Uint8Array.of(0x80, 0x3f)), 1);
+  assert.is(decodeFloatElement("BF16", Uint8Array.of(0xab, 0x3e)), 0.333984375);
+  assert.is(decodeFloatElement("BF16", Uint8Array.of(0x40, 0xc0)), -3);
+  assert.is(decodeFloatElement("F16", Uint8Array.of(0x00, 0x3c)), 1);
+  assert.is(decodeFloatElement("F16", Uint8Array.of(0x01, 0x00)), 2 ** -24);
+  assert.is(decodeFloatElement("F16", Uint8Array.of(0x55, 0xb5)), -0.333251953125);
+  assert.is(decodeFloatElement("F16", Uint8Array.of(0x00, 0x7c)), Infinity);
+  assert.is(decodeFloatElement("F32", Uint8Array.of(0x00, 0x00, 0x40, 0x40)), 3);
+});
+
+test("readWeightScale refuses a zero scale, naming file and tensor", async () => {
+  const dir = copyFixture(PACKED);
+  const s = "model.layers.1.mlp.up_proj.weight_scale";
+  const file = editHeader(dir, (h, len) => (h[s].data_offsets = [len, len + 2]), new Uint8Array(2));
+  const c = await openCheckpoint(dir);
+  await failsWith(() => readWeightScale(c.tensors.get(s)!), `${file}: tensor ${s} holds 0, not a finite positive scale`);
+});
+
+test("refuses modules_to_not_convert naming a projection (it would be ternarized)", async () => {
+  const dir = tmpDir("notconv");
+  await writeSyntheticCheckpoint(dir, { family: "llama-bitnet", layers: 1, hidden: 64, ffn: 128, heads: 2, kvHeads: 1, vocab: 4096, dtype: "BF16", seed: 2 });
+  assert.ok(await openCheckpoint(dir)); // lm_head alone is fine
+  const cfg = editConfig(dir, (c) => (c.quantization_config.modules_to_not_convert = ["lm_head", "mlp.down_proj"]));
+  await failsWith(() => openCheckpoint(dir), `${cfg}: quantization_config.modules_to_not_convert lists "mlp.down_proj"`, "model.layers.0.mlp.down_proj.weight");
+});
+
+test("a packed-looking projection that is not U8 is refused", async () => {
+  const dir = copyFixture(BF16);
+  const q = "model.layers.0.self_attn.q_proj";
+  const file = editHeader(dir, (h, len) => (h[`${q}.weight_scale`] = { dtype: "BF16", shape: [1], data_offsets: [len, len + 2] }), Uint8Array.of(0x80, 0x3f));
+  await failsWith(() => openCheckpoint(dir), `${file}: tensor ${q}.weight has a weight_scale, so it should be packed U8, but its dtype is BF16`);
+});
+
+test("model names: the repo name inside a Hub cache snapshot, else the folder name", () => {
+  assert.is(modelNameFromDir("/x/hub/models--microsoft--bitnet-b1.58-2B-4T/snapshots/04c3b9ad"), "bitnet-b1.58-2B-4T");
+  assert.is(modelNameFromDir("fixtures/tiny-bitnet-b1.58-bf16/"), "tiny-bitnet-b1.58-bf16");
 });
 
 // ---------------------------------------------------------------- > 4 GiB

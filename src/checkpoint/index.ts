@@ -5,13 +5,13 @@ import { basename, join, resolve, sep } from "node:path";
 import { inputError } from "../util/errors.js";
 import { parseModelConfig, type ModelConfig } from "./config.js";
 import { planTensors, type PlannedTensor } from "./plan.js";
-import { readSafetensorsHeader, type StTensor } from "./safetensors.js";
+import { numel, readSafetensorsHeader, readTensorBytes, type StTensor } from "./safetensors.js";
 
 export type { Family, ModelConfig } from "./config.js";
 export { SUPPORTED_ARCHITECTURES } from "./config.js";
 export type { PlannedTensor } from "./plan.js";
 export type { StDtype, StHeader, StTensor } from "./safetensors.js";
-export { readSafetensorsHeader, readTensorBytes, DTYPE_SIZE } from "./safetensors.js";
+export { readSafetensorsHeader, readTensorBytes, DTYPE_SIZE, numel } from "./safetensors.js";
 
 export interface Checkpoint {
   dir: string;
@@ -157,4 +157,36 @@ export async function openCheckpoint(dir: string): Promise<Checkpoint> {
     files.push(join(dir, name));
   }
   return ckpt;
+}
+
+/** One float element (BF16, F16 or F32, little-endian) as a number; exact for all three. */
+export function decodeFloatElement(dtype: "BF16" | "F16" | "F32", b: Uint8Array): number {
+  const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  if (dtype === "F32") return dv.getFloat32(0, true);
+  const h = dv.getUint16(0, true);
+  if (dtype === "BF16") {
+    // bf16 is the top half of an f32
+    const f = new DataView(new ArrayBuffer(4));
+    f.setUint32(0, h << 16, true);
+    return f.getFloat32(0, true);
+  }
+  const sign = h & 0x8000 ? -1 : 1;
+  const exp = (h >>> 10) & 0x1f;
+  const mant = h & 0x3ff;
+  if (exp === 0) return sign * mant * 2 ** -24;
+  if (exp === 31) return mant !== 0 ? NaN : sign * Infinity;
+  return sign * (1024 + mant) * 2 ** (exp - 25);
+}
+
+/**
+ * The value of a packed projection's weight_scale (bf16/f16 -> f32 exactly). Refuses a scale that is
+ * not a finite positive number: both conventions (multiply, divide) need one.
+ */
+export async function readWeightScale(t: StTensor): Promise<number> {
+  if (numel(t.shape) !== 1 || (t.dtype !== "BF16" && t.dtype !== "F16" && t.dtype !== "F32")) {
+    throw inputError(t.file, `tensor ${t.name} (${t.dtype} [${t.shape.join(", ")}]) is not a single float weight_scale`);
+  }
+  const v = decodeFloatElement(t.dtype, await readTensorBytes(t));
+  if (!Number.isFinite(v) || v <= 0) throw inputError(t.file, `tensor ${t.name} holds ${v}, not a finite positive scale`);
+  return v;
 }

@@ -93,11 +93,11 @@ function checkFloat(t: StTensor): void {
 }
 
 function planPacked(s: Slot, w: StTensor, scale: StTensor | undefined, c: ModelConfig): PlannedTensor {
+  if (w.dtype !== "U8") throw inputError(w.file, `tensor ${w.name} has a weight_scale, so it should be packed U8, but its dtype is ${w.dtype}`);
   if (c.quantMode === "online") {
     throw inputError(w.file, `tensor ${w.name} is packed U8, but quantization_mode "online" expects full-precision weights`);
   }
   if (!scale) throw inputError(w.file, `packed tensor ${w.name} (U8) has no ${stem(s.hfName)}.weight_scale`);
-  if (w.dtype !== "U8") throw inputError(w.file, `tensor ${w.name} has a weight_scale, so it should be packed U8, but its dtype is ${w.dtype}`);
   if (s.M % 4 !== 0) throw inputError(w.file, `packed tensor ${w.name}: ${s.M} output rows is not a multiple of 4`);
   checkShape(w, [s.M / 4, s.K], `packed U8 [${s.M}/4, ${s.K}] from the config`);
   checkFloat(scale);
