@@ -495,6 +495,13 @@ test("refuses broken shard indexes: missing shard, tensor not where the index sa
   assert.ok(await openCheckpoint(dir));
 });
 
+test("a folder that does not exist, or a file instead of a folder, is named in the error", async () => {
+  const missing = join(TMP, "no-such-model");
+  await failsWith(() => openCheckpoint(missing), `${missing}: cannot open the model folder: ENOENT`);
+  const file = join(PACKED, "config.json");
+  await failsWith(() => openCheckpoint(file), `${file}: not a folder`);
+});
+
 test("no weights at all: names the folder", async () => {
   const dir = copyFixture(PACKED);
   rmSync(join(dir, "model.safetensors"));

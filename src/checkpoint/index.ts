@@ -141,7 +141,18 @@ function resolveTied(config: ModelConfig, tiedExplicit: boolean, tensors: Map<st
   return { ...config, tied: true };
 }
 
+async function checkFolder(dir: string): Promise<void> {
+  let isDir = false;
+  try {
+    isDir = (await fsp.stat(dir)).isDirectory();
+  } catch (e) {
+    throw inputError(dir, `cannot open the model folder: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  if (!isDir) throw inputError(dir, "not a folder (expected a Hugging Face model folder with config.json)");
+}
+
 export async function openCheckpoint(dir: string): Promise<Checkpoint> {
+  await checkFolder(dir);
   const configFile = join(dir, "config.json");
   const rawConfig = await readJsonObject(configFile, "config.json (not a Hugging Face model folder?)");
   const parsed = parseModelConfig(configFile, rawConfig, modelNameFromDir(dir));
