@@ -1,0 +1,63 @@
+import type { TensorRow, Totals } from "./types.js";
+
+/** Layer index of a tensor name (blk.N. / layers.N. / h.N.), or null. */
+export function layerOf(name: string): number | null {
+  const m = /(?:^|\.)(?:blk|layers|h|layer)\.(\d+)\./.exec(name);
+  return m ? Number(m[1]) : null;
+}
+
+/** Short kind of a weight for grouping in plots: attn_q, ffn_down, q_proj, ... */
+export function kindOf(name: string): string {
+  const parts = name.split(".");
+  const i = parts.findIndex((p) => /^\d+$/.test(p));
+  const rest = i >= 0 ? parts.slice(i + 1) : parts;
+  const last = rest[rest.length - 1];
+  const core = last === "weight" || last === "scale" || last === "weight_scale" ? rest.slice(0, -1) : rest;
+  return core[core.length - 1] ?? name;
+}
+
+/** A value made JSON-safe: bigint -> string, long arrays summarized. */
+export function jsonable(v: unknown, maxArray = 64): unknown {
+  if (typeof v === "bigint") return v.toString();
+  if (typeof v === "number" && !Number.isFinite(v)) return String(v);
+  if (Array.isArray(v)) {
+    if (v.length > maxArray) {
+      return { array_length: v.length, first: v.slice(0, 8).map((x) => jsonable(x, maxArray)) };
+    }
+    return v.map((x) => jsonable(x, maxArray));
+  }
+  if (v !== null && typeof v === "object") {
+    return Object.fromEntries(Object.entries(v as Record<string, unknown>).map(([k, x]) => [k, jsonable(x, maxArray)]));
+  }
+  return v;
+}
+
+export type Category = "ternary" | "embedding" | "norm" | "scale" | "other";
+
+export function computeTotals(rows: TensorRow[], categoryOf: (r: TensorRow) => Category, weightsOf: (r: TensorRow) => number): Totals {
+  const breakdown: Record<string, number> = { ternary: 0, embedding: 0, norm: 0, scale: 0, other: 0 };
+  let bytes = 0;
+  let ternaryWeights = 0;
+  let parameters = 0;
+  for (const r of rows) {
+    const c = categoryOf(r);
+    breakdown[c] += r.bytes;
+    bytes += r.bytes;
+    const w = weightsOf(r);
+    parameters += w;
+    if (c === "ternary") ternaryWeights += w;
+  }
+  return {
+    tensors: rows.length,
+    bytes,
+    ternary_bytes: breakdown.ternary,
+    other_bytes: bytes - breakdown.ternary,
+    embedding_bytes: breakdown.embedding,
+    non_embedding_bytes: bytes - breakdown.embedding,
+    ternary_weights: ternaryWeights,
+    parameters,
+    breakdown,
+  };
+}
+
+export const bpw = (bytes: number, weights: number): number => (weights > 0 ? Math.round(((bytes * 8) / weights) * 10000) / 10000 : 0);

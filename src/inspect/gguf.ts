@@ -1,0 +1,268 @@
+// inspect for GGUF files: ours, llama.cpp's, bitnet.cpp's.
+import { readGguf, readTensorData, type GgufFile, type GgufTensor } from "../gguf/reader.js";
+import { tl1Params, tl2Params, unpackTl2 } from "../layouts/index.js";
+import { BitconvError, inputError } from "../util/errors.js";
+import { decodeBlock, type BlockTensor, type PackedLayout } from "./blocks.js";
+import { bpw, computeTotals, jsonable, layerOf, type Category } from "./common.js";
+import { countI2s, countTernary, countTl1, countTq, emptyCounts, type Counts } from "./stats.js";
+import type { InspectOptions, InspectResult, TensorRow, TensorStats } from "./types.js";
+
+const UPSTREAM_TERNARY: Record<number, PackedLayout> = { 34: "tq1_0", 35: "tq2_0" };
+const FORK_TERNARY: Record<number, PackedLayout> = { 34: "tq1_0", 35: "tq2_0", 36: "i2_s", 38: "tl1", 39: "tl2" };
+
+function ternaryLayout(f: GgufFile, t: GgufTensor): PackedLayout | null {
+  const table = f.typeContext === "fork" ? FORK_TERNARY : UPSTREAM_TERNARY;
+  return Object.hasOwn(table, t.type) ? table[t.type] : null;
+}
+
+const str = (f: GgufFile, key: string): string | null => {
+  const e = f.kv.get(key);
+  return e && typeof e.value === "string" ? e.value : null;
+};
+const num = (f: GgufFile, key: string): number | null => {
+  const e = f.kv.get(key);
+  return e && typeof e.value === "number" ? e.value : null;
+};
+
+function tlParamsFromFile(f: GgufFile): Map<string, { BM: number; BK: number; bm: number }> {
+  const out = new Map<string, { BM: number; BK: number; bm: number }>();
+  const v = f.kv.get("bitconv.tl_params")?.value;
+  if (Array.isArray(v) && v.length % 5 === 0) {
+    for (let i = 0; i < v.length; i += 5) {
+      const [M, K, BM, BK, bm] = v.slice(i, i + 5).map(Number);
+      out.set(`${M}x${K}`, { BM, BK, bm });
+    }
+  }
+  return out;
+}
+
+interface Ctx {
+  f: GgufFile;
+  tl: Map<string, { BM: number; BK: number; bm: number }>;
+  /** weight name -> its `.scale` tensor */
+  scaleTensors: Map<string, GgufTensor>;
+}
+
+function blockTensorOf(ctx: Ctx, t: GgufTensor, layout: PackedLayout): BlockTensor {
+  const K = t.ne[0] ?? 1;
+  const M = K > 0 ? t.nelements / K : 0;
+  const bt: BlockTensor = { name: t.name, layout, M, K, nbytes: t.nbytes };
+  if (layout === "tl1" || layout === "tl2") {
+    const rec = ctx.tl.get(`${M}x${K}`);
+    if (rec) {
+      bt.params = rec;
+      bt.params_source = "bitconv.tl_params";
+    } else {
+      const p = layout === "tl1" ? tl1Params(M, K) : tl2Params(M, K);
+      if (p) {
+        bt.params = p;
+        bt.params_source = "not recorded in the file: assumed bitnet.cpp's preset for this shape, else bitconv's best fit (formats/" + layout + ".md)";
+      }
+    }
+  }
+  return bt;
+}
+
+async function tensorScaleValue(ctx: Ctx, t: GgufTensor): Promise<{ value: number | null; source: string } | undefined> {
+  const st = ctx.scaleTensors.get(t.name);
+  if (!st) return undefined;
+  if (st.type !== 0 || st.nelements !== 1) return { value: null, source: `${st.name} (${st.typeName} x ${st.nelements}, not one F32)` };
+  const b = await readTensorData(ctx.f, st);
+  return { value: new DataView(b.buffer, b.byteOffset, 4).getFloat32(0, true), source: `${st.name} (F32)` };
+}
+
+function f32Tail(b: Uint8Array, at: number): number {
+  return new DataView(b.buffer, b.byteOffset, b.byteLength).getFloat32(at, true);
+}
+
+async function statsOf(ctx: Ctx, t: GgufTensor, layout: PackedLayout): Promise<TensorStats> {
+  const bt = blockTensorOf(ctx, t, layout);
+  const { M, K } = bt;
+  const n = M * K;
+  const base: Omit<TensorStats, "minus" | "zero" | "plus" | "counts" | "scale" | "scale_source"> = {
+    name: t.name,
+    layer: layerOf(t.name),
+    layout,
+    weights: n,
+  };
+  const finish = (c: Counts, scale: number | null, source: string, extra: Partial<TensorStats> = {}): TensorStats => {
+    const tot = c.minus + c.zero + c.plus + c.invalid;
+    return {
+      ...base,
+      minus: tot ? c.minus / tot : 0,
+      zero: tot ? c.zero / tot : 0,
+      plus: tot ? c.plus / tot : 0,
+      counts: { ...c },
+      scale,
+      scale_source: source,
+      ...extra,
+    };
+  };
+  const bytes = await readTensorData(ctx.f, t);
+  try {
+    switch (layout) {
+      case "tq1_0":
+      case "tq2_0": {
+        const { counts, d } = countTq(bytes, layout);
+        const ts = await tensorScaleValue(ctx, t);
+        const scale = !d.uniform ? null : ts ? (ts.value === null ? null : Math.fround(d.d * ts.value)) : d.d;
+        const source = !d.uniform
+          ? `per-block d varies (${d.min} .. ${d.max}): no single scale`
+          : ts
+            ? `block d ${d.d} x ${ts.source}`
+            : `block d ${d.d} (no .scale tensor)`;
+        return finish(counts, scale, source, { block_d: { min: d.min, max: d.max, uniform: d.uniform } });
+      }
+      case "i2_s":
+        return finish(countI2s(bytes, n), f32Tail(bytes, n / 4), `f32 tail at byte ${n / 4}`);
+      case "tl1":
+        return finish(countTl1(bytes, n), f32Tail(bytes, n / 4), `f32 tail at byte ${n / 4}`);
+      case "tl2": {
+        if (!bt.params) throw new BitconvError(`no TL2 block parameters fit ${M} x ${K}`);
+        const { T, scale } = unpackTl2(bytes, M, K, bt.params);
+        const at = bytes.length - 32;
+        return finish(countTernary(T), scale, `f32 tail at byte ${at}${bt.params_source === "bitconv.tl_params" ? "" : " (block parameters assumed)"}`);
+      }
+      default:
+        throw new BitconvError(`no statistics for ${layout}`);
+    }
+  } catch (e) {
+    return { ...finish(emptyCounts(), null, "unreadable"), error: (e as Error).message };
+  }
+}
+
+export async function inspectGguf(path: string, opts: InspectOptions): Promise<InspectResult> {
+  const f = await readGguf(path);
+  const arch = str(f, "general.architecture");
+  const scaleTensors = new Map<string, GgufTensor>();
+  const byName = new Map(f.tensors.map((t) => [t.name, t]));
+  for (const t of f.tensors) {
+    if (t.name.endsWith(".scale")) {
+      const w = byName.get(t.name.slice(0, -".scale".length) + ".weight");
+      if (w) scaleTensors.set(w.name, t);
+    }
+  }
+  const ctx: Ctx = { f, tl: tlParamsFromFile(f), scaleTensors };
+
+  const hyperparameters: Record<string, unknown> = {};
+  const metadata: Record<string, unknown> = {};
+  const provenance: Record<string, unknown> = {};
+  for (const [k, e] of f.kv) {
+    metadata[k] = jsonable(e.value);
+    if (arch && k.startsWith(`${arch}.`)) hyperparameters[k.slice(arch.length + 1)] = jsonable(e.value);
+    if (k.startsWith("bitconv.") || k.startsWith("general.source.") || k.startsWith("general.base_model.") || k === "general.quantized_by") {
+      provenance[k] = jsonable(e.value);
+    }
+  }
+  const tokens = f.kv.get("tokenizer.ggml.tokens")?.value;
+  const merges = f.kv.get("tokenizer.ggml.merges")?.value;
+  const hasTokenizer = [...f.kv.keys()].some((k) => k.startsWith("tokenizer."));
+  const tokenizer: InspectResult["tokenizer"] = hasTokenizer
+    ? {
+        model: str(f, "tokenizer.ggml.model"),
+        pre: str(f, "tokenizer.ggml.pre"),
+        vocab_size: Array.isArray(tokens) ? tokens.length : null,
+        bos_token_id: num(f, "tokenizer.ggml.bos_token_id"),
+        eos_token_id: num(f, "tokenizer.ggml.eos_token_id"),
+        merges: Array.isArray(merges) ? merges.length : null,
+        chat_template: typeof f.kv.get("tokenizer.chat_template")?.value === "string",
+      }
+    : null;
+
+  const layouts = new Map<string, PackedLayout>();
+  const rows: TensorRow[] = f.tensors.map((t) => {
+    const layout = ternaryLayout(f, t);
+    if (layout) layouts.set(t.name, layout);
+    const row: TensorRow = {
+      name: t.name,
+      shape: t.ne,
+      type: t.typeName,
+      layout,
+      bytes: t.nbytes,
+      bits_per_weight: bpw(t.nbytes, t.nelements),
+      layer: layerOf(t.name),
+    };
+    if (layout) {
+      row.K = t.ne[0];
+      row.M = t.ne[0] ? t.nelements / t.ne[0] : 0;
+    }
+    return row;
+  });
+  const category = (r: TensorRow): Category => {
+    if (r.layout) return "ternary";
+    if (r.name === "token_embd.weight" || r.name === "output.weight") return "embedding";
+    if (/norm/.test(r.name)) return "norm";
+    if (r.name.endsWith(".scale") || r.name.endsWith("_scale")) return "scale";
+    return "other";
+  };
+  const totals = computeTotals(rows, category, (r) => f.tensors[rows.indexOf(r)].nelements);
+
+  const warnings = [...f.warnings];
+  if (f.typeContext === "fork" || f.tensors.some((t) => t.type === 39)) warnings.push(`type ids: ${f.typeContextReason}`);
+
+  let selected: GgufTensor | undefined;
+  if (opts.tensor !== undefined) {
+    selected = byName.get(opts.tensor);
+    if (!selected) {
+      const tern = f.tensors.filter((t) => layouts.has(t.name)).map((t) => t.name);
+      throw inputError(path, `no tensor "${opts.tensor}" (${f.tensors.length} tensors${tern.length ? `; ternary ones include ${tern.slice(0, 3).join(", ")}` : ""})`);
+    }
+  }
+
+  const result: InspectResult = {
+    source: path,
+    kind: "gguf",
+    format: {
+      gguf_version: f.version,
+      alignment: f.alignment,
+      data_start: f.dataStart,
+      file_size: f.fileSize,
+      type_context: f.typeContext,
+      type_context_reason: f.typeContextReason,
+      file_type: num(f, "general.file_type"),
+      layout: str(f, "bitconv.layout") ?? ([...new Set(layouts.values())].join(", ") || null),
+    },
+    architecture: arch,
+    family: null,
+    form: null,
+    hyperparameters,
+    tokenizer,
+    metadata,
+    tensors: selected ? rows.filter((r) => r.name === selected!.name) : rows,
+    totals,
+    provenance: Object.keys(provenance).length ? provenance : null,
+    warnings,
+  };
+
+  if (opts.stats !== false) {
+    const targets = f.tensors.filter((t) => layouts.has(t.name) && (!selected || t === selected));
+    const stats: TensorStats[] = [];
+    let i = 0;
+    for (const t of targets) {
+      opts.onProgress?.(i++, targets.length, t.name);
+      stats.push(await statsOf(ctx, t, layouts.get(t.name)!));
+    }
+    result.stats = stats;
+  }
+
+  const wantBlock = opts.block !== undefined || opts.html !== undefined;
+  if (wantBlock) {
+    const t = selected ?? f.tensors.find((x) => layouts.has(x.name));
+    if (!t) {
+      if (opts.block !== undefined) throw inputError(path, "no packed ternary tensor to decode a block of");
+    } else {
+      const layout = layouts.get(t.name);
+      if (!layout) throw inputError(path, `tensor "${t.name}" is ${t.typeName}, not a packed ternary layout: it has no ternary blocks`);
+      const bt = blockTensorOf(ctx, t, layout);
+      if (layout === "tq1_0" || layout === "tq2_0") bt.scale = await tensorScaleValue(ctx, t);
+      const read = (start: number, len: number) => readTensorData(f, t, start, len);
+      try {
+        result.block = await decodeBlock(bt, read, opts.block ?? 0);
+      } catch (e) {
+        if (e instanceof BitconvError && !e.message.startsWith(`${path}: `)) throw inputError(path, e.message);
+        throw e;
+      }
+    }
+  }
+  return result;
+}

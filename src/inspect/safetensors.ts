@@ -1,0 +1,309 @@
+// inspect for Hugging Face checkpoints: a model folder, one .safetensors file, or (headers only) a Hub repo.
+import { promises as fsp } from "node:fs";
+import { dirname, join } from "node:path";
+import { readSafetensorsHeader, readTensorBytes, type StTensor } from "../checkpoint/safetensors.js";
+import { detectFamily } from "../checkpoint/config.js";
+import { detectPre } from "../tokenizer/gguf.js";
+import { BitconvError, inputError } from "../util/errors.js";
+import { decodeBlock, type BlockTensor } from "./blocks.js";
+import { bpw, computeTotals, jsonable, layerOf, type Category } from "./common.js";
+import { BOUNDARY_EPS, countHfPacked, masterStats, toF32, type Counts } from "./stats.js";
+import type { InspectOptions, InspectResult, TensorRow, TensorStats } from "./types.js";
+
+/** What a checkpoint source provides: tensor headers, and the small JSON files when present. */
+export interface CheckpointListing {
+  /** shown as `source` */
+  source: string;
+  kind: "safetensors" | "hub";
+  files: string[];
+  tensors: StTensor[];
+  /** safetensors __metadata__ of every file, merged */
+  stMetadata: Record<string, string>;
+  config?: Record<string, unknown>;
+  configFile?: string;
+  tokenizerJson?: string;
+  tokenizerConfig?: string;
+  /** false for remote headers: no tensor data can be read */
+  readable: boolean;
+  extra?: Record<string, unknown>;
+}
+
+const PROJ_RE = /\.(q_proj|k_proj|v_proj|o_proj|gate_proj|up_proj|down_proj)\.weight$/;
+const FLOAT = new Set(["F32", "F16", "BF16"]);
+
+async function readText(p: string): Promise<string | undefined> {
+  try {
+    return await fsp.readFile(p, "utf8");
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw inputError(p, `cannot read: ${(e as Error).message}`);
+  }
+}
+
+function parseJsonObject(file: string, text: string): Record<string, unknown> {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (e) {
+    throw inputError(file, `not valid JSON (${(e as Error).message})`);
+  }
+  if (v === null || typeof v !== "object" || Array.isArray(v)) throw inputError(file, "not a JSON object");
+  return v as Record<string, unknown>;
+}
+
+/** A local folder or .safetensors file -> listing (headers only). */
+export async function listLocalCheckpoint(path: string, isDir: boolean): Promise<CheckpointListing> {
+  const dir = isDir ? path : dirname(path);
+  let files: string[];
+  if (!isDir) files = [path];
+  else {
+    const index = join(dir, "model.safetensors.index.json");
+    const indexText = await readText(index);
+    if (indexText !== undefined) {
+      const wm = parseJsonObject(index, indexText).weight_map;
+      if (wm === null || typeof wm !== "object" || Array.isArray(wm)) throw inputError(index, "no weight_map object");
+      const shards = [...new Set(Object.values(wm as Record<string, unknown>))];
+      if (!shards.every((s) => typeof s === "string" && s.length > 0 && !s.includes("/") && !s.includes("\\") && s !== "..")) {
+        throw inputError(index, "weight_map holds an entry that is not a shard file name");
+      }
+      files = (shards as string[]).sort().map((s) => join(dir, s));
+    } else {
+      const names = (await fsp.readdir(dir)).filter((n) => n.endsWith(".safetensors")).sort();
+      files = names.map((n) => join(dir, n));
+    }
+  }
+  const configFile = join(dir, "config.json");
+  const configText = await readText(configFile);
+  if (isDir && files.length === 0) {
+    throw inputError(path, configText === undefined
+      ? "no config.json and no .safetensors files: not a model folder"
+      : "config.json but no .safetensors files (PyTorch .bin checkpoints are not read)");
+  }
+  const tensors: StTensor[] = [];
+  const stMetadata: Record<string, string> = {};
+  const seen = new Set<string>();
+  for (const file of files) {
+    const h = await readSafetensorsHeader(file);
+    for (const t of h.tensors) {
+      if (seen.has(t.name)) throw inputError(file, `tensor ${t.name} is also stored in another shard`);
+      seen.add(t.name);
+      tensors.push(t);
+    }
+    Object.assign(stMetadata, h.metadata);
+  }
+  const listing: CheckpointListing = { source: path, kind: "safetensors", files, tensors, stMetadata, readable: true };
+  if (configText !== undefined) {
+    listing.config = parseJsonObject(configFile, configText);
+    listing.configFile = configFile;
+  }
+  const tj = await readText(join(dir, "tokenizer.json"));
+  if (tj !== undefined) listing.tokenizerJson = tj;
+  const tc = await readText(join(dir, "tokenizer_config.json"));
+  if (tc !== undefined) listing.tokenizerConfig = tc;
+  return listing;
+}
+
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+
+function tokenizerInfo(l: CheckpointListing, warnings: string[]): InspectResult["tokenizer"] {
+  if (l.tokenizerJson === undefined && l.tokenizerConfig === undefined) return null;
+  let tok: Record<string, unknown> | undefined;
+  let tcfg: Record<string, unknown> | undefined;
+  try {
+    if (l.tokenizerJson !== undefined) tok = JSON.parse(l.tokenizerJson);
+    if (l.tokenizerConfig !== undefined) tcfg = JSON.parse(l.tokenizerConfig);
+  } catch (e) {
+    warnings.push(`tokenizer files are not valid JSON: ${(e as Error).message}`);
+  }
+  const model = isObj(tok?.model) ? tok!.model : undefined;
+  let vocab: number | null = null;
+  if (model && isObj(model.vocab)) {
+    const ids = new Set(Object.values(model.vocab as Record<string, unknown>));
+    if (Array.isArray(tok!.added_tokens)) for (const a of tok!.added_tokens) if (isObj(a)) ids.add(a.id);
+    vocab = ids.size;
+  } else if (model && Array.isArray(model.vocab)) vocab = model.vocab.length;
+  let pre: string | null = null;
+  try {
+    pre = tok ? detectPre(tok.pre_tokenizer) : null;
+  } catch {
+    pre = null;
+  }
+  const cfg = l.config ?? {};
+  const firstId = (v: unknown): number | null => (typeof v === "number" ? v : Array.isArray(v) && typeof v[0] === "number" ? v[0] : null);
+  return {
+    model: model && typeof model.type === "string" ? model.type : null,
+    pre,
+    vocab_size: vocab,
+    bos_token_id: firstId(cfg.bos_token_id),
+    eos_token_id: firstId(cfg.eos_token_id),
+    merges: model && Array.isArray(model.merges) ? model.merges.length : null,
+    chat_template: tcfg !== undefined && tcfg.chat_template !== undefined && tcfg.chat_template !== null,
+  };
+}
+
+const bf16 = (lo: number, hi: number): number => new Float32Array(new Uint32Array([((hi << 8) | lo) << 16]).buffer)[0];
+
+async function readWeightScale(t: StTensor): Promise<number> {
+  const b = await readTensorBytes(t);
+  if (t.dtype === "BF16") return bf16(b[0], b[1]);
+  return toF32(b, t.dtype)[0];
+}
+
+export async function inspectCheckpoint(l: CheckpointListing, opts: InspectOptions): Promise<InspectResult> {
+  const warnings: string[] = [];
+  const cfg = l.config;
+  let family: string | null = null;
+  let architecture: string | null = null;
+  if (cfg) {
+    const archs = cfg.architectures;
+    architecture = Array.isArray(archs) && typeof archs[0] === "string" ? archs[0] : typeof cfg.model_type === "string" ? cfg.model_type : null;
+    try {
+      family = detectFamily(l.configFile ?? "config.json", cfg).family;
+    } catch (e) {
+      warnings.push(`not a supported ternary family: ${(e as Error).message}`);
+    }
+  } else {
+    warnings.push("no config.json beside the weights: architecture and hyperparameters unknown");
+  }
+  const qc = cfg && isObj(cfg.quantization_config) ? cfg.quantization_config : undefined;
+  const linearClass = qc && typeof qc.linear_class === "string" ? qc.linear_class : "bitlinear";
+
+  const byName = new Map(l.tensors.map((t) => [t.name, t]));
+  const packed = new Set<string>();
+  const masters = new Set<string>();
+  for (const t of l.tensors) {
+    if (!t.name.endsWith(".weight") || t.shape.length !== 2) continue;
+    if (t.dtype === "U8" && (byName.has(t.name.slice(0, -".weight".length) + ".weight_scale") || PROJ_RE.test(t.name))) packed.add(t.name);
+    else if (FLOAT.has(t.dtype) && PROJ_RE.test(t.name)) masters.add(t.name);
+  }
+  const form = packed.size ? `packed (${linearClass})` : masters.size ? "master weights" : null;
+
+  const weightsOf = (t: StTensor): number => t.shape.reduce((a, b) => a * b, 1) * (packed.has(t.name) ? 4 : 1);
+  const rows: TensorRow[] = l.tensors.map((t) => {
+    const layout = packed.has(t.name) ? "hf-packed" : masters.has(t.name) ? "master" : null;
+    const row: TensorRow = {
+      name: t.name,
+      shape: t.shape,
+      type: t.dtype,
+      layout,
+      bytes: t.nbytes,
+      bits_per_weight: bpw(t.nbytes, weightsOf(t)),
+      layer: layerOf(t.name),
+    };
+    if (layout) {
+      row.M = layout === "hf-packed" ? 4 * t.shape[0] : t.shape[0];
+      row.K = t.shape[1];
+    }
+    return row;
+  });
+  const category = (r: TensorRow): Category => {
+    if (r.layout) return "ternary";
+    if (/(^|\.)(embed_tokens|wte|lm_head)\./.test(r.name)) return "embedding";
+    if (/norm/.test(r.name)) return "norm";
+    if (/scale$/.test(r.name)) return "scale";
+    return "other";
+  };
+  const totals = computeTotals(rows, category, (r) => weightsOf(byName.get(r.name)!));
+
+  const hyperparameters: Record<string, unknown> = {};
+  if (cfg) for (const [k, v] of Object.entries(cfg)) if (k !== "architectures") hyperparameters[k] = jsonable(v);
+  const metadata: Record<string, unknown> = {};
+  if (cfg) metadata["config.json"] = jsonable(cfg);
+  if (Object.keys(l.stMetadata).length) metadata.__metadata__ = { ...l.stMetadata };
+  const provenance = Object.keys(l.stMetadata).length ? { safetensors_metadata: { ...l.stMetadata }, ...(l.extra ?? {}) } : l.extra ?? null;
+
+  let selected: StTensor | undefined;
+  if (opts.tensor !== undefined) {
+    selected = byName.get(opts.tensor);
+    if (!selected) throw inputError(l.source, `no tensor "${opts.tensor}" (${l.tensors.length} tensors, e.g. ${[...packed, ...masters].slice(0, 3).join(", ") || l.tensors[0]?.name})`);
+  }
+
+  const result: InspectResult = {
+    source: l.source,
+    kind: l.kind,
+    format: { files: l.files, ...(l.extra ?? {}) },
+    architecture,
+    family,
+    form,
+    hyperparameters,
+    tokenizer: tokenizerInfo(l, warnings),
+    metadata,
+    tensors: selected ? rows.filter((r) => r.name === selected!.name) : rows,
+    totals,
+    provenance,
+    warnings,
+  };
+
+  const scaleOf = async (t: StTensor): Promise<{ value: number | null; source: string }> => {
+    const ws = byName.get(t.name.slice(0, -".weight".length) + ".weight_scale");
+    if (!ws) return { value: null, source: "no weight_scale tensor" };
+    const v = await readWeightScale(ws);
+    return linearClass === "autobitlinear"
+      ? { value: v, source: `weight_scale ${v} (autobitlinear: W = T * weight_scale)` }
+      : { value: Math.fround(1 / v), source: `1 / weight_scale ${v} (bitlinear: W = T / weight_scale)` };
+  };
+
+  const wantStats = opts.stats !== false;
+  if (wantStats && !l.readable) {
+    if (opts.stats === true) warnings.push("statistics need the tensor data; a Hub repo is inspected from its headers only");
+  } else if (wantStats) {
+    const targets = l.tensors.filter((t) => (packed.has(t.name) || masters.has(t.name)) && (!selected || t === selected));
+    const stats: TensorStats[] = [];
+    let i = 0;
+    for (const t of targets) {
+      opts.onProgress?.(i++, targets.length, t.name);
+      const weights = weightsOf(t);
+      const finish = (c: Counts, scale: number | null, source: string, extra: Partial<TensorStats> = {}): TensorStats => {
+        const tot = c.minus + c.zero + c.plus + c.invalid;
+        return {
+          name: t.name,
+          layer: layerOf(t.name),
+          layout: packed.has(t.name) ? "hf-packed" : "master",
+          weights,
+          minus: tot ? c.minus / tot : 0,
+          zero: tot ? c.zero / tot : 0,
+          plus: tot ? c.plus / tot : 0,
+          counts: { ...c },
+          scale,
+          scale_source: source,
+          ...extra,
+        };
+      };
+      const bytes = await readTensorBytes(t);
+      if (packed.has(t.name)) {
+        const sc = await scaleOf(t);
+        stats.push(finish(countHfPacked(bytes), sc.value, sc.source));
+      } else {
+        const m = masterStats(toF32(bytes, t.dtype));
+        stats.push(
+          finish(m.counts, m.w, "absmean: w = f32(1/s), s = f32(1 / max(mean|W|, 1e-5))", {
+            master: { mean_abs: m.meanAbs, s: m.s, boundary_share: m.boundaryShare, boundary_eps: BOUNDARY_EPS },
+          }),
+        );
+      }
+    }
+    result.stats = stats;
+  }
+
+  const wantBlock = opts.block !== undefined || opts.html !== undefined;
+  if (wantBlock) {
+    const t = selected ?? l.tensors.find((x) => packed.has(x.name));
+    if (t && !packed.has(t.name)) {
+      if (opts.block !== undefined) {
+        throw inputError(l.source, `tensor "${t.name}" is ${t.dtype}${masters.has(t.name) ? " master weights (ternarized only at conversion)" : ""}, not packed ternary: it has no blocks`);
+      }
+    } else if (t && l.readable) {
+      const bt: BlockTensor = { name: t.name, layout: "hf-packed", M: 4 * t.shape[0], K: t.shape[1], nbytes: t.nbytes, scale: await scaleOf(t) };
+      try {
+        result.block = await decodeBlock(bt, (s, n) => readTensorBytes(t, s, n), opts.block ?? 0);
+      } catch (e) {
+        if (e instanceof BitconvError && !e.message.startsWith(`${l.source}: `) && !e.message.startsWith(t.file)) throw inputError(l.source, e.message);
+        throw e;
+      }
+    } else if (opts.block !== undefined) {
+      throw inputError(l.source, t ? "a Hub repo is inspected from its headers only: no tensor data to decode" : "no packed ternary tensor to decode a block of");
+    }
+  }
+  return result;
+}
+
