@@ -1,8 +1,18 @@
 /* I2_S (layouts.md section 4), canonical x86 layout: row m starts at byte m*K/4; each 128-value
  * block is 32 bytes, byte p holds values p, 32+p, 64+p, 96+p in bit pairs 7:6, 5:4, 3:2, 1:0.
  * Codes 0 -> -1, 1 -> 0, 2 -> +1; code 3 is never written (the reference decode maps it to 0, the
- * SIMD kernels would read it as +2: only valid files are supported). */
+ * SIMD kernels would read it as +2: only valid files are supported).
+ *
+ * Kernels: N < BC_I2S_GEMM_MIN_N tokens -> one streaming GEMV per token (bc_gemv2b_*: 64-byte
+ * loads, codes masked in place, activations permuted once per token to match); otherwise the shared
+ * GEMM engine over 32-row VNNI panels decoded once per K chunk and reused by every token. */
 #include "simd.h"
+#include <immintrin.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define GEMM_MIN_N 4
+#define KC 1024
 
 void bc_i2_s_decode_row(const bc_ternary *w, int64_t m, int8_t *out) {
     int64_t K = w->K;
@@ -20,12 +30,94 @@ void bc_i2_s_matmul_scalar(const bc_ternary *w, const int8_t *x, const int32_t *
     bc_matmul_by_rows(w, bc_i2_s_decode_row, x, N, y, ldy, m0, m1);
 }
 
-void bc_i2_s_matmul_avx2(const bc_ternary *w, const int8_t *x, const int32_t *xsum, int64_t N,
-                         int32_t *y, int64_t ldy, int64_t m0, int64_t m1) {
-    bc_i2_s_matmul_scalar(w, x, xsum, N, y, ldy, m0, m1);
+/* ---------------- AVX-512 ---------------- */
+/* codes of kc columns (kc % 128 == 0) starting at `row` (a block boundary), natural order */
+static BC_TARGET_AVX512 void row_codes_avx512(const uint8_t *row, int64_t kc, uint8_t *out) {
+    const __m512i M = _mm512_set1_epi8(3);
+    int64_t c = 0;
+    for (; c + 256 <= kc; c += 256) {
+        __m512i v = _mm512_loadu_si512((const void *)(row + c / 4));
+        for (int s = 0; s < 4; s++) {
+            __m512i q = _mm512_and_si512(_mm512_srli_epi16(v, 6 - 2 * s), M);
+            _mm256_storeu_si256((__m256i *)(out + c + 32 * s), _mm512_castsi512_si256(q));
+            _mm256_storeu_si256((__m256i *)(out + c + 128 + 32 * s), _mm512_extracti64x4_epi64(q, 1));
+        }
+    }
+    if (c < kc) {
+        __m256i v = _mm256_loadu_si256((const __m256i *)(row + c / 4));
+        for (int s = 0; s < 4; s++)
+            _mm256_storeu_si256((__m256i *)(out + c + 32 * s),
+                                _mm256_and_si256(_mm256_srli_epi16(v, 6 - 2 * s), _mm256_set1_epi8(3)));
+    }
+}
+
+static BC_TARGET_AVX512 void panel_avx512(const bc_ternary *w, int64_t m, int rows, int64_t k0, int64_t kc,
+                                          uint8_t *panel) {
+    uint8_t *rc = bc_scratch(2, (size_t)(32 * kc));
+    if (!rc) abort();
+    for (int r = 0; r < 32; r++) {
+        if (r < rows) row_codes_avx512(w->data + (m + r) * (w->K / 4) + k0 / 4, kc, rc + r * kc);
+        else memset(rc + r * kc, 0, (size_t)kc);
+    }
+    bc_rows_to_panel_avx512(rc, kc, kc, panel);
 }
 
 void bc_i2_s_matmul_avx512(const bc_ternary *w, const int8_t *x, const int32_t *xsum, int64_t N,
                            int32_t *y, int64_t ldy, int64_t m0, int64_t m1) {
-    bc_i2_s_matmul_scalar(w, x, xsum, N, y, ldy, m0, m1);
+    int64_t K = w->K;
+    if (N >= GEMM_MIN_N) {
+        bc_gemm_avx512(w, panel_avx512, KC, K, x, xsum, N, y, ldy, m0, m1);
+        return;
+    }
+    int64_t nch = K / 256, half = (K % 256) != 0;
+    int8_t *xp = bc_scratch(1, (size_t)((nch + 1) * 256));
+    if (!xp) abort();
+    for (int64_t n = 0; n < N; n++) {
+        const int8_t *xn = x + n * K;
+        for (int64_t i = 0; i < nch + half; i++)
+            for (int s = 0; s < 4; s++)
+                for (int L = 0; L < 64; L++) {
+                    int64_t e = i * 256 + (L / 32) * 128 + 32 * (3 - s) + L % 32;
+                    xp[i * 256 + s * 64 + L] = (i < nch || L < 32) ? xn[e] : 0;
+                }
+        bc_gemv2b_avx512(w->data, K / 4, 64, nch, (int)half, xp, xsum[n], y + n * ldy, m0, m1);
+    }
+}
+
+/* ---------------- AVX2 ---------------- */
+static BC_TARGET_AVX2 void row_codes_avx2(const uint8_t *row, int64_t kc, uint8_t *out) {
+    for (int64_t c = 0; c < kc; c += 128) {
+        __m256i v = _mm256_loadu_si256((const __m256i *)(row + c / 4));
+        for (int s = 0; s < 4; s++)
+            _mm256_storeu_si256((__m256i *)(out + c + 32 * s),
+                                _mm256_and_si256(_mm256_srli_epi16(v, 6 - 2 * s), _mm256_set1_epi8(3)));
+    }
+}
+
+static BC_TARGET_AVX2 void panel_avx2(const bc_ternary *w, int64_t m, int rows, int64_t k0, int64_t kc,
+                                      uint8_t *panel) {
+    uint8_t *rc = bc_scratch(2, (size_t)(32 * kc));
+    if (!rc) abort();
+    for (int r = 0; r < 32; r++) {
+        if (r < rows) row_codes_avx2(w->data + (m + r) * (w->K / 4) + k0 / 4, kc, rc + r * kc);
+        else memset(rc + r * kc, 0, (size_t)kc);
+    }
+    bc_rows_to_panel_avx2(rc, kc, kc, panel);
+}
+
+void bc_i2_s_matmul_avx2(const bc_ternary *w, const int8_t *x, const int32_t *xsum, int64_t N,
+                         int32_t *y, int64_t ldy, int64_t m0, int64_t m1) {
+    int64_t K = w->K;
+    if (N >= GEMM_MIN_N) {
+        bc_gemm_avx2(w, panel_avx2, KC, K, x, xsum, N, y, ldy, m0, m1);
+        return;
+    }
+    int8_t *xp = bc_scratch(1, (size_t)K);
+    if (!xp) abort();
+    for (int64_t n = 0; n < N; n++) {
+        const int8_t *xn = x + n * K;
+        for (int64_t j = 0; j < K / 128; j++)
+            for (int s = 0; s < 4; s++) memcpy(xp + j * 128 + 32 * s, xn + j * 128 + 32 * (3 - s), 32);
+        bc_gemv2b_avx2(w->data, K / 4, 64, K / 128, xp, xsum[n], y + n * ldy, m0, m1);
+    }
 }

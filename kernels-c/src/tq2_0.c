@@ -1,9 +1,17 @@
 /* TQ2_0 (layouts.md section 2): 66-byte blocks of 256 weights along K: qs[64] then f16 d (ignored:
  * the loader folds d into the tensor scale). Element e of a block sits in byte (e/128)*32 + e%32 at
- * shift 2*((e%128)/32); code c = T + 1. */
+ * shift 2*((e%128)/32); code c = T + 1.
+ *
+ * Kernels: as I2_S (see i2_s.c): per-token streaming GEMV for small N (one 64-byte qs load per
+ * block, chunk stride 66), the shared VNNI-panel GEMM otherwise. */
 #include "simd.h"
+#include <immintrin.h>
+#include <stdlib.h>
+#include <string.h>
 
 #define TQ2_BLOCK 66
+#define GEMM_MIN_N 4
+#define KC 1024
 
 void bc_tq2_0_decode_row(const bc_ternary *w, int64_t m, int8_t *out) {
     int64_t nb = w->K / 256;
@@ -23,12 +31,82 @@ void bc_tq2_0_matmul_scalar(const bc_ternary *w, const int8_t *x, const int32_t 
     bc_matmul_by_rows(w, bc_tq2_0_decode_row, x, N, y, ldy, m0, m1);
 }
 
-void bc_tq2_0_matmul_avx2(const bc_ternary *w, const int8_t *x, const int32_t *xsum, int64_t N,
-                          int32_t *y, int64_t ldy, int64_t m0, int64_t m1) {
-    bc_tq2_0_matmul_scalar(w, x, xsum, N, y, ldy, m0, m1);
+/* ---------------- AVX-512 ---------------- */
+static BC_TARGET_AVX512 void row_codes_avx512(const uint8_t *row, int64_t nblocks, uint8_t *out) {
+    const __m512i M = _mm512_set1_epi8(3);
+    for (int64_t b = 0; b < nblocks; b++) {
+        __m512i v = _mm512_loadu_si512((const void *)(row + b * TQ2_BLOCK));
+        for (int s = 0; s < 4; s++) {
+            __m512i q = _mm512_and_si512(_mm512_srli_epi16(v, 2 * s), M);
+            _mm256_storeu_si256((__m256i *)(out + b * 256 + 32 * s), _mm512_castsi512_si256(q));
+            _mm256_storeu_si256((__m256i *)(out + b * 256 + 128 + 32 * s), _mm512_extracti64x4_epi64(q, 1));
+        }
+    }
+}
+
+static BC_TARGET_AVX512 void panel_avx512(const bc_ternary *w, int64_t m, int rows, int64_t k0, int64_t kc,
+                                          uint8_t *panel) {
+    uint8_t *rc = bc_scratch(2, (size_t)(32 * kc));
+    if (!rc) abort();
+    int64_t rowstride = w->K / 256 * TQ2_BLOCK;
+    for (int r = 0; r < 32; r++) {
+        if (r < rows) row_codes_avx512(w->data + (m + r) * rowstride + k0 / 256 * TQ2_BLOCK, kc / 256, rc + r * kc);
+        else memset(rc + r * kc, 0, (size_t)kc);
+    }
+    bc_rows_to_panel_avx512(rc, kc, kc, panel);
 }
 
 void bc_tq2_0_matmul_avx512(const bc_ternary *w, const int8_t *x, const int32_t *xsum, int64_t N,
                             int32_t *y, int64_t ldy, int64_t m0, int64_t m1) {
-    bc_tq2_0_matmul_scalar(w, x, xsum, N, y, ldy, m0, m1);
+    int64_t K = w->K;
+    if (N >= GEMM_MIN_N) {
+        bc_gemm_avx512(w, panel_avx512, KC, K, x, xsum, N, y, ldy, m0, m1);
+        return;
+    }
+    int64_t nb = K / 256;
+    int8_t *xp = bc_scratch(1, (size_t)K);
+    if (!xp) abort();
+    for (int64_t n = 0; n < N; n++) {
+        const int8_t *xn = x + n * K;
+        for (int64_t i = 0; i < nb; i++)
+            for (int s = 0; s < 4; s++)
+                for (int h = 0; h < 2; h++) memcpy(xp + i * 256 + s * 64 + 32 * h, xn + i * 256 + 128 * h + 32 * s, 32);
+        bc_gemv2b_avx512(w->data, nb * TQ2_BLOCK, TQ2_BLOCK, nb, 0, xp, xsum[n], y + n * ldy, m0, m1);
+    }
+}
+
+/* ---------------- AVX2 ---------------- */
+static BC_TARGET_AVX2 void row_codes_avx2(const uint8_t *row, int64_t nblocks, uint8_t *out) {
+    const __m256i M = _mm256_set1_epi8(3);
+    for (int64_t b = 0; b < nblocks; b++)
+        for (int h = 0; h < 2; h++) {
+            __m256i v = _mm256_loadu_si256((const __m256i *)(row + b * TQ2_BLOCK + 32 * h));
+            for (int s = 0; s < 4; s++)
+                _mm256_storeu_si256((__m256i *)(out + b * 256 + 128 * h + 32 * s), _mm256_and_si256(_mm256_srli_epi16(v, 2 * s), M));
+        }
+}
+
+static BC_TARGET_AVX2 void panel_avx2(const bc_ternary *w, int64_t m, int rows, int64_t k0, int64_t kc,
+                                      uint8_t *panel) {
+    uint8_t *rc = bc_scratch(2, (size_t)(32 * kc));
+    if (!rc) abort();
+    int64_t rowstride = w->K / 256 * TQ2_BLOCK;
+    for (int r = 0; r < 32; r++) {
+        if (r < rows) row_codes_avx2(w->data + (m + r) * rowstride + k0 / 256 * TQ2_BLOCK, kc / 256, rc + r * kc);
+        else memset(rc + r * kc, 0, (size_t)kc);
+    }
+    bc_rows_to_panel_avx2(rc, kc, kc, panel);
+}
+
+void bc_tq2_0_matmul_avx2(const bc_ternary *w, const int8_t *x, const int32_t *xsum, int64_t N,
+                          int32_t *y, int64_t ldy, int64_t m0, int64_t m1) {
+    int64_t K = w->K;
+    if (N >= GEMM_MIN_N) {
+        bc_gemm_avx2(w, panel_avx2, KC, K, x, xsum, N, y, ldy, m0, m1);
+        return;
+    }
+    /* 32-byte chunk j (half j%2 of block j/2), shift 2s -> elements 128*j + 32*s + lane: the
+     * natural order, so the activations need no permutation */
+    for (int64_t n = 0; n < N; n++)
+        bc_gemv2b_avx2(w->data, K / 256 * TQ2_BLOCK, TQ2_BLOCK, K / 128, x + n * K, xsum[n], y + n * ldy, m0, m1);
 }
