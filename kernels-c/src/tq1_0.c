@@ -2,6 +2,9 @@
  * Base-3 digits: digit k of byte q is ((q * 3^k mod 256) * 3) >> 8; qs[j<32] digit k -> element
  * 32k + j; qs[32+m] -> 160 + 16k + m; qh[j] digits 0..3 -> 240 + 4k + j. */
 #include "simd.h"
+#include <immintrin.h>
+#include <stdlib.h>
+#include <string.h>
 
 #define TQ1_BLOCK 54
 
@@ -33,12 +36,225 @@ void bc_tq1_0_matmul_scalar(const bc_ternary *w, const int8_t *x, const int32_t 
     bc_matmul_by_rows(w, bc_tq1_0_decode_row, x, N, y, ldy, m0, m1);
 }
 
-void bc_tq1_0_matmul_avx2(const bc_ternary *w, const int8_t *x, const int32_t *xsum, int64_t N,
-                          int32_t *y, int64_t ldy, int64_t m0, int64_t m1) {
-    bc_tq1_0_matmul_scalar(w, x, xsum, N, y, ldy, m0, m1);
+/* ---------------- SIMD ----------------
+ * Digit k of byte q: p = q*3^k mod 256 (p <- 3p with byte adds), c = (3p) >> 8, which for a byte is
+ * [p >= 86] + [p >= 171] (3*85 = 255 < 256 <= 258 = 3*86; 3*170 = 510 < 512 <= 513 = 3*171).
+ * A block's 52 code bytes (qs and qh) are processed as one vector: lanes 0..31 give elements
+ * 32k + j, lanes 32..47 give 160 + 16k + j, lanes 48..51 give 240 + 4k + j (k < 4; qh's digit 4 is
+ * 0 by construction and its activation lane is 0 anyway). */
+#define GEMM_MIN_N 4
+#define KC 1024
+
+static BC_TARGET_AVX512 inline __m512i codes512(__m512i p) {
+    __mmask64 k1 = _mm512_cmpge_epu8_mask(p, _mm512_set1_epi8(86));
+    __mmask64 k2 = _mm512_cmpge_epu8_mask(p, _mm512_set1_epi8((char)171));
+    return _mm512_mask_blend_epi8(k2, _mm512_maskz_mov_epi8(k1, _mm512_set1_epi8(1)), _mm512_set1_epi8(2));
+}
+static BC_TARGET_AVX512 inline __m512i times3_512(__m512i p) { return _mm512_add_epi8(_mm512_add_epi8(p, p), p); }
+#define TQ1_MASK52 0x000FFFFFFFFFFFFFull
+
+static BC_TARGET_AVX512 void row_codes_avx512(const uint8_t *row, int64_t nblocks, uint8_t *out) {
+    for (int64_t b = 0; b < nblocks; b++) {
+        __m512i p = _mm512_maskz_loadu_epi8(TQ1_MASK52, row + b * TQ1_BLOCK);
+        uint8_t *o = out + b * 256;
+        for (int k = 0; k < 5; k++) {
+            __m512i c = codes512(p);
+            _mm256_storeu_si256((__m256i *)(o + 32 * k), _mm512_castsi512_si256(c));
+            _mm_storeu_si128((__m128i *)(o + 160 + 16 * k), _mm512_extracti32x4_epi32(c, 2));
+            if (k < 4) {
+                int32_t v = _mm_cvtsi128_si32(_mm512_extracti32x4_epi32(c, 3));
+                memcpy(o + 240 + 4 * k, &v, 4);
+            }
+            p = times3_512(p);
+        }
+    }
+}
+
+static BC_TARGET_AVX512 void panel_avx512(const bc_ternary *w, int64_t m, int rows, int64_t k0, int64_t kc,
+                                          uint8_t *panel) {
+    uint8_t *rc = bc_scratch(2, (size_t)(32 * kc));
+    if (!rc) abort();
+    int64_t rowstride = w->K / 256 * TQ1_BLOCK;
+    for (int r = 0; r < 32; r++) {
+        if (r < rows) row_codes_avx512(w->data + (m + r) * rowstride + k0 / 256 * TQ1_BLOCK, kc / 256, rc + r * kc);
+        else memset(rc + r * kc, 0, (size_t)kc);
+    }
+    bc_rows_to_panel_avx512(rc, kc, kc, panel);
+}
+
+/* xp[b*320 + k*64 + lane] = the activation of lane `lane` of digit k in block b (0 where none) */
+static void permute_x_512(const int8_t *x, int64_t nb, int8_t *xp) {
+    for (int64_t b = 0; b < nb; b++) {
+        const int8_t *xb = x + b * 256;
+        int8_t *o = xp + b * 320;
+        memset(o, 0, 320);
+        for (int k = 0; k < 5; k++) {
+            memcpy(o + 64 * k, xb + 32 * k, 32);
+            memcpy(o + 64 * k + 32, xb + 160 + 16 * k, 16);
+            if (k < 4) memcpy(o + 64 * k + 48, xb + 240 + 4 * k, 4);
+        }
+    }
+}
+
+static BC_TARGET_AVX512 void gemv_avx512(const uint8_t *data, int64_t nb, const int8_t *xp, int32_t xsum,
+                                         int32_t *y, int64_t m0, int64_t m1) {
+    int64_t rs = nb * TQ1_BLOCK, m = m0;
+    for (; m + 4 <= m1; m += 4) {
+        const uint8_t *r0 = data + m * rs;
+        __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0;
+        for (int64_t b = 0; b < nb; b++) {
+            __m512i p0 = _mm512_maskz_loadu_epi8(TQ1_MASK52, r0 + b * TQ1_BLOCK);
+            __m512i p1 = _mm512_maskz_loadu_epi8(TQ1_MASK52, r0 + rs + b * TQ1_BLOCK);
+            __m512i p2 = _mm512_maskz_loadu_epi8(TQ1_MASK52, r0 + 2 * rs + b * TQ1_BLOCK);
+            __m512i p3 = _mm512_maskz_loadu_epi8(TQ1_MASK52, r0 + 3 * rs + b * TQ1_BLOCK);
+            const int8_t *xb = xp + b * 320;
+            for (int k = 0; k < 5; k++) {
+                __m512i xv = _mm512_loadu_si512((const void *)(xb + 64 * k));
+                a0 = _mm512_dpbusd_epi32(a0, codes512(p0), xv);
+                a1 = _mm512_dpbusd_epi32(a1, codes512(p1), xv);
+                a2 = _mm512_dpbusd_epi32(a2, codes512(p2), xv);
+                a3 = _mm512_dpbusd_epi32(a3, codes512(p3), xv);
+                if (k < 4) {
+                    p0 = times3_512(p0);
+                    p1 = times3_512(p1);
+                    p2 = times3_512(p2);
+                    p3 = times3_512(p3);
+                }
+            }
+        }
+        y[m] = _mm512_reduce_add_epi32(a0) - xsum;
+        y[m + 1] = _mm512_reduce_add_epi32(a1) - xsum;
+        y[m + 2] = _mm512_reduce_add_epi32(a2) - xsum;
+        y[m + 3] = _mm512_reduce_add_epi32(a3) - xsum;
+    }
+    for (; m < m1; m++) {
+        const uint8_t *r0 = data + m * rs;
+        __m512i a0 = _mm512_setzero_si512();
+        for (int64_t b = 0; b < nb; b++) {
+            __m512i p0 = _mm512_maskz_loadu_epi8(TQ1_MASK52, r0 + b * TQ1_BLOCK);
+            for (int k = 0; k < 5; k++) {
+                a0 = _mm512_dpbusd_epi32(a0, codes512(p0), _mm512_loadu_si512((const void *)(xp + b * 320 + 64 * k)));
+                p0 = times3_512(p0);
+            }
+        }
+        y[m] = _mm512_reduce_add_epi32(a0) - xsum;
+    }
 }
 
 void bc_tq1_0_matmul_avx512(const bc_ternary *w, const int8_t *x, const int32_t *xsum, int64_t N,
                             int32_t *y, int64_t ldy, int64_t m0, int64_t m1) {
-    bc_tq1_0_matmul_scalar(w, x, xsum, N, y, ldy, m0, m1);
+    int64_t K = w->K, nb = K / 256;
+    if (N >= GEMM_MIN_N) {
+        bc_gemm_avx512(w, panel_avx512, KC, K, x, xsum, N, y, ldy, m0, m1);
+        return;
+    }
+    int8_t *xp = bc_scratch(1, (size_t)(nb * 320));
+    if (!xp) abort();
+    for (int64_t n = 0; n < N; n++) {
+        permute_x_512(x + n * K, nb, xp);
+        gemv_avx512(w->data, nb, xp, xsum[n], y + n * ldy, m0, m1);
+    }
+}
+
+/* AVX2: two vectors per block, A = qs[0..31] (elements 32k + j) and B = qs[32..47] | qh[0..3] | 0
+ * (elements 160 + 16k + j, then 240 + 4k + j). Codes via signed compares on p ^ 0x80. */
+static BC_TARGET_AVX2 inline __m256i codes256(__m256i p) {
+    __m256i s = _mm256_xor_si256(p, _mm256_set1_epi8((char)0x80));
+    __m256i m1 = _mm256_cmpgt_epi8(s, _mm256_set1_epi8((char)(85 ^ 0x80)));
+    __m256i m2 = _mm256_cmpgt_epi8(s, _mm256_set1_epi8((char)(170 ^ 0x80)));
+    return _mm256_sub_epi8(_mm256_sub_epi8(_mm256_setzero_si256(), m1), m2);
+}
+static BC_TARGET_AVX2 inline __m256i times3_256(__m256i p) { return _mm256_add_epi8(_mm256_add_epi8(p, p), p); }
+static BC_TARGET_AVX2 inline __m256i load_b256(const uint8_t *blk) {
+    int32_t qh;
+    memcpy(&qh, blk + 48, 4);
+    __m128i lo = _mm_loadu_si128((const __m128i *)(blk + 32));
+    return _mm256_inserti128_si256(_mm256_castsi128_si256(lo), _mm_cvtsi32_si128(qh), 1);
+}
+
+static BC_TARGET_AVX2 void row_codes_avx2(const uint8_t *row, int64_t nblocks, uint8_t *out) {
+    for (int64_t b = 0; b < nblocks; b++) {
+        const uint8_t *blk = row + b * TQ1_BLOCK;
+        __m256i pa = _mm256_loadu_si256((const __m256i *)blk), pb = load_b256(blk);
+        uint8_t *o = out + b * 256;
+        for (int k = 0; k < 5; k++) {
+            __m256i ca = codes256(pa), cb = codes256(pb);
+            _mm256_storeu_si256((__m256i *)(o + 32 * k), ca);
+            _mm_storeu_si128((__m128i *)(o + 160 + 16 * k), _mm256_castsi256_si128(cb));
+            if (k < 4) {
+                int32_t v = _mm_cvtsi128_si32(_mm256_extracti128_si256(cb, 1));
+                memcpy(o + 240 + 4 * k, &v, 4);
+            }
+            pa = times3_256(pa);
+            pb = times3_256(pb);
+        }
+    }
+}
+
+static BC_TARGET_AVX2 void panel_avx2(const bc_ternary *w, int64_t m, int rows, int64_t k0, int64_t kc,
+                                      uint8_t *panel) {
+    uint8_t *rc = bc_scratch(2, (size_t)(32 * kc));
+    if (!rc) abort();
+    int64_t rowstride = w->K / 256 * TQ1_BLOCK;
+    for (int r = 0; r < 32; r++) {
+        if (r < rows) row_codes_avx2(w->data + (m + r) * rowstride + k0 / 256 * TQ1_BLOCK, kc / 256, rc + r * kc);
+        else memset(rc + r * kc, 0, (size_t)kc);
+    }
+    bc_rows_to_panel_avx2(rc, kc, kc, panel);
+}
+
+/* xp[b*320 + k*32 + j] for A, xp[b*320 + 160 + k*32 + lane] for B */
+static void permute_x_256(const int8_t *x, int64_t nb, int8_t *xp) {
+    for (int64_t b = 0; b < nb; b++) {
+        const int8_t *xb = x + b * 256;
+        int8_t *o = xp + b * 320;
+        memset(o, 0, 320);
+        for (int k = 0; k < 5; k++) {
+            memcpy(o + 32 * k, xb + 32 * k, 32);
+            memcpy(o + 160 + 32 * k, xb + 160 + 16 * k, 16);
+            if (k < 4) memcpy(o + 160 + 32 * k + 16, xb + 240 + 4 * k, 4);
+        }
+    }
+}
+
+static BC_TARGET_AVX2 void gemv_avx2(const uint8_t *data, int64_t nb, const int8_t *xp, int32_t xsum, int32_t *y,
+                                     int64_t m0, int64_t m1) {
+    int64_t rs = nb * TQ1_BLOCK;
+    const __m256i ones = _mm256_set1_epi16(1);
+    for (int64_t m = m0; m < m1; m++) {
+        const uint8_t *r0 = data + m * rs;
+        __m256i acc = _mm256_setzero_si256();
+        for (int64_t b = 0; b < nb; b++) {
+            const uint8_t *blk = r0 + b * TQ1_BLOCK;
+            __m256i pa = _mm256_loadu_si256((const __m256i *)blk), pb = load_b256(blk);
+            const int8_t *xb = xp + b * 320;
+            __m256i s16 = _mm256_setzero_si256(); /* 10 pairs of |.| <= 512 */
+            for (int k = 0; k < 5; k++) {
+                s16 = _mm256_add_epi16(s16, _mm256_maddubs_epi16(codes256(pa), _mm256_loadu_si256((const __m256i *)(xb + 32 * k))));
+                s16 = _mm256_add_epi16(s16, _mm256_maddubs_epi16(codes256(pb), _mm256_loadu_si256((const __m256i *)(xb + 160 + 32 * k))));
+                pa = times3_256(pa);
+                pb = times3_256(pb);
+            }
+            acc = _mm256_add_epi32(acc, _mm256_madd_epi16(s16, ones));
+        }
+        __m128i s = _mm_add_epi32(_mm256_castsi256_si128(acc), _mm256_extracti128_si256(acc, 1));
+        s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
+        s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1));
+        y[m] = _mm_cvtsi128_si32(s) - xsum;
+    }
+}
+
+void bc_tq1_0_matmul_avx2(const bc_ternary *w, const int8_t *x, const int32_t *xsum, int64_t N,
+                          int32_t *y, int64_t ldy, int64_t m0, int64_t m1) {
+    int64_t K = w->K, nb = K / 256;
+    if (N >= GEMM_MIN_N) {
+        bc_gemm_avx2(w, panel_avx2, KC, K, x, xsum, N, y, ldy, m0, m1);
+        return;
+    }
+    int8_t *xp = bc_scratch(1, (size_t)(nb * 320));
+    if (!xp) abort();
+    for (int64_t n = 0; n < N; n++) {
+        permute_x_256(x + n * K, nb, xp);
+        gemv_avx2(w->data, nb, xp, xsum[n], y + n * ldy, m0, m1);
+    }
 }
