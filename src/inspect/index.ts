@@ -56,5 +56,7 @@ export async function inspect(opts: InspectOptions): Promise<InspectResult> {
     else throw inputError(src, "neither a GGUF file (magic \"GGUF\") nor a safetensors file");
   }
   if (opts.html !== undefined) await writeFileAtomic(opts.html, renderHtml(result));
+  // without --block the block was decoded only for the report's diagram
+  if (opts.block === undefined) delete result.block;
   return result;
 }
