@@ -1,0 +1,212 @@
+// The benchmark harness at tiny scale: synthesized GGUFs parse with @huggingface/gguf (an independent
+// reader), hold what the contract says, load and run in bitconv-rt and in llama.cpp (node-llama-cpp);
+// the bandwidth probe builds and reports; results are normalized and rendered honestly. No timing
+// assertions: figures are only checked to be present and finite.
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { execFileSync, spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { gguf } from "@huggingface/gguf";
+import { getLayout, LAYOUT_NAMES, type LayoutName } from "../src/layouts/index.js";
+import { readGguf } from "../src/gguf/reader.js";
+import {
+  ensureSynthGgufs, synthPath, synthPlan, SHAPE_TINY, SHAPE_2B4T, ternaryBytes, type SynthSpec,
+} from "../scripts/synth-gguf.js";
+import {
+  decodeBytesPerToken, measureBandwidth, normalizeConversion, renderMarkdown, renderTable, REFERENCES, TARGETS, type BenchReport,
+} from "../scripts/bench.js";
+
+const ROOT = resolve(new URL("../..", import.meta.url).pathname);
+const RT = join(ROOT, "kernels-c/build/bitconv-rt");
+const tmp = mkdtempSync(join(tmpdir(), "bitconv-bench-"));
+const GGML_TYPE: Record<LayoutName, number> = { tq1_0: 34, tq2_0: 35, i2_s: 36, tl1: 38, tl2: 39 };
+const isTq = (l: LayoutName) => l === "tq1_0" || l === "tq2_0";
+
+const specs: SynthSpec[] = [
+  ...LAYOUT_NAMES.map((layout): SynthSpec => ({ shape: SHAPE_TINY, layout, embed: "f16" })),
+  { shape: SHAPE_TINY, layout: "i2_s", embed: "q8_0" },
+];
+let paths: string[] = [];
+
+test.before(async () => {
+  paths = await ensureSynthGgufs(tmp, specs);
+});
+test.after(() => rmSync(tmp, { recursive: true, force: true }));
+
+test("2B-4T plan: ternary bytes match layouts.md 9", () => {
+  // layouts.md 9: TQ2_0 537,292,800; TQ1_0 439,603,200; I2_S 521,011,200 + 210 x 32 (+ 4 B .scale per tq tensor)
+  assert.is(ternaryBytes({ shape: SHAPE_2B4T, layout: "tq2_0", embed: "f16" }), 537_292_800 + 210 * 4);
+  assert.is(ternaryBytes({ shape: SHAPE_2B4T, layout: "tq1_0", embed: "f16" }), 439_603_200 + 210 * 4);
+  assert.is(ternaryBytes({ shape: SHAPE_2B4T, layout: "i2_s", embed: "f16" }), 521_011_200 + 210 * 32);
+  const plan = synthPlan({ shape: SHAPE_2B4T, layout: "i2_s", embed: "f16" });
+  assert.is(plan.length, 2 + 30 * 11);
+  assert.equal(plan[0].info.ne, [2560, 128256]);
+});
+
+test("synthesized GGUFs parse with @huggingface/gguf and hold the contract's tensors", async () => {
+  for (let i = 0; i < specs.length; i++) {
+    const s = specs[i];
+    const r = await gguf(paths[i], { allowLocalFile: true });
+    const md = r.metadata as Record<string, unknown>;
+    assert.is(md["general.architecture"], "bitnet");
+    assert.is(md["bitconv.layout"], s.layout);
+    assert.is(md["bitconv.embed_type"], s.embed);
+    assert.is(md["bitnet.hidden_activation"], "relu2");
+    assert.is(Number(md["bitnet.block_count"]), SHAPE_TINY.layers);
+    assert.is((md["tokenizer.ggml.tokens"] as string[]).length, SHAPE_TINY.vocab);
+    const names = r.tensorInfos.map((t) => t.name);
+    const expected = synthPlan(s).map((t) => t.info.name);
+    assert.equal(names, expected);
+    assert.is(names[0], "token_embd.weight");
+    assert.is(r.tensorInfos[0].dtype as number, s.embed === "f16" ? 1 : 8);
+    const q = r.tensorInfos.find((t) => t.name === "blk.0.attn_q.weight")!;
+    assert.is(q.dtype as number, GGML_TYPE[s.layout]);
+    assert.equal(q.shape.map(Number), [SHAPE_TINY.hidden, SHAPE_TINY.heads * SHAPE_TINY.headDim]);
+    assert.is(names.includes("blk.0.attn_q.scale"), isTq(s.layout));
+    // the strict reader agrees on sizes and the file ends where the last tensor does
+    const f = await readGguf(paths[i]);
+    assert.is(f.fileSize, statSync(paths[i]).size);
+    assert.equal(f.warnings, []);
+  }
+});
+
+test("synthesized weights: realistic ternary mix, scale where the layout keeps it", async () => {
+  for (let i = 0; i < specs.length; i++) {
+    const s = specs[i];
+    const f = await readGguf(paths[i]);
+    const bytes = readFileSync(paths[i]);
+    const t = f.tensors.find((x) => x.name === "blk.1.ffn_down.weight")!;
+    const [K, M] = t.ne;
+    const layout = getLayout(s.layout);
+    const u = layout.unpack(new Uint8Array(bytes.buffer, bytes.byteOffset + t.dataOffset, t.nbytes), M, K, layout.params(M, K));
+    let zeros = 0, plus = 0;
+    for (const v of u.T) {
+      if (v === 0) zeros++;
+      else if (v === 1) plus++;
+    }
+    const n = u.T.length;
+    assert.ok(Math.abs(zeros / n - 0.31) < 0.02, `${s.layout}: zero share ${zeros / n}`);
+    assert.ok(Math.abs(plus / (n - zeros) - 0.5) < 0.02, `${s.layout}: +1 share of non-zeros ${plus / (n - zeros)}`);
+    let w = u.scale;
+    if (isTq(s.layout)) {
+      assert.is(u.scale, 1);
+      const st = f.tensors.find((x) => x.name === "blk.1.ffn_down.scale")!;
+      w = bytes.readFloatLE(st.dataOffset);
+    }
+    assert.ok(w > 0.005 && w < 0.03, `${s.layout}: scale ${w}`);
+  }
+});
+
+test("the cache reuses complete files and keys on layout and embed type", async () => {
+  const before = statSync(paths[0]).mtimeMs;
+  const again = await ensureSynthGgufs(tmp, [specs[0]]);
+  assert.is(again[0], paths[0]);
+  assert.is(statSync(paths[0]).mtimeMs, before);
+  const names = new Set(specs.map((s) => synthPath(tmp, s)));
+  assert.is(names.size, specs.length);
+});
+
+test("bitconv-rt loads every synthesized layout and its bench prints pp and tg", () => {
+  for (let i = 0; i < specs.length; i++) {
+    const info = JSON.parse(execFileSync(RT, ["info", "-m", paths[i], "--json"], { encoding: "utf8" })) as Record<string, unknown>;
+    assert.is(info.layout, specs[i].layout);
+    assert.is(info.embed_type, specs[i].embed);
+    assert.is(info.layers, SHAPE_TINY.layers);
+    const out = execFileSync(RT, ["bench", "-m", paths[i], "-p", "8", "-n", "4", "-r", "1", "-t", "1", "--no-warmup", "--json"], { encoding: "utf8" });
+    const ev = out.trim().split("\n").map((l) => JSON.parse(l) as { test: string; avg_ts: number });
+    assert.equal(ev.map((e) => e.test), ["pp8", "tg4"]);
+    for (const e of ev) assert.ok(Number.isFinite(e.avg_ts));
+  }
+});
+
+test("llama.cpp (node-llama-cpp) loads the synthesized tq layouts and the harness reports both APIs", () => {
+  const script = join(ROOT, "dist/scripts/bench-llamacpp.js");
+  for (const layout of ["tq1_0", "tq2_0"] as const) {
+    const p = paths[specs.findIndex((s) => s.layout === layout && s.embed === "f16")];
+    const r = spawnSync(process.execPath, [script, "-m", p, "-t", "1", "-p", "8", "-n", "2", "-r", "1", "--no-warmup", "--json"], { encoding: "utf8" });
+    const lines = r.stdout.trim().split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as Record<string, unknown>);
+    const errors = lines.filter((l) => l.event === "error");
+    assert.equal(errors, [], JSON.stringify(errors));
+    const bench = lines.filter((l) => l.event === "bench");
+    assert.equal(bench.map((l) => `${String(l.api)} ${String(l.test)}`), ["controlled pp8", "controlled tg2", "addon pp8", "addon tg2"]);
+    for (const b of bench) assert.ok(Number.isFinite(b.avg_ts as number));
+    assert.ok(lines.some((l) => l.event === "done"));
+    assert.is(r.status, 0, r.stderr);
+  }
+});
+
+test("llama.cpp harness reports a file it cannot load as an error, not a figure", () => {
+  const script = join(ROOT, "dist/scripts/bench-llamacpp.js");
+  const p = paths[specs.findIndex((s) => s.layout === "i2_s" && s.embed === "f16")];
+  const r = spawnSync(process.execPath, [script, "-m", p, "-p", "8", "-n", "2", "-r", "1", "--json"], { encoding: "utf8" });
+  assert.is.not(r.status, 0);
+  assert.ok(!r.stdout.includes("\"event\":\"bench\""));
+  assert.ok(r.stdout.includes("\"event\":\"error\""), r.stdout + r.stderr);
+});
+
+test("decode bytes per token: every tensor once, one embedding row, KV", async () => {
+  const p = paths[specs.findIndex((s) => s.layout === "i2_s" && s.embed === "f16")];
+  const f = await readGguf(p);
+  const all = f.tensors.reduce((a, t) => a + t.nbytes, 0);
+  const row = SHAPE_TINY.hidden * 2;
+  const kv = SHAPE_TINY.layers * 2 * SHAPE_TINY.kvHeads * SHAPE_TINY.headDim * ((16 + 1) / 2) * 2;
+  assert.is(await decodeBytesPerToken(p, 16), all + row + kv);
+});
+
+test("bandwidth probe builds and reports", async () => {
+  const cc = spawnSync("sh", ["-c", "command -v cc"], { encoding: "utf8" });
+  if (cc.status !== 0) return; // no compiler: the harness reports that as an error row instead
+  const bw = await measureBandwidth(tmp, 1, true);
+  assert.is(bw.error, undefined, bw.error);
+  assert.is(bw.threads, 1);
+  assert.ok(Number.isFinite(bw.best_gbs!));
+  assert.is(bw.samples_gbs!.length, bw.passes);
+});
+
+test("conversion results are normalized from the helper's shapes; missing figures become errors", () => {
+  const rows = normalizeConversion({
+    results: [
+      { layout: "i2_s", mbPerSec: 612.5, peakRssBytes: 7e8, seconds: 7.9 },
+      { layout: "tl2", error: "no TL2 parameters" },
+      { layout: "tq1_0" },
+    ],
+  });
+  assert.equal(rows[0], { layout: "i2_s", mb_per_s: 612.5, peak_rss_bytes: 7e8, seconds: 7.9 });
+  assert.equal(rows[1], { layout: "tl2", error: "no TL2 parameters" });
+  assert.ok(rows[2].error);
+  assert.equal(normalizeConversion([{ layout: "tq2_0", mb_per_s: 1, peak_rss_mb: 2 }]), [{ layout: "tq2_0", mb_per_s: 1, peak_rss_bytes: 2e6 }]);
+});
+
+test("rendering: failures are printed as failures, the hand-written header is kept", () => {
+  const report: BenchReport = {
+    command: "npm run bench -- --quick", date: "2025-01-01T00:00:00.000Z", quick: true, threads: 2, reps: 3, n_prompt: 128, n_gen: 32,
+    machine: { cpu: "Test CPU", flags: { avx2: true }, logical_cpus: 2, memory_bytes: 2 ** 34, kernel: "6.0", node: "v20", loadavg_start: [1, 1, 1] },
+    bandwidth: { threads: 2, bytes: 2 ** 28, passes: 5, best_gbs: 10, median_gbs: 9, samples_gbs: [9, 9, 10, 9, 8] },
+    conversion: { rows: [{ layout: "tl2", error: "boom" }, { layout: "i2_s", mb_per_s: 600, peak_rss_bytes: 5e8, seconds: 8 }] },
+    runtime: [
+      { engine: "bitconv-rt", layout: "i2_s", embed: "f16", model: "m", file_bytes: 2 ** 30, pp: { test: "pp128", avg_ts: 50, stddev_ts: 1, samples_ts: [] }, tg: { test: "tg32", avg_ts: 5, stddev_ts: 0.1, samples_ts: [] }, tg_bound_ts: 10, decode_bytes_per_token: 1e9 },
+      { engine: "llama.cpp", api: "controlled", layout: "tq2_0", embed: "f16", model: "m", error: "could not load" },
+    ],
+    references: REFERENCES, targets: TARGETS, seconds: 12,
+  };
+  const table = renderTable(report);
+  assert.match(table, "| tl2 | FAILED: boom");
+  assert.match(table, "| i2_s | 600.0 | 477 MiB | 8.0 | met |");
+  assert.match(table, "| 50.00 ± 1.00 | 5.00 ± 0.10 | 10.0 | 50% |");
+  assert.match(table, "FAILED: could not load");
+  assert.not.match(table, "undefined");
+  assert.not.match(table, "NaN");
+  const header = "# Benchmarks\n\nHand-written method.\n\n";
+  const md = renderMarkdown(report, header);
+  assert.ok(md.startsWith(header.trimEnd()));
+  assert.match(md, "Test CPU");
+  assert.match(md, "npm run bench -- --quick");
+  // regenerating from the written file keeps exactly one header and one generated part
+  const marker = md.indexOf("<!-- generated");
+  assert.ok(marker > 0);
+  assert.is(renderMarkdown(report, md.slice(0, marker)), md);
+});
+
+test.run();
