@@ -1,13 +1,15 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { open } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gguf } from "@huggingface/gguf";
 import { readGguf, readTensorData, type GgufFile } from "../src/gguf/reader.js";
 import { BitconvError } from "../src/util/errors.js";
 import { getLayout, LAYOUT_NAMES, type LayoutName } from "../src/layouts/index.js";
-import { buildGguf, buildFixtureArtifact, VT, type KvSpec, type TensorSpec, type ArtifactTensorTruth } from "./helpers/inspect-gguf.js";
+import { convert } from "../src/convert/index.js";
+import { buildGguf, buildFixtureArtifact, FIXTURE_PACKED, VT, type KvSpec, type TensorSpec, type ArtifactTensorTruth } from "./helpers/inspect-gguf.js";
 
 const dir = mkdtempSync(join(tmpdir(), "bitconv-gguf-reader-"));
 process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
@@ -127,31 +129,60 @@ function jsonable(v: unknown): unknown {
   return v;
 }
 
+/** KVs (types, element types, values, order), tensor infos and the data start agree with @huggingface/gguf. */
+async function agreesWithHfGguf(path: string): Promise<GgufFile> {
+  const f = await readGguf(path);
+  const ref = await gguf(path, { allowLocalFile: true, typedMetadata: true });
+  assert.is(f.version, Number(ref.metadata.version));
+  assert.is(f.dataStart, Number(ref.tensorDataOffset));
+  const refKeys = Object.keys(ref.typedMetadata).filter((k) => !["version", "tensor_count", "kv_count"].includes(k));
+  assert.equal([...f.kv.keys()], refKeys);
+  for (const k of refKeys) {
+    const r = (ref.typedMetadata as Record<string, { value: unknown; type: number; subType?: number }>)[k];
+    const mine = f.kv.get(k)!;
+    assert.is(mine.type, r.type, k);
+    assert.is(mine.subType, r.subType, k);
+    assert.equal(jsonable(mine.value), jsonable(r.value), k);
+  }
+  assert.is(f.tensors.length, ref.tensorInfos.length);
+  f.tensors.forEach((t, i) => {
+    const r = ref.tensorInfos[i];
+    assert.is(t.name, r.name);
+    assert.equal(t.ne, r.shape.map(Number));
+    assert.is(t.type, r.dtype);
+    assert.is(t.offset, Number(r.offset));
+    assert.is(t.dataOffset, f.dataStart + Number(r.offset));
+  });
+  return f;
+}
+
 for (const l of LAYOUT_NAMES) {
+  test(`${l} artifact written by convert: reader agrees with @huggingface/gguf; sequential offsets; no warnings`, async () => {
+    const path = join(dir, `convert-${l}.gguf`);
+    await convert({ modelDir: FIXTURE_PACKED, layout: l, output: path, threads: 1, quiet: true });
+    const f = await agreesWithHfGguf(path);
+    assert.equal(f.warnings, []);
+    assert.is(f.typeContext, l === "i2_s" || l === "tl1" || l === "tl2" ? "fork" : "upstream");
+    let expected = 0;
+    for (const t of f.tensors) {
+      assert.is(t.offset, expected, t.name);
+      expected += Math.ceil(t.nbytes / 32) * 32;
+    }
+    assert.is(f.fileSize, f.dataStart + expected);
+    const ternary = f.tensors.filter((t) => t.type === getLayout(l).ggmlType);
+    assert.is(ternary.length, 28);
+    for (const t of ternary) {
+      assert.is(t.typeName, l.toUpperCase());
+      // tl params do not change the size (formats/tl2.md), so the layout's default params give the same nbytes
+      assert.is(t.nbytes, getLayout(l).nbytes(t.ne[1], t.ne[0]), t.name);
+    }
+  });
+
   test(`${l} artifact: KVs and tensor infos agree with @huggingface/gguf; sizes are the layout's`, async () => {
     const { path, truth } = artifacts.get(l)!;
-    const f = await readGguf(path);
+    const f = await agreesWithHfGguf(path);
     const ref = await gguf(path, { allowLocalFile: true, typedMetadata: true });
-    assert.is(f.version, Number(ref.metadata.version));
-    assert.is(f.dataStart, Number(ref.tensorDataOffset));
-    const refKeys = Object.keys(ref.typedMetadata).filter((k) => !["version", "tensor_count", "kv_count"].includes(k));
-    assert.equal([...f.kv.keys()], refKeys);
-    for (const k of refKeys) {
-      const r = (ref.typedMetadata as Record<string, { value: unknown; type: number; subType?: number }>)[k];
-      const mine = f.kv.get(k)!;
-      assert.is(mine.type, r.type, k);
-      assert.is(mine.subType, r.subType, k);
-      assert.equal(jsonable(mine.value), jsonable(r.value), k);
-    }
-    assert.is(f.tensors.length, ref.tensorInfos.length);
-    f.tensors.forEach((t, i) => {
-      const r = ref.tensorInfos[i];
-      assert.is(t.name, r.name);
-      assert.equal(t.ne, r.shape.map(Number));
-      assert.is(t.type, r.dtype);
-      assert.is(t.offset, Number(r.offset));
-      assert.is(t.dataOffset, f.dataStart + Number(r.offset));
-    });
+    assert.is(ref.tensorInfos.length, f.tensors.length);
     const layout = getLayout(l);
     assert.is(f.typeContext, l === "i2_s" || l === "tl1" || l === "tl2" ? "fork" : "upstream");
     for (const tr of truth) {
@@ -345,6 +376,35 @@ test("truncation at every offset of a header and at data offsets gives a clean e
     assert.unreachable(`truncated at ${c} of ${full.length} was accepted`);
   }
   assert.is(errors, cuts.length);
+});
+
+test("a sparse file over 4 GiB: offsets past 2^32 are exact and tensor data is read positionally", async () => {
+  const big = 2 ** 30 + 8; // F32 elements: 4 GiB + 32 bytes
+  const header = buildGguf(exampleKvs, [
+    { name: "huge", ne: [big], type: 0, data: new Uint8Array(0) },
+    { name: "tail", ne: [4], type: 0, data: new Uint8Array(0), offset: 4 * big },
+  ]);
+  // the builder laid out empty blobs; the header ends at the first data byte
+  const p = join(dir, "sparse.gguf");
+  const fh = await open(p, "w");
+  try {
+    const dataStart = header.length;
+    await fh.write(header, 0, header.length, 0);
+    await fh.write(f32Bytes([1.5, -2, 3.25, 4]), 0, 16, dataStart + 4 * big);
+    await fh.truncate(dataStart + 4 * big + 32);
+  } finally {
+    await fh.close();
+  }
+  const f = await readGguf(p);
+  assert.equal(f.warnings, []);
+  assert.is(f.tensors[0].nbytes, 4 * big);
+  assert.is(f.tensors[1].offset, 4 * big);
+  assert.ok(f.tensors[1].dataOffset > 2 ** 32);
+  const tail = await readTensorData(f, f.tensors[1]);
+  assert.equal(Array.from(new Float32Array(tail.slice().buffer)), [1.5, -2, 3.25, 4]);
+  const mid = await readTensorData(f, f.tensors[0], 2 ** 32 - 8, 16);
+  assert.equal(Array.from(mid), new Array(16).fill(0));
+  rmSync(p);
 });
 
 test("readTensorData refuses ranges outside the tensor", async () => {
