@@ -207,6 +207,50 @@ test("block errors: out of range, non-ternary tensor, unknown tensor", async () 
   await rejectsWith(inspect({ source: p, block: -1 }), /--block must be a block number/);
 });
 
+// ---- the worked examples of formats/*.md, decoded block by block ----
+function parseBytesBlock(text: string): Uint8Array {
+  const out: number[] = [];
+  for (const line of text.split("\n")) {
+    for (const tok of line.replace(/#.*/, "").trim().split(/\s+/).filter(Boolean)) {
+      if (tok.startsWith("@")) {
+        assert.is(out.length, Number(tok.slice(1)), `offset marker ${tok}`);
+        continue;
+      }
+      const [hex, times] = tok.split("*");
+      for (let i = 0; i < Number(times ?? 1); i++) out.push(parseInt(hex, 16));
+    }
+  }
+  return Uint8Array.from(out);
+}
+
+test("decodeBlock reproduces every worked example of formats/*.md (values, rows, columns, scale)", async () => {
+  let examples = 0;
+  for (const file of ["tq2_0", "tq1_0", "i2_s", "tl1", "tl2", "hf-packed"]) {
+    const md = readFileSync(`formats/${file}.md`, "utf8");
+    const re = /```json\n([\s\S]*?)```\s*```bytes\n([\s\S]*?)```/g;
+    for (let m = re.exec(md); m; m = re.exec(md)) {
+      const ex = JSON.parse(m[1]) as { layout: PackedLayout; M: number; K: number; scale?: number; d?: number; params?: TlParams; nonzero: [number, number, number][] };
+      const bytes = parseBytesBlock(m[2]);
+      const expected = new Map(ex.nonzero.map(([r, c, v]) => [r * ex.K + c, v]));
+      const bt: BlockTensor = { name: `${file} example`, layout: ex.layout, M: ex.M, K: ex.K, nbytes: bytes.length, params: ex.params };
+      const read = async (st: number, n: number) => bytes.subarray(st, st + n);
+      const seen = new Set<number>();
+      for (let b = 0; b < blockCount(bt); b++) {
+        const d = await decodeBlock(bt, read, b);
+        for (const v of d.values) {
+          assert.is(v.value, expected.get(v.row * ex.K + v.col) ?? 0, `${file} (${v.row}, ${v.col})`);
+          seen.add(v.row * ex.K + v.col);
+        }
+        if (ex.layout === "tq1_0" || ex.layout === "tq2_0") assert.is(d.scale.block_d, ex.d ?? 1);
+        else if (ex.layout !== "hf-packed") assert.is(d.scale.value, ex.scale);
+      }
+      assert.is(seen.size, ex.M * ex.K, `${file}: every value shown`);
+      examples++;
+    }
+  }
+  assert.ok(examples >= 10, `only ${examples} worked examples found`);
+});
+
 // ---- foreign GGUFs ----
 test("foreign files: bitnet.cpp-style I2_S without bitconv keys; llama.cpp-style TQ2_0 with per-block d", async () => {
   const tr = truth.find((t) => t.gguf === "blk.0.attn_q.weight")!;

@@ -185,7 +185,7 @@ async function decodeTq2(t: BlockTensor, read: ReadRange, n: number, b: Builder)
       b.field(by, {
         bits: `${2 * s + 1}:${2 * s}`,
         raw: c,
-        meaning: c === 3 ? "code 3: not ternary (decodes as +2d)" : `code ${c} -> ${sgn(c - 1)} (element ${e})`,
+        meaning: c === 3 ? "code 3: not ternary (decodes as +2d)" : `code ${c} -> ${sgn(c - 1)}: element ${e} = row ${row}, column ${col0 + e}`,
         values: [idx[e]],
       });
     }
@@ -225,15 +225,15 @@ async function decodeTq1(t: BlockTensor, read: ReadRange, n: number, b: Builder)
   for (const f of fieldsOf) for (const d of f.digits) where.set(d.e, { j: f.j, k: d.k, c: d.c });
   for (let e = 0; e < 256; e++) {
     const w = where.get(e)!;
-    valueAt[e] = b.value(row, col0 + e, w.c - 1, base + w.j, `base-3 digit ${w.k}`);
+    valueAt[e] = b.value(row, col0 + e, w.c - 1, base + w.j, `trit ${w.k}`);
   }
   for (const f of fieldsOf) {
     const by = b.byte(base + f.j, q[f.j], f.part);
     for (const d of f.digits) {
       b.field(by, {
-        bits: `digit ${d.k}`,
+        bits: `trit ${d.k}`,
         raw: d.c,
-        meaning: `(q*3^${d.k} mod 256)*3 >> 8 = ${d.c} -> ${d.c > 2 ? "invalid" : sgn(d.c - 1)} (element ${d.e})`,
+        meaning: `(q*3^${d.k} mod 256)*3 >> 8 = ${d.c} -> ${d.c > 2 ? "invalid" : sgn(d.c - 1)}: element ${d.e} = row ${row}, column ${col0 + d.e}`,
         values: [valueAt[d.e]],
       });
     }
@@ -269,7 +269,7 @@ async function decodeI2s(t: BlockTensor, read: ReadRange, n: number, b: Builder)
       b.field(by, {
         bits: `${s + 1}:${s}`,
         raw: c,
-        meaning: c === 3 ? "code 3: unused (the fork reads it as 0)" : `code ${c} -> ${sgn(c - 1)} (value ${first + j})`,
+        meaning: c === 3 ? "code 3: unused (the fork reads it as 0)" : `code ${c} -> ${sgn(c - 1)}: value ${first + j} = row ${Math.floor((first + j) / t.K)}, column ${(first + j) % t.K}`,
         values: [idx[j]],
       });
     }
@@ -434,7 +434,7 @@ async function decodeHf(t: BlockTensor, read: ReadRange, n: number, b: Builder):
       b.field(by, {
         bits: `${2 * s + 1}:${2 * s}`,
         raw: c,
-        meaning: c === 3 ? "code 3: not ternary" : `code ${c} -> ${sgn(c - 1)} (row ${s * R + r}, column ${k})`,
+        meaning: c === 3 ? "code 3: not ternary" : `code ${c} -> ${sgn(c - 1)}: row ${s * R + r}, column ${k}`,
         values: [v],
       });
     }

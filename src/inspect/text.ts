@@ -56,7 +56,7 @@ export function renderBlock(b: BlockDecode): string {
   out.push("  bytes (offset within the tensor: hex, then each bit field):");
   for (const by of b.bytes_detail) {
     out.push(`  @${by.offset} ${by.hex}  [${by.part}]`);
-    for (const f of by.fields) out.push(`      bits ${f.bits.padEnd(7)} = ${String(f.raw).padStart(2)}  ${f.meaning}`);
+    for (const f of by.fields) out.push(`      ${(/^\d/.test(f.bits) ? `bits ${f.bits}` : f.bits).padEnd(9)} = ${String(f.raw).padStart(2)}  ${f.meaning}`);
   }
   out.push("");
   out.push("  values (row, column) = value:");
