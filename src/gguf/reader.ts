@@ -222,6 +222,22 @@ class HeaderReader {
     return b;
   }
 
+  /** A gguf-string decoded from the buffer without awaiting, or undefined when it is not all buffered. */
+  stringSync(onBadUtf8: () => void): string | undefined {
+    const o = this.pos - this.bufStart;
+    if (o < 0 || o + 8 > this.buf.length) return undefined;
+    const len = this.buf.readBigUInt64LE(o);
+    if (len > BigInt(this.buf.length - o - 8)) return undefined;
+    const b = this.buf.subarray(o + 8, o + 8 + Number(len));
+    this.pos += 8 + b.length;
+    try {
+      return utf8Strict.decode(b);
+    } catch {
+      onBadUtf8();
+      return utf8.decode(b);
+    }
+  }
+
   /** A gguf-string; `onBadUtf8` is told when the bytes are not valid UTF-8. */
   async string(what: string, onBadUtf8?: () => void): Promise<string> {
     const start = this.pos;
@@ -376,7 +392,8 @@ async function parse(path: string, fh: fsp.FileHandle, fileSize: number, opts: R
       let badUtf8 = 0;
       let badBool = 0;
       if (sub === T.STRING) {
-        for (let j = 0; j < count; j++) values[j] = await r.string(`element ${j} of "${key}"`, () => badUtf8++);
+        const bad = () => badUtf8++;
+        for (let j = 0; j < count; j++) values[j] = r.stringSync(bad) ?? (await r.string(`element ${j} of "${key}"`, bad));
       } else {
         // numeric arrays: decoded chunk by chunk from one bounds-checked read each
         const size = SCALAR_BYTES[sub];
