@@ -1,11 +1,159 @@
-import type { CommandModule } from "yargs";
-import { BitconvError } from "../util/errors.js";
+// `bitconv verify`: the CLI over verify() (src/verify/verify.ts). See docs/verify.md.
+import type { ArgumentsCamelCase, Argv, CommandModule } from "yargs";
+import { progressBar, type Progress } from "../util/progress.js";
+import {
+  DEFAULT_MAX_KL,
+  DEFAULT_MAX_PPL_DRIFT,
+  verify,
+  type VerifyResult,
+} from "./verify.js";
 
-// Placeholder until this command lands; replaced by its owner.
-export const verifyCommand: CommandModule = {
-  command: "verify",
-  describe: "(not yet available)",
-  handler: () => {
-    throw new BitconvError("verify: not implemented yet", 1);
+interface VerifyArgs {
+  artifact: string;
+  text?: string;
+  ctx?: number;
+  chunks?: number;
+  reference?: string;
+  tokenizer?: string;
+  threads?: number;
+  "max-ppl-drift": number;
+  "max-kl": number;
+  bench: boolean;
+  quiet: boolean;
+  json: boolean;
+}
+
+const fmt = (v: number | null | undefined, digits = 4): string => (v === null || v === undefined ? "n/a" : v.toFixed(digits));
+const fmtRate = (v: number | null): string => (v === null ? "n/a" : `${v.toFixed(1)} tok/s`);
+const pct = (v: number | null | undefined, digits = 2): string => (v === null || v === undefined ? "n/a" : `${(v * 100).toFixed(digits)} %`);
+
+/** The human-readable report. */
+export function formatReport(r: VerifyResult): string {
+  const rows: [string, string][] = [];
+  const status = r.partial ? "PARTIAL (interrupted: not a verdict)" : r.passed ? "PASS" : "FAIL";
+  rows.push(["artifact", `${r.artifact} (${r.architecture}${r.layout ? `, layout ${r.layout}` : ""})`]);
+  rows.push(["text", r.text_bytes > 0 ? `${r.text} (${r.text_bytes} bytes, ${r.tokens} tokens)` : `${r.text} (${r.tokens} tokens)`]);
+  rows.push(["tokenizer", r.tokenizer]);
+  const perChunk = r.ctx - r.ctx / 2 - 1;
+  rows.push(["method", `llama-perplexity: ctx ${r.ctx}, ${r.chunks}${r.chunks !== r.chunks_total ? ` of ${r.chunks_total}` : ""} chunk(s), BOS first in each, last ${perChunk} tokens of each chunk scored`]);
+  const pplLine = r.perplexity === null ? "n/a" : `${fmt(r.perplexity)} ± ${fmt(r.perplexity_error, 5)}`;
+  rows.push([r.partial ? "perplexity (PARTIAL)" : "perplexity", `${pplLine}  (${r.tokens_scored} tokens scored${r.seconds !== null ? `, ${r.seconds.toFixed(1)} s` : ""})`]);
+  if (r.reference) {
+    const ref = r.reference;
+    rows.push(["reference", ref.description]);
+    rows.push(["  perplexity", fmt(ref.perplexity)]);
+    const drift = ref.ppl_drift_pct;
+    rows.push([
+      "  drift",
+      drift === null ? "n/a" : `${drift >= 0 ? "+" : ""}${drift.toFixed(4)} %  (${ref.ppl_diff !== null ? `${ref.ppl_diff >= 0 ? "+" : ""}${ref.ppl_diff.toFixed(4)}` : "n/a"}; limit ±${r.max_ppl_drift_pct} %)`,
+    ]);
+    rows.push(["  KL mean", `${ref.kl_mean === null ? "n/a" : ref.kl_mean.toPrecision(4)}  (limit ${r.max_kl})`]);
+    rows.push(["  KL p99", ref.kl_p99 === null ? "n/a" : ref.kl_p99.toPrecision(4)]);
+    rows.push(["  top-1 agreement", pct(ref.top1_agreement)]);
+  } else {
+    rows.push(["reference", "none"]);
+  }
+  if (r.speed_method) {
+    rows.push(["speed", `prefill ${fmtRate(r.prefill_tokens_per_s)}, decode ${fmtRate(r.decode_tokens_per_s)}`]);
+    rows.push(["", `${r.speed_method}${r.threads ? `, ${r.threads} threads` : ""}`]);
+  }
+  for (const n of r.notes) rows.push(["note", n]);
+  for (const f of r.failures) rows.push(["failed", f]);
+  rows.push(["result", status]);
+  const w = Math.max(...rows.map(([k]) => k.length));
+  return rows.map(([k, v]) => `${k.padEnd(w)}  ${v}`).join("\n") + "\n";
+}
+
+/** The --json object (stable field names; docs/verify.md). */
+export function jsonReport(r: VerifyResult): Record<string, unknown> {
+  return { ...r };
+}
+
+export const verifyCommand: CommandModule<object, VerifyArgs> = {
+  command: "verify <artifact>",
+  describe: "Perplexity, KL divergence against a reference, and speed of an artifact",
+  builder: (y: Argv<object>) =>
+    y
+      .positional("artifact", { type: "string", demandOption: true, describe: "The .gguf artifact" })
+      .option("text", { type: "string", describe: "Evaluation text, any UTF-8 file (default: the bundled fixtures/text/kjv-dev.txt)" })
+      .option("ctx", { type: "number", describe: "Tokens per chunk (default: min(512, the model's context length))" })
+      .option("chunks", { type: "number", describe: "Evaluate at most N chunks" })
+      .option("reference", {
+        type: "string",
+        describe: "Compare against: 'float' (default: the artifact's float reference path), a checkpoint dir, another .gguf, a llama.cpp logits file, or 'none'",
+      })
+      .option("tokenizer", { type: "string", describe: "tokenizer.json (or its directory) to tokenize the text with (default: rebuilt from the artifact)" })
+      .option("threads", { alias: "t", type: "number", describe: "Threads for the runtime (default: all cores)" })
+      .option("max-ppl-drift", { type: "number", default: DEFAULT_MAX_PPL_DRIFT, describe: "Fail when |PPL - PPL(ref)| exceeds this percentage" })
+      .option("max-kl", { type: "number", default: DEFAULT_MAX_KL, describe: "Fail when the mean KL divergence from the reference exceeds this" })
+      .option("bench", { type: "boolean", default: true, describe: "Measure prefill/decode speed (--no-bench skips it)" }) as unknown as Argv<VerifyArgs>,
+  handler: async (argv: ArgumentsCamelCase<VerifyArgs>) => {
+    const controller = new AbortController();
+    // While verify runs, Ctrl-C means "stop after the current chunk and report"; a second one exits.
+    // Other SIGINT listeners (e.g. the atomic-write cleanup, which exits at once) are set aside while
+    // the measurement runs and put back afterwards; convert's temp files are committed by then.
+    const saved: ((...a: unknown[]) => void)[] = [];
+    const isolate = () => {
+      for (const l of process.listeners("SIGINT")) {
+        if (l === onSigint) continue;
+        saved.push(l as (...a: unknown[]) => void);
+        process.removeListener("SIGINT", l);
+      }
+    };
+    let sigints = 0;
+    const onSigint = () => {
+      sigints++;
+      if (sigints === 1) {
+        if (!argv.quiet) process.stderr.write("\nbitconv: interrupted; finishing the current chunk (Ctrl-C again to abort)\n");
+        controller.abort();
+      } else {
+        process.exit(130);
+      }
+    };
+    isolate();
+    process.on("SIGINT", onSigint);
+
+    const jsonLines = argv.json && !process.stderr.isTTY && !argv.quiet;
+    let bar: Progress | null = null;
+    const stopBar = () => {
+      bar?.stop();
+      bar = null;
+    };
+    let result: VerifyResult;
+    try {
+      result = await verify({
+        artifact: argv.artifact,
+        text: argv.text,
+        ctx: argv.ctx,
+        chunks: argv.chunks,
+        reference: argv.reference,
+        tokenizer: argv.tokenizer,
+        threads: argv.threads,
+        maxPplDrift: argv["max-ppl-drift"],
+        maxKl: argv["max-kl"],
+        bench: argv.bench,
+        signal: controller.signal,
+        onPass: (p) => {
+          isolate();
+          stopBar();
+          if (jsonLines) process.stderr.write(JSON.stringify({ event: "pass", pass: p.pass, ...(p.chunks ? { chunks: p.chunks } : {}) }) + "\n");
+          if (p.chunks) {
+            bar = progressBar({ quiet: argv.quiet });
+            bar.start(p.chunks, p.pass === "reference" ? "reference" : "perplexity");
+          }
+        },
+        onProgress: (p) => {
+          bar?.update(Math.min(p.chunk, p.chunks));
+          if (jsonLines) process.stderr.write(JSON.stringify({ event: "chunk", ...p }) + "\n");
+        },
+      });
+    } finally {
+      stopBar();
+      process.removeListener("SIGINT", onSigint);
+      for (const l of saved) process.on("SIGINT", l);
+    }
+    if (argv.json) process.stdout.write(JSON.stringify(jsonReport(result)) + "\n");
+    else process.stdout.write(formatReport(result));
+    process.exitCode = result.partial ? 130 : result.passed ? 0 : 1;
   },
 };

@@ -1,0 +1,245 @@
+// Finds, builds and runs the C runtime `kernels-c/build/bitconv-rt` (docs/architecture.md).
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { endianness, tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { BitconvError } from "../util/errors.js";
+
+let rootCache: string | null = null;
+
+/** The bitconv package root (the folder with bitconv's package.json), found from this module's location. */
+export function packageRoot(): string {
+  if (rootCache) return rootCache;
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const pj = join(dir, "package.json");
+    if (existsSync(pj)) {
+      try {
+        if ((JSON.parse(readFileSync(pj, "utf8")) as { name?: string }).name === "bitconv") {
+          rootCache = dir;
+          return dir;
+        }
+      } catch {
+        /* keep looking */
+      }
+    }
+    const up = dirname(dir);
+    if (up === dir) throw new BitconvError("cannot find the bitconv package root (package.json) above " + fileURLToPath(import.meta.url), 1);
+    dir = up;
+  }
+}
+
+/** Path of the runtime binary: $BITCONV_RT when set, else <package root>/kernels-c/build/bitconv-rt. */
+export function runtimePath(): string {
+  const env = process.env.BITCONV_RT;
+  if (env) return resolve(env);
+  return join(packageRoot(), "kernels-c", "build", "bitconv-rt");
+}
+
+function haveCommand(cmd: string): boolean {
+  const r = spawnSync("sh", ["-c", `command -v ${cmd}`], { stdio: "ignore" });
+  return r.status === 0;
+}
+
+/**
+ * Returns the runtime binary, building it with `make -C kernels-c` first when it is missing.
+ * The compiler's output goes to stderr, so stdout stays clean for --json.
+ */
+export function ensureRuntime(): string {
+  const bin = runtimePath();
+  if (existsSync(bin)) return bin;
+  if (process.env.BITCONV_RT) throw new BitconvError(`BITCONV_RT=${process.env.BITCONV_RT}: no such file`, 2);
+  const dir = join(packageRoot(), "kernels-c");
+  if (!existsSync(join(dir, "Makefile"))) throw new BitconvError(`the C runtime sources are missing (${dir}/Makefile)`, 1);
+  const cc = process.env.CC || "cc";
+  const missing = ["make", cc].filter((c) => !haveCommand(c));
+  if (missing.length > 0) {
+    throw new BitconvError(
+      `the C runtime (${bin}) is not built and ${missing.join(" and ")} ${missing.length > 1 ? "are" : "is"} not available: ` +
+        `install a C compiler and make, then run 'make -C ${dir}'`,
+      1,
+    );
+  }
+  process.stderr.write(`bitconv: building the C runtime (make -C ${dir}) ...\n`);
+  const r = spawnSync("make", ["-s", "-C", dir], { stdio: ["ignore", process.stderr, process.stderr] });
+  if (r.status !== 0 || !existsSync(bin)) {
+    throw new BitconvError(`building the C runtime failed (make -C ${dir} exited ${r.status ?? r.signal})`, 1);
+  }
+  return bin;
+}
+
+/** One JSON line the runtime printed (`--json`), e.g. {"event":"chunk",...} or {"event":"result",...}. */
+export interface RuntimeEvent {
+  event?: string;
+  [key: string]: unknown;
+}
+
+export interface RunOptions {
+  /** Called for every JSON object line on stdout, as it arrives. */
+  onEvent?: (ev: RuntimeEvent) => void;
+  /** Called for every stdout chunk that is not a JSON line (e.g. generated text), as it arrives. */
+  onText?: (text: string) => void;
+  /** When aborted, SIGINT is sent to the runtime (which finishes the current step and reports). */
+  signal?: AbortSignal;
+  /** Exit codes other than 0 that are not errors (e.g. after an interrupt). */
+  okCodes?: number[];
+}
+
+export interface RunResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  /** stdout lines that were not JSON */
+  text: string;
+  stderr: string;
+  events: RuntimeEvent[];
+  /** true when SIGINT was forwarded during this run */
+  interrupted: boolean;
+}
+
+const children = new Set<ChildProcess>();
+let exitHooked = false;
+function hookExit(): void {
+  if (exitHooked) return;
+  exitHooked = true;
+  process.on("exit", () => {
+    for (const c of children) c.kill("SIGKILL");
+  });
+}
+
+/** The runtime's one-line error without its "bitconv-rt: " prefix. */
+function runtimeMessage(stderr: string): string {
+  const lines = stderr.split("\n").map((l) => l.trim()).filter((l) => l.length > 0);
+  const tagged = lines.filter((l) => l.startsWith("bitconv-rt:"));
+  const line = tagged.length > 0 ? tagged[tagged.length - 1] : lines[lines.length - 1] ?? "";
+  return line.replace(/^bitconv-rt:\s*/, "");
+}
+
+/**
+ * Runs `bitconv-rt <args>`. Exit 2 becomes BitconvError(<the runtime's message>, 2); any other
+ * failure BitconvError(..., 1). stderr lines that are not errors are passed through to our stderr.
+ */
+export function runRuntime(args: string[], opts: RunOptions = {}): Promise<RunResult> {
+  const bin = ensureRuntime();
+  hookExit();
+  return new Promise((resolvePromise, reject) => {
+    // With an abort signal the runtime gets its own process group, so a terminal Ctrl-C reaches only us
+    // and we forward exactly one SIGINT.
+    const child = spawn(bin, args, { stdio: ["ignore", "pipe", "pipe"], detached: opts.signal !== undefined });
+    children.add(child);
+    const events: RuntimeEvent[] = [];
+    let text = "";
+    let stderr = "";
+    let pending = "";
+    let interrupted = false;
+    const onAbort = () => {
+      if (!interrupted && child.exitCode === null) {
+        interrupted = true;
+        child.kill("SIGINT");
+      }
+    };
+    if (opts.signal) {
+      if (opts.signal.aborted) onAbort();
+      else opts.signal.addEventListener("abort", onAbort, { once: true });
+    }
+    const handleLine = (line: string, nl: boolean) => {
+      const t = line.trim();
+      if (t.startsWith("{") && t.endsWith("}")) {
+        let ev: RuntimeEvent | null = null;
+        try {
+          ev = JSON.parse(t) as RuntimeEvent;
+        } catch {
+          // C's printf writes non-finite numbers as nan / inf, which JSON cannot carry: read them as null
+          try {
+            ev = JSON.parse(t.replace(/(:\s*)[-+]?(nan|inf|infinity)\b/gi, "$1null")) as RuntimeEvent;
+          } catch {
+            /* not JSON: text */
+          }
+        }
+        if (ev !== null) {
+          events.push(ev);
+          opts.onEvent?.(ev);
+          return;
+        }
+      }
+      const s = nl ? line + "\n" : line;
+      text += s;
+      opts.onText?.(s);
+    };
+    child.stdout!.setEncoding("utf8");
+    child.stdout!.on("data", (d: string) => {
+      pending += d;
+      let i: number;
+      while ((i = pending.indexOf("\n")) >= 0) {
+        handleLine(pending.slice(0, i), true);
+        pending = pending.slice(i + 1);
+      }
+      // stream plain text (generation) without waiting for a newline
+      if (opts.onText && pending.length > 0 && !pending.trimStart().startsWith("{")) {
+        text += pending;
+        opts.onText(pending);
+        pending = "";
+      }
+    });
+    child.stderr!.setEncoding("utf8");
+    child.stderr!.on("data", (d: string) => {
+      stderr += d;
+    });
+    child.on("error", (e) => {
+      children.delete(child);
+      reject(new BitconvError(`cannot run ${bin}: ${e.message}`, 1));
+    });
+    child.on("close", (code, signal) => {
+      children.delete(child);
+      opts.signal?.removeEventListener("abort", onAbort);
+      if (pending.length > 0) handleLine(pending, false);
+      const result: RunResult = { code, signal, text, stderr, events, interrupted };
+      if (code === 0 || (code !== null && opts.okCodes?.includes(code))) return resolvePromise(result);
+      if (interrupted && events.some((e) => e.event === "result")) return resolvePromise(result);
+      if (interrupted && (signal === "SIGINT" || code === 130)) return resolvePromise(result);
+      const msg = runtimeMessage(stderr);
+      if (code === 2) return reject(new BitconvError(msg || `bitconv-rt ${args[0]}: bad input`, 2));
+      const how = code !== null ? `exited ${code}` : `was killed by ${signal}`;
+      reject(new BitconvError(`bitconv-rt ${args[0]} ${how}${msg ? `: ${msg}` : ""}`, 1));
+    });
+  });
+}
+
+/** Writes token ids as a raw little-endian int32 file (the runtime's token file format). */
+export function writeTokenFile(path: string, ids: Int32Array | readonly number[]): void {
+  const arr = ids instanceof Int32Array ? ids : Int32Array.from(ids);
+  const buf = Buffer.alloc(arr.length * 4);
+  if (endianness() === "LE") Buffer.from(arr.buffer, arr.byteOffset, arr.byteLength).copy(buf);
+  else for (let i = 0; i < arr.length; i++) buf.writeInt32LE(arr[i], i * 4);
+  writeFileSync(path, buf);
+}
+
+/** Reads a raw little-endian int32 token file. */
+export function readTokenFile(path: string): Int32Array {
+  const b = readFileSync(path);
+  const out = new Int32Array(b.length >> 2);
+  for (let i = 0; i < out.length; i++) out[i] = b.readInt32LE(i * 4);
+  return out;
+}
+
+const tempDirs = new Set<string>();
+let tempHooked = false;
+
+/** A private temp directory, removed by dispose() or when the process exits. */
+export function makeTempDir(prefix = "bitconv-"): { dir: string; dispose(): void } {
+  if (!tempHooked) {
+    tempHooked = true;
+    process.on("exit", () => {
+      for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
+    });
+  }
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  tempDirs.add(dir);
+  return {
+    dir,
+    dispose() {
+      rmSync(dir, { recursive: true, force: true });
+      tempDirs.delete(dir);
+    },
+  };
+}
