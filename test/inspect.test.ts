@@ -12,7 +12,7 @@ import type { InspectResult } from "../src/inspect/types.js";
 import { getLayout, LAYOUT_NAMES, unpackHfPacked, packTq2_0, type LayoutName, type TlParams } from "../src/layouts/index.js";
 import { BitconvError } from "../src/util/errors.js";
 import { bf16, buildGguf, readSafetensorsSmall, VT, FIXTURE_PACKED, FIXTURE_BF16, FIXTURE_BITLINEAR } from "./helpers/inspect-gguf.js";
-import { MockHub } from "./helpers/mockHub.js";
+import { MockHub, shardSafetensors } from "./helpers/mockHub.js";
 
 const dir = mkdtempSync(join(tmpdir(), "bitconv-inspect-"));
 process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
@@ -467,6 +467,31 @@ test("org/name reads the safetensors header over Range requests, no weights", as
     const headerLen = Number(files["model.safetensors"].readBigUInt64LE(0)) + 8;
     assert.ok(served <= headerLen + 16, `served ${served} bytes of a ${size}-byte file (header ${headerLen})`);
     await rejectsWith(inspect({ source: "tiny/bitnet", block: 0, hub: { endpoint: hub.url, offline: false } }), /headers only/);
+  } finally {
+    await hub.close();
+  }
+});
+
+test("sharded checkpoints (index + shards), local and on the Hub, read like the single file", async () => {
+  const shards = shardSafetensors(readFileSync(`${FIXTURE_PACKED}/model.safetensors`), 3);
+  const sd = join(dir, "sharded");
+  mkdirSync(sd, { recursive: true });
+  for (const [n, b] of Object.entries(shards)) writeFileSync(join(sd, n), b);
+  for (const n of ["config.json", "tokenizer.json", "tokenizer_config.json"]) copyFileSync(join(FIXTURE_PACKED, n), join(sd, n));
+  const single = await inspect({ source: FIXTURE_PACKED });
+  const sharded = await inspect({ source: sd });
+  const key = (r: InspectResult) => r.tensors.map((t) => [t.name, t.shape, t.type, t.bytes]).sort((a, b) => (String(a[0]) < String(b[0]) ? -1 : 1));
+  assert.equal(key(sharded), key(single));
+  assert.equal((sharded.format.files as string[]).length, 3);
+  assert.equal(sharded.totals, single.totals);
+  const byName = (r: InspectResult) => Object.fromEntries(r.stats!.map((x) => [x.name, [x.counts, x.scale]]));
+  assert.equal(byName(sharded), byName(single));
+  const hub = await MockHub.start();
+  try {
+    hub.addRepo("tiny/sharded", { ...shards, "config.json": readFileSync(join(FIXTURE_PACKED, "config.json")) });
+    const r = await inspect({ source: "tiny/sharded", hub: { endpoint: hub.url, offline: false } });
+    assert.equal(key(r), key(single));
+    assert.is(r.family, "bitnet-b1.58");
   } finally {
     await hub.close();
   }
