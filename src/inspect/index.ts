@@ -55,7 +55,13 @@ export async function inspect(opts: InspectOptions): Promise<InspectResult> {
     else if (kind === "safetensors" || src.endsWith(".safetensors")) result = await inspectCheckpoint(await listLocalCheckpoint(src, false), opts);
     else throw inputError(src, "neither a GGUF file (magic \"GGUF\") nor a safetensors file");
   }
-  if (opts.html !== undefined) await writeFileAtomic(opts.html, renderHtml(result));
+  if (opts.html !== undefined) {
+    try {
+      await writeFileAtomic(opts.html, renderHtml(result));
+    } catch (e) {
+      throw inputError(opts.html, `cannot write the report: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+  }
   // without --block the block was decoded only for the report's diagram
   if (opts.block === undefined) delete result.block;
   return result;
