@@ -13,6 +13,7 @@ import { hubOptionsFromEnv } from "../src/hub/options.js";
 import { globToRegExp, makeSelector } from "../src/hub/glob.js";
 import { isSafeRelativePath, repoFolderName, validateRepoId } from "../src/hub/paths.js";
 import { BitconvError } from "../src/util/errors.js";
+import { scanCacheDir } from "@huggingface/hub";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const CLI = join(ROOT, "dist", "src", "cli.js");
@@ -145,6 +146,14 @@ test("cli pull writes the Python cache layout: relative symlinks to verified blo
   const locks = join(sharedCache, ".locks", "models--tiny--bitnet");
   assert.equal(existsSync(locks) ? readdirSync(locks) : [], [], "no lock left behind");
   assert.is(hub.contentGets("README.md").length + hub.contentGets("pytorch_model.bin").length, 0);
+  // The library's own reader of Python caches sees one repo, one revision, ref main, every file.
+  const scan = await scanCacheDir(sharedCache);
+  assert.equal(scan.warnings, []);
+  assert.is(scan.repos.length, 1);
+  assert.is(scan.repos[0].id.name, "tiny/bitnet");
+  assert.is(scan.repos[0].revisions[0].commitOid, tiny.commit);
+  assert.equal(scan.repos[0].revisions[0].refs, ["main"]);
+  assert.is(scan.repos[0].revisions[0].files.length, Object.keys(fixture).length);
 });
 
 test("cli pull again: nothing downloaded (no resolve GET), --json describes the files", async () => {
@@ -208,6 +217,19 @@ test("a connection reset inside one pull is retried from where it stopped", asyn
   assert.ok(readFileSync(blob).equals(MODEL));
   const total = Object.values(fixture).reduce((s, b) => s + b.length, 0);
   assert.is(res.bytesDownloaded, total - MODEL.length + start + gets[1].bytesSent);
+});
+
+test("a body that stalls is abandoned after the idle timeout and resumed", async () => {
+  const cache = await newDir("stall");
+  hub.stallAfter(400_000, /model\.safetensors$/, 1);
+  const t0 = Date.now();
+  await pull({ ...opts(cache), timeoutMs: 400, repo: "tiny/bitnet", include: ["model.safetensors"] });
+  assert.ok(Date.now() - t0 < 5000);
+  const gets = hub.contentGets("model.safetensors");
+  assert.is(gets.length, 2);
+  const start = Number(/^bytes=(\d+)-$/.exec(gets[1].range ?? "")?.[1]);
+  assert.ok(start > 0 && start <= 400_000, `resumed from ${gets[1].range}`);
+  assert.ok(readFileSync(join(cache, "models--tiny--bitnet", "blobs", MODEL_SHA)).equals(MODEL));
 });
 
 test("a body that ends early (clean close) is detected by size and resumed", async () => {
@@ -444,6 +466,9 @@ test("offline by commit, offline with a broken blob, and the fallback when the H
   await pull({ ...opts(cache), repo: "tiny/bitnet", include: ["*.json"] });
   const byCommit = await pull({ ...opts(cache), offline: true, repo: "tiny/bitnet", revision: tiny.commit, include: ["config.json"] });
   assert.equal(byCommit.files.map((f) => f.path), ["config.json"]);
+  // Pulling by commit online writes no ref for it.
+  await pull({ ...opts(cache), repo: "tiny/bitnet", revision: tiny.commit, include: ["config.json"] });
+  assert.equal(readdirSync(join(cache, "models--tiny--bitnet", "refs")), ["main"]);
   // The default set asks for weights that were never pulled: only what is there is reported.
   const partial = await pull({ ...opts(cache), offline: true, repo: "tiny/bitnet" });
   assert.not.ok(partial.files.some((f) => f.path === "model.safetensors"));

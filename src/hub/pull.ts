@@ -270,6 +270,9 @@ async function placeInLocalDir(localDir: string, path: string, source: string, s
   }
   await fsp.mkdir(dirname(dest), { recursive: true });
   await fsp.mkdir(dirname(meta), { recursive: true });
+  // As huggingface_hub does: keep the bookkeeping folder out of git.
+  const gitignore = join(localDir, ".cache", "huggingface", ".gitignore");
+  await fsp.writeFile(gitignore, "*", { flag: "wx" }).catch(() => {});
   const tmp = join(dirname(dest), `.${basename(dest)}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
   try {
     await fsp.copyFile(source, tmp, fsConstants.COPYFILE_FICLONE);

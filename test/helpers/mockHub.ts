@@ -80,6 +80,7 @@ export class MockHub {
   private truncates: Array<Fault & { after: number }> = [];
   private corruptions: Array<Fault & { offset: number }> = [];
   private badRanges: Fault[] = [];
+  private stalls: Array<Fault & { after: number }> = [];
   /** Answer 200 with the whole file to every Range request. */
   ignoreRange = false;
   /** Slow bodies down: `chunkBytes` per write, `delayMs` between writes. */
@@ -156,6 +157,10 @@ export class MockHub {
   corrupt(offset: number, match?: RegExp, times = Number.POSITIVE_INFINITY): void {
     this.corruptions.push({ remaining: times, offset, match });
   }
+  /** The next `times` resolve bodies (matching) send `after` bytes, then nothing (the connection stays open, up to 10 s). */
+  stallAfter(after: number, match?: RegExp, times = 1): void {
+    this.stalls.push({ remaining: times, after, match });
+  }
   /** The next `times` Range requests (matching) get a 206 that starts at byte 0 whatever was asked. */
   wrongRangeStart(match?: RegExp, times = 1): void {
     this.badRanges.push({ remaining: times, match });
@@ -166,6 +171,7 @@ export class MockHub {
     this.truncates = [];
     this.corruptions = [];
     this.badRanges = [];
+    this.stalls = [];
     this.ignoreRange = false;
     this.throttle = undefined;
   }
@@ -387,6 +393,7 @@ export class MockHub {
       return;
     }
     const reset = probe ? undefined : this.take(this.resets, path);
+    const stall = probe || reset ? undefined : this.take(this.stalls, path);
     const trunc = probe ? undefined : this.take(this.truncates, path);
     if (trunc) {
       body = body.subarray(0, Math.min(trunc.after, body.length));
@@ -394,7 +401,8 @@ export class MockHub {
     } else {
       res.writeHead(status, { ...headers, "Content-Length": String(body.length) });
     }
-    const limit = reset ? Math.min(reset.after, body.length) : body.length;
+    const cut = reset ?? stall;
+    const limit = cut ? Math.min(cut.after, body.length) : body.length;
     const chunk = this.throttle?.chunkBytes ?? 64 * 1024;
     let off = 0;
     while (off < limit) {
@@ -407,6 +415,12 @@ export class MockHub {
     }
     if (reset) {
       await sleep(20);
+      res.socket?.destroy();
+      return;
+    }
+    if (stall) {
+      const closed = new Promise<void>((r) => res.once("close", () => r()));
+      await Promise.race([closed, sleep(10_000)]);
       res.socket?.destroy();
       return;
     }
