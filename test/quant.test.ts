@@ -6,6 +6,9 @@ import {
 } from "../src/quant/float.js";
 import { quantizeQ8_0, roundHalfAway } from "../src/quant/q8_0.js";
 import { permuteRowsForNormRope, unpermuteRowsForNormRope } from "../src/quant/permute.js";
+import { absSum16, anyNonFinite16, map16Checked, packI2sFromCodes, packTq2_0FromCodes, ternaryFromCodes } from "../src/quant/fused.js";
+import { absmeanCodes16 } from "../src/quant/absmean.js";
+import { packI2_S, packTq2_0 } from "../src/layouts/index.js";
 
 const fround = Math.fround;
 
@@ -276,6 +279,50 @@ test("NORM-rope row permutation: interleaves the two halves of each head", () =>
   // head size 6: new row 2i = old row i, new row 2i+1 = old row i+3
   const G = permuteRowsForNormRope(Int8Array.from([0, 1, 2, 3, 4, 5]), 6, 1, 1);
   assert.equal(Array.from(G), [0, 3, 1, 4, 2, 5]);
+});
+
+// ---- fused 16-bit paths (checked against src/layouts and the plain loops) ----
+
+function randomBf16Weights(n: number, seed: number): Uint16Array {
+  const rng = mulberry32(seed);
+  const bits = new Uint16Array(n);
+  for (let i = 0; i < n; i++) bits[i] = f32ToBf16Bits((rng() - 0.5) * 0.1 * (1 + 4 * rng() ** 6));
+  return bits;
+}
+
+test("fused: bf16 bit patterns -> i2_s / tq2_0 bytes equal the layouts' packers on the same codes", () => {
+  const M = 64, K = 512;
+  const bits = randomBf16Weights(M * K, 21);
+  const c = absmeanCodes16(bits, "bf16");
+  const T = ternaryFromCodes(bits, c.codes);
+  const W = Float32Array.from(bits, refBf16Value);
+  const ref = ternarizeAbsmean(W);
+  assert.equal(Array.from(T), Array.from(ref.T), "codes table = per-weight absmean");
+  assert.is(c.scale, ref.scale);
+  assert.equal(Buffer.from(packI2sFromCodes(bits, c.codes, c.scale)), Buffer.from(packI2_S(T, M, K, c.scale)));
+  assert.equal(Buffer.from(packTq2_0FromCodes(bits, c.codes, 0x3c00)), Buffer.from(packTq2_0(T, M, K, 1)));
+  const odd = bits.subarray(0, 7); // odd length: the last element is handled outside the word loop
+  let sum = 0;
+  for (const b of odd) sum += Math.abs(refBf16Value(b));
+  assert.ok(Math.abs(absSum16(odd, "bf16") - sum) <= sum * 1e-15);
+  assert.equal(Array.from(ternaryFromCodes(odd, c.codes)), Array.from(T.subarray(0, 7)));
+});
+
+test("fused: 16-bit maps flag NaN/Inf inputs and f16 overflow, nothing else", () => {
+  const lut = bf16ToF16Lut();
+  const src = Uint16Array.from([0x3f80, 0xbf80, 0x477f, 0x0001, 0x8000]); // 1, -1, 65280, tiny, -0
+  const r = map16Checked(src, lut, 0x7f80, 0x7c00);
+  assert.is(r.bad, false);
+  assert.equal(Array.from(r.out), [0x3c00, 0xbc00, 0x7bf8, 0, 0x8000]);
+  for (const [i, v] of [[0, 0x7fc0], [3, 0xff80], [4, 0x4780]] as const) {
+    const x = src.slice();
+    x[i] = v; // NaN, -Inf (odd last position too), 65536 (overflows f16)
+    assert.is(map16Checked(x, lut, 0x7f80, 0x7c00).bad, true, `0x${v.toString(16)} at ${i}`);
+  }
+  assert.is(anyNonFinite16(src, 0x7f80), false);
+  assert.is(anyNonFinite16(Uint16Array.from([0x3f80, 0x7f80]), 0x7f80), true);
+  assert.is(anyNonFinite16(Uint16Array.from([0x3f80, 0x3f80, 0xfc00]), 0x7c00), true);
+  assert.is(anyNonFinite16(Uint16Array.from([0x7bff, 0xfbff]), 0x7c00), false);
 });
 
 test.run();

@@ -3,8 +3,9 @@
 
 import { closeSync, openSync, readSync } from "node:fs";
 import { createHash } from "node:crypto";
-import { ternarizeAbsmean, ternarizeAbsmean16, NonFiniteWeight } from "../quant/absmean.js";
+import { absmeanCodes16, firstNonFinite16, NonFiniteWeight, ternarizeAbsmean } from "../quant/absmean.js";
 import { bf16ToF16Lut, bf16ToF32, f16ToBf16Lut, f16ToF32, f16ToF32Lut, f32ToBf16Bits, f32ToF16Bits } from "../quant/float.js";
+import { anyNonFinite16, map16Checked, packI2sFromCodes, packTq2_0FromCodes, ternaryFromCodes } from "../quant/fused.js";
 import { quantizeQ8_0 } from "../quant/q8_0.js";
 import { permuteRowsForNormRope } from "../quant/permute.js";
 import { getLayout, packTq1_0, packTq2_0, unpackHfPacked } from "../layouts/index.js";
@@ -13,10 +14,23 @@ import type { FloatDtype, FloatJob, HashJob, Job, JobResult, Source, TernaryJob 
 
 const fround = Math.fround;
 const READ_CHUNK = 1 << 30;
+const F16_ONE = 0x3c00;
+const EXP = { BF16: 0x7f80, F16: 0x7c00 } as const;
 
-/** Reads a byte range into a fresh, exclusively owned buffer (so it can be transferred). */
-export function readSource(src: Source): Uint8Array {
-  const out = new Uint8Array(new ArrayBuffer(src.nbytes));
+let scratch = new Uint8Array(0);
+
+/**
+ * Reads a byte range. With `reuse`, into this thread's scratch buffer (valid until the next read:
+ * saves the page faults of a fresh allocation per job); else into a fresh, transferable buffer.
+ */
+export function readSource(src: Source, reuse = false): Uint8Array {
+  let out: Uint8Array;
+  if (reuse) {
+    if (scratch.length < src.nbytes) scratch = new Uint8Array(Math.ceil(Math.max(src.nbytes, scratch.length * 1.25) / 8) * 8);
+    out = scratch.subarray(0, src.nbytes);
+  } else {
+    out = new Uint8Array(new ArrayBuffer(src.nbytes));
+  }
   const fd = openSync(src.file, "r");
   try {
     let done = 0;
@@ -41,9 +55,12 @@ function readScalar(bytes: Uint8Array, dtype: FloatDtype): number {
   return new DataView(bytes.buffer, bytes.byteOffset, 4).getFloat32(0, true);
 }
 
-function nonFinite(job: { name: string; hfName: string; src: Source }, index: number, cols: number, row0 = 0): BitconvError {
-  const where = cols > 0 ? ` (row ${row0 + Math.floor(index / cols)}, column ${index % cols})` : "";
-  return inputError(job.src.file, `tensor ${job.hfName}: NaN or Inf weight at element ${index}${where}`);
+function where(index: number, cols: number, row0: number): string {
+  return cols > 0 ? ` (row ${row0 + Math.floor(index / cols)}, column ${index % cols})` : "";
+}
+
+function nonFinite(job: { hfName: string; src: Source }, index: number, cols: number, row0 = 0): BitconvError {
+  return inputError(job.src.file, `tensor ${job.hfName}: NaN or Inf weight at element ${index}${where(index, cols, row0)}`);
 }
 
 /** The per-tensor scale w (W = T * w) of a packed checkpoint (docs/architecture.md "Scales"). */
@@ -51,53 +68,63 @@ export function packedScale(ws: number, linearClass: "bitlinear" | "autobitlinea
   return linearClass === "autobitlinear" ? fround(ws) : fround(1 / ws);
 }
 
-function ternaryCodes(job: TernaryJob): { T: Int8Array; scale: number; meanAbs?: number } {
-  const raw = readSource(job.src);
-  if (job.dtype === "U8") {
-    if (!job.scaleSrc) throw new BitconvError(`${job.hfName}: packed weight without weight_scale`);
-    const ws = readScalar(readSource(job.scaleSrc), job.scaleSrc.dtype);
-    if (!Number.isFinite(ws) || ws <= 0) {
-      throw inputError(job.scaleSrc.file, `tensor ${job.hfName.replace(/\.weight$/, ".weight_scale")} is ${ws}, not a positive finite scale`);
-    }
-    let T: Int8Array;
+function unpackPacked(job: TernaryJob): { T: Int8Array; scale: number } {
+  if (!job.scaleSrc) throw new BitconvError(`${job.hfName}: packed weight without weight_scale`);
+  const ws = readScalar(readSource(job.scaleSrc), job.scaleSrc.dtype);
+  if (!Number.isFinite(ws) || ws <= 0) {
+    throw inputError(job.scaleSrc.file, `tensor ${job.hfName.replace(/\.weight$/, ".weight_scale")} is ${ws}, not a positive finite scale`);
+  }
+  try {
+    return { T: unpackHfPacked(readSource(job.src, true), job.M / 4, job.K), scale: packedScale(ws, job.linearClass) };
+  } catch (e) {
+    throw inputError(job.src.file, `tensor ${job.hfName}: ${(e as Error).message}`);
+  }
+}
+
+function pack(job: TernaryJob, T: Int8Array, scale: number): Uint8Array {
+  if (job.permuteHeads !== undefined) T = permuteRowsForNormRope(T, job.M, job.K, job.permuteHeads);
+  if (job.blockScale === "w" && (job.layout === "tq1_0" || job.layout === "tq2_0")) {
     try {
-      T = unpackHfPacked(raw, job.M / 4, job.K);
+      return (job.layout === "tq1_0" ? packTq1_0 : packTq2_0)(T, job.M, job.K, scale);
     } catch (e) {
       throw inputError(job.src.file, `tensor ${job.hfName}: ${(e as Error).message}`);
     }
-    return { T, scale: packedScale(ws, job.linearClass) };
   }
+  return getLayout(job.layout).pack(T, job.M, job.K, scale, job.params);
+}
+
+/** bf16/f16 masters: codes from tables; i2_s and tq2_0 (d = 1) packed straight from the bit patterns. */
+function runMasters16(job: TernaryJob, dtype: "BF16" | "F16"): JobResult {
+  const bits = u16(readSource(job.src, true));
+  let c;
   try {
-    if (job.dtype === "F32") return ternarizeAbsmean(f32(raw));
-    return ternarizeAbsmean16(u16(raw), job.dtype === "BF16" ? "bf16" : "f16");
+    c = absmeanCodes16(bits, dtype === "BF16" ? "bf16" : "f16");
   } catch (e) {
     if (e instanceof NonFiniteWeight) throw nonFinite(job, e.index, job.K);
     throw e;
   }
+  const fused = job.permuteHeads === undefined && (job.layout === "i2_s" || (job.layout === "tq2_0" && job.blockScale === "one"));
+  let bytes: Uint8Array;
+  if (fused && job.layout === "i2_s") bytes = packI2sFromCodes(bits, c.codes, c.scale);
+  else if (fused) bytes = packTq2_0FromCodes(bits, c.codes, F16_ONE);
+  else bytes = pack(job, ternaryFromCodes(bits, c.codes), c.scale);
+  return { bytes, scale: c.scale, meanAbs: c.meanAbs };
 }
 
 export function runTernary(job: TernaryJob): JobResult {
-  let { T, scale, meanAbs } = ternaryCodes(job);
-  if (job.permuteHeads !== undefined) T = permuteRowsForNormRope(T, job.M, job.K, job.permuteHeads);
-  let bytes: Uint8Array;
-  if (job.blockScale === "w" && (job.layout === "tq1_0" || job.layout === "tq2_0")) {
-    try {
-      bytes = (job.layout === "tq1_0" ? packTq1_0 : packTq2_0)(T, job.M, job.K, scale);
-    } catch (e) {
-      throw inputError(job.src.file, `tensor ${job.hfName}: ${(e as Error).message}`);
-    }
-  } else {
-    bytes = getLayout(job.layout).pack(T, job.M, job.K, scale, job.params);
+  if (job.dtype === "BF16" || job.dtype === "F16") return runMasters16(job, job.dtype);
+  if (job.dtype === "U8") {
+    const { T, scale } = unpackPacked(job);
+    return { bytes: pack(job, T, scale), scale };
   }
-  const r: JobResult = { bytes, scale };
-  if (meanAbs !== undefined) r.meanAbs = meanAbs;
-  return r;
-}
-
-/** Index of the first NaN/Inf of 16-bit floats (bf16 and f16 share the all-ones exponent test). */
-function firstNonFinite16(a: Uint16Array, expMask: number): number {
-  for (let i = 0; i < a.length; i++) if ((a[i] & expMask) === expMask) return i;
-  return -1;
+  let r;
+  try {
+    r = ternarizeAbsmean(f32(readSource(job.src, true)));
+  } catch (e) {
+    if (e instanceof NonFiniteWeight) throw nonFinite(job, e.index, job.K);
+    throw e;
+  }
+  return { bytes: pack(job, r.T, r.scale), scale: r.scale, meanAbs: r.meanAbs };
 }
 
 function firstNonFinite32(a: Float32Array): number {
@@ -122,31 +149,47 @@ function toF32(raw: Uint8Array, dtype: FloatDtype): Float32Array {
   return out;
 }
 
-export function convertFloats(raw: Uint8Array, dtype: FloatDtype, out: FloatJob["out"]): Uint8Array {
-  if (out === "f32") return dtype === "F32" ? raw : bytesOf(toF32(raw, dtype));
-  if (out === "q8_0") return quantizeQ8_0(toF32(raw, dtype));
-  if (dtype === "F32") {
-    const src = f32(raw);
-    const dst = new Uint16Array(src.length);
-    const conv = out === "f16" ? f32ToF16Bits : f32ToBf16Bits;
-    for (let i = 0; i < src.length; i++) dst[i] = conv(src[i]);
-    return bytesOf(dst);
+/** Where the first value became NaN/Inf: a bad input, or a finite value the output type cannot hold. */
+function conversionError(job: FloatJob, raw: Uint8Array, out: Uint16Array): BitconvError {
+  const cols = job.rows > 1 ? job.cols : 0;
+  const bad = job.dtype === "F32" ? firstNonFinite32(f32(raw)) : firstNonFinite16(u16(raw), EXP[job.dtype]);
+  if (bad >= 0) return nonFinite(job, bad, cols, job.row0);
+  const o = firstNonFinite16(out, EXP.F16);
+  return inputError(job.src.file, `tensor ${job.hfName}: element ${o}${where(o, cols, job.row0)} overflows f16 (largest 65504); use --embed-type bf16 or f32`);
+}
+
+/** Converts one slab; `raw` may be the scratch buffer, so the result never aliases it. */
+export function convertFloats(job: FloatJob, raw: Uint8Array): Uint8Array {
+  const { dtype, out } = job;
+  if (dtype !== "F32" && (out === "f16" || out === "bf16")) {
+    if (out === dtype.toLowerCase()) {
+      if (anyNonFinite16(u16(raw), EXP[dtype])) throw conversionError(job, raw, new Uint16Array(0));
+      return raw.slice();
+    }
+    const lut = dtype === "BF16" ? bf16ToF16Lut() : f16ToBf16Lut();
+    const r = map16Checked(u16(raw), lut, EXP[dtype], out === "f16" ? EXP.F16 : EXP.BF16);
+    if (r.bad) throw conversionError(job, raw, r.out);
+    return bytesOf(r.out);
   }
-  const same = (dtype === "BF16" && out === "bf16") || (dtype === "F16" && out === "f16");
-  if (same) return raw;
-  const lut = dtype === "BF16" ? bf16ToF16Lut() : f16ToBf16Lut();
-  const src = u16(raw);
+  if (dtype === "F32") {
+    const bad = firstNonFinite32(f32(raw));
+    if (bad >= 0) throw conversionError(job, raw, new Uint16Array(0));
+  } else if (anyNonFinite16(u16(raw), EXP[dtype])) {
+    throw conversionError(job, raw, new Uint16Array(0));
+  }
+  if (out === "f32") return dtype === "F32" ? raw.slice() : bytesOf(toF32(raw, dtype));
+  if (out === "q8_0") return quantizeQ8_0(dtype === "F32" ? f32(raw) : toF32(raw, dtype));
+  // f32 input -> f16 / bf16
+  const src = f32(raw);
   const dst = new Uint16Array(src.length);
-  for (let i = 0; i < src.length; i++) dst[i] = lut[src[i]];
+  const conv = out === "f16" ? f32ToF16Bits : f32ToBf16Bits;
+  for (let i = 0; i < src.length; i++) dst[i] = conv(src[i]);
+  if (out === "f16" && anyNonFinite16(dst, EXP.F16)) throw conversionError(job, raw, dst);
   return bytesOf(dst);
 }
 
 export function runFloat(job: FloatJob): JobResult {
-  const raw = readSource(job.src);
-  const bad =
-    job.dtype === "F32" ? firstNonFinite32(f32(raw)) : firstNonFinite16(u16(raw), job.dtype === "BF16" ? 0x7f80 : 0x7c00);
-  if (bad >= 0) throw nonFinite(job, bad, job.rows > 1 ? job.cols : 0, job.row0);
-  return { bytes: convertFloats(raw, job.dtype, job.out) };
+  return { bytes: convertFloats(job, readSource(job.src, true)) };
 }
 
 export function runHash(job: HashJob): JobResult {

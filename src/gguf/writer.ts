@@ -66,17 +66,17 @@ const SCALAR_SIZE: Partial<Record<number, number>> = {
   [T.FLOAT32]: 4, [T.BOOL]: 1, [T.UINT64]: 8, [T.INT64]: 8, [T.FLOAT64]: 8,
 };
 
-const utf8 = new TextEncoder();
+const utf8Length = (s: string): number => Buffer.byteLength(s, "utf8");
 
 function valueSize(type: number, value: Scalar): number {
-  if (type === T.STRING) return 8 + utf8.encode(String(value)).length;
+  if (type === T.STRING) return 8 + utf8Length(String(value));
   const n = SCALAR_SIZE[type];
   if (n === undefined) throw new BitconvError(`GGUF writer: unsupported value type ${type}`);
   return n;
 }
 
 function kvSize(e: GgufKv): number {
-  let n = 8 + utf8.encode(e.key).length + 4;
+  let n = 8 + utf8Length(e.key) + 4;
   if (e.type === T.ARRAY) {
     if (e.arrayType === undefined || e.arrayType === T.ARRAY) throw new BitconvError(`GGUF writer: ${e.key}: bad array element type`);
     const arr = e.value as readonly Scalar[];
@@ -92,8 +92,10 @@ function kvSize(e: GgufKv): number {
 class ByteWriter {
   private pos = 0;
   private readonly view: DataView;
+  private readonly buf: Buffer;
   constructor(readonly bytes: Uint8Array) {
     this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    this.buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   }
   get offset(): number {
     return this.pos;
@@ -107,10 +109,11 @@ class ByteWriter {
     this.pos += 8;
   }
   string(s: string): void {
-    const b = utf8.encode(s);
-    this.u64(b.length);
-    this.bytes.set(b, this.pos);
-    this.pos += b.length;
+    const n = utf8Length(s);
+    this.u64(n);
+    // Buffer.write encodes straight into the header (no intermediate array per string)
+    if (this.buf.write(s, this.pos, n, "utf8") !== n) throw new Error("GGUF writer: string encoding mismatch");
+    this.pos += n;
   }
   scalar(type: number, v: Scalar): void {
     const dv = this.view;
@@ -179,7 +182,7 @@ export function encodeGgufHeader(
   }
   const names = new Set<string>();
   for (const t of tensors) {
-    const len = utf8.encode(t.name).length;
+    const len = utf8Length(t.name);
     if (len === 0 || len > MAX_NAME_BYTES) throw new BitconvError(`GGUF writer: tensor name "${t.name}" must be 1..${MAX_NAME_BYTES} bytes`);
     if (names.has(t.name)) throw new BitconvError(`GGUF writer: duplicate tensor ${t.name}`);
     names.add(t.name);
@@ -188,7 +191,7 @@ export function encodeGgufHeader(
   }
   let size = 24;
   for (const e of kvs) size += kvSize(e);
-  for (const t of tensors) size += 8 + utf8.encode(t.name).length + 4 + 8 * t.ne.length + 4 + 8;
+  for (const t of tensors) size += 8 + utf8Length(t.name) + 4 + 8 * t.ne.length + 4 + 8;
   const dataStart = padTo(size, alignment);
   const w = new ByteWriter(new Uint8Array(dataStart));
   w.u32(GGUF_MAGIC);

@@ -3,6 +3,7 @@
 // (checkpoints.md 5.1). bitconv stores w = f32(1/s) so that W_eff = T * w.
 
 import { bf16ToF32, f16ToF32 } from "./float.js";
+import { absSum16, ternaryFromCodes, type Format16 } from "./fused.js";
 
 const fround = Math.fround;
 const EPS_F32 = fround(1e-5);
@@ -70,36 +71,41 @@ export class NonFiniteWeight extends Error {
   }
 }
 
-/**
- * Absmean over 16-bit float weights (bf16 or f16 bit patterns). Both passes go through 65536-entry
- * tables: a histogram of |bits| gives the exact sum, and a per-tensor code table maps every bit
- * pattern to its ternary code, so the hot loops are one load and one store per weight.
- */
-export function ternarizeAbsmean16(
-  bits: Uint16Array,
-  format: "bf16" | "f16",
-  T: Int8Array = new Int8Array(bits.length),
-): Ternarized {
+/** code = T + 1 (0, 1, 2) of every 16-bit pattern under the absmean multiplier s. */
+export function codeTable16(format: Format16, s: number): Uint8Array {
   const toF32 = format === "bf16" ? bf16ToF32 : f16ToF32;
-  const hist = new Uint32Array(32768);
-  for (let i = 0; i < bits.length; i++) hist[bits[i] & 0x7fff]++;
-  let sum = 0;
-  for (let b = 0; b < 32768; b++) {
-    const n = hist[b];
-    if (n === 0) continue;
-    const v = toF32(b);
-    if (!Number.isFinite(v)) throw new NonFiniteWeight(firstIndexOfAbs(bits, b));
-    sum += n * v;
-  }
-  const meanAbs = sum / bits.length;
-  const { s, w } = absmeanScale(meanAbs);
-  const codes = new Int8Array(65536);
-  for (let b = 0; b < 65536; b++) codes[b] = ternaryCode(toF32(b), s);
-  for (let i = 0; i < bits.length; i++) T[i] = codes[bits[i]];
-  return { T, scale: w, meanAbs };
+  const codes = new Uint8Array(65536);
+  for (let b = 0; b < 65536; b++) codes[b] = ternaryCode(toF32(b), s) + 1;
+  return codes;
 }
 
-function firstIndexOfAbs(bits: Uint16Array, absBits: number): number {
-  for (let i = 0; i < bits.length; i++) if ((bits[i] & 0x7fff) === absBits) return i;
+export interface Codes16 {
+  /** code table: T + 1 for each bit pattern */
+  codes: Uint8Array;
+  scale: number;
+  meanAbs: number;
+}
+
+/**
+ * Absmean over 16-bit float weights (bf16 or f16 bit patterns): the f64 sum of |W| from a table of
+ * magnitudes, then a per-tensor table of the ternary code of each of the 65536 patterns, so the
+ * hot loops are one or two loads per weight. Throws NonFiniteWeight on NaN/Inf.
+ */
+export function absmeanCodes16(bits: Uint16Array, format: Format16): Codes16 {
+  const sum = absSum16(bits, format);
+  if (!Number.isFinite(sum)) throw new NonFiniteWeight(firstNonFinite16(bits, format === "bf16" ? 0x7f80 : 0x7c00));
+  const meanAbs = sum / bits.length;
+  const { s, w } = absmeanScale(meanAbs);
+  return { codes: codeTable16(format, s), scale: w, meanAbs };
+}
+
+export function ternarizeAbsmean16(bits: Uint16Array, format: Format16, T: Int8Array = new Int8Array(bits.length)): Ternarized {
+  const c = absmeanCodes16(bits, format);
+  return { T: ternaryFromCodes(bits, c.codes, T), scale: c.scale, meanAbs: c.meanAbs };
+}
+
+/** Index of the first 16-bit value whose exponent is all ones (NaN/Inf), or -1. */
+export function firstNonFinite16(bits: Uint16Array, exp: number): number {
+  for (let i = 0; i < bits.length; i++) if ((bits[i] & exp) === exp) return i;
   return -1;
 }

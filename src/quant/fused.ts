@@ -1,0 +1,136 @@
+// Fast paths for 16-bit float masters (bf16, f16), the 2B-4T-bf16 case: every weight is one of 65536
+// bit patterns, so |W| and the ternary code of each pattern come from tables, and the hot loops read
+// two weights per 32-bit word. The fused packers go from bit patterns straight to the layout bytes
+// (no intermediate ternary matrix); test/quant.test.ts checks them byte for byte against src/layouts.
+
+import { bf16ToF32, f16ToF32 } from "./float.js";
+
+export type Format16 = "bf16" | "f16";
+
+const absTables: Partial<Record<Format16, Float64Array>> = {};
+
+/** |value| of every 15-bit magnitude pattern (sign dropped); NaN/Inf patterns stay NaN/Inf. */
+function absTable(format: Format16): Float64Array {
+  let t = absTables[format];
+  if (!t) {
+    t = new Float64Array(32768);
+    const toF32 = format === "bf16" ? bf16ToF32 : f16ToF32;
+    for (let b = 0; b < 32768; b++) t[b] = toF32(b);
+    absTables[format] = t;
+  }
+  return t;
+}
+
+/** Two-per-word view of a 16-bit array (needs a 4-byte aligned start); the odd last element is separate. */
+export function words(bits: Uint16Array): Uint32Array {
+  return new Uint32Array(bits.buffer, bits.byteOffset, bits.length >>> 1);
+}
+
+/**
+ * Sum of |W| in f64 with two accumulators, in a fixed order (deterministic). NaN or Inf anywhere
+ * makes the sum non-finite, which the caller turns into an error.
+ */
+export function absSum16(bits: Uint16Array, format: Format16): number {
+  const abs = absTable(format);
+  const w = words(bits);
+  let a = 0;
+  let b = 0;
+  for (let i = 0; i < w.length; i++) {
+    const x = w[i];
+    a += abs[x & 0x7fff];
+    b += abs[(x >>> 16) & 0x7fff];
+  }
+  if (bits.length & 1) a += abs[bits[bits.length - 1] & 0x7fff];
+  return a + b;
+}
+
+/** T = code - 1 for every weight, two per word. */
+export function ternaryFromCodes(bits: Uint16Array, codes: Uint8Array, T: Int8Array = new Int8Array(bits.length)): Int8Array {
+  const w = words(bits);
+  for (let i = 0, j = 0; i < w.length; i++, j += 2) {
+    const x = w[i];
+    T[j] = codes[x & 0xffff] - 1;
+    T[j + 1] = codes[x >>> 16] - 1;
+  }
+  if (bits.length & 1) T[bits.length - 1] = codes[bits[bits.length - 1]] - 1;
+  return T;
+}
+
+/**
+ * I2_S (formats/i2_s.md): each run of 128 values -> 32 bytes, byte p = c[p]<<6 | c[32+p]<<4 |
+ * c[64+p]<<2 | c[96+p]; then the f32 scale at byte n/4 of a 32-byte zero tail. n % 128 == 0.
+ */
+export function packI2sFromCodes(bits: Uint16Array, codes: Uint8Array, scale: number): Uint8Array {
+  const n = bits.length;
+  const out = new Uint8Array(n / 4 + 32);
+  for (let e = 0, o = 0; e < n; e += 128, o += 32) {
+    for (let p = 0; p < 32; p++) {
+      out[o + p] = (codes[bits[e + p]] << 6) | (codes[bits[e + 32 + p]] << 4) | (codes[bits[e + 64 + p]] << 2) | codes[bits[e + 96 + p]];
+    }
+  }
+  new DataView(out.buffer).setFloat32(n / 4, scale, true);
+  return out;
+}
+
+/**
+ * TQ2_0 (formats/tq2_0.md): blocks of 256 values -> qs[64] + f16 d; within each half of 128,
+ * byte m = c[m] | c[32+m]<<2 | c[64+m]<<4 | c[96+m]<<6. n % 256 == 0.
+ */
+export function packTq2_0FromCodes(bits: Uint16Array, codes: Uint8Array, dBits: number): Uint8Array {
+  const n = bits.length;
+  const out = new Uint8Array((n / 256) * 66);
+  const dLo = dBits & 0xff;
+  const dHi = dBits >>> 8;
+  for (let e = 0, o = 0; e < n; e += 256, o += 66) {
+    for (let h = 0; h < 2; h++) {
+      const eh = e + h * 128;
+      const oh = o + h * 32;
+      for (let m = 0; m < 32; m++) {
+        out[oh + m] = codes[bits[eh + m]] | (codes[bits[eh + 32 + m]] << 2) | (codes[bits[eh + 64 + m]] << 4) | (codes[bits[eh + 96 + m]] << 6);
+      }
+    }
+    out[o + 64] = dLo;
+    out[o + 65] = dHi;
+  }
+  return out;
+}
+
+/**
+ * dst = lut[src] two per word, and a flag: true when some source pattern is NaN/Inf (exponent all
+ * ones: `srcExp` 0x7f80 bf16, 0x7c00 f16) or some result is (`dstExp`: e.g. an f16 overflow).
+ */
+export function map16Checked(src: Uint16Array, lut: Uint16Array, srcExp: number, dstExp: number): { out: Uint16Array; bad: boolean } {
+  const out = new Uint16Array(src.length);
+  const sw = words(src);
+  const dw = new Uint32Array(out.buffer, 0, sw.length);
+  const sPair = srcExp * 0x10001;
+  const dPair = dstExp * 0x10001;
+  let bad = false;
+  for (let i = 0; i < sw.length; i++) {
+    const x = sw[i];
+    const y = lut[x & 0xffff] | (lut[x >>> 16] << 16);
+    dw[i] = y;
+    // a half is non-finite iff none of its exponent bits is clear
+    const m = (~x & sPair) | 0;
+    const n = (~y & dPair) | 0;
+    if ((m & 0xffff) === 0 || m >>> 16 === 0 || (n & 0xffff) === 0 || n >>> 16 === 0) bad = true;
+  }
+  if (src.length & 1) {
+    const x = src[src.length - 1];
+    const y = lut[x];
+    out[src.length - 1] = y;
+    if ((x & srcExp) === srcExp || (y & dstExp) === dstExp) bad = true;
+  }
+  return { out, bad };
+}
+
+/** True iff some 16-bit value has its exponent all ones (NaN/Inf); `exp` 0x7f80 bf16, 0x7c00 f16. */
+export function anyNonFinite16(bits: Uint16Array, exp: number): boolean {
+  const w = words(bits);
+  const pair = exp * 0x10001;
+  for (let i = 0; i < w.length; i++) {
+    const m = (~w[i] & pair) | 0;
+    if ((m & 0xffff) === 0 || m >>> 16 === 0) return true;
+  }
+  return bits.length % 2 === 1 && (bits[bits.length - 1] & exp) === exp;
+}
