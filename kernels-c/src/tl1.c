@@ -3,6 +3,7 @@
  *   iM, iK, ib (BM/bm), iy (BK/by), ir (bm/16), ip (by/4), r (16):
  *   row m = iM*BM + ib*bm + ir*16 + r, weights iK*BK + iy*by + 4*ip .. +3. */
 #include "simd.h"
+#include <immintrin.h>
 
 void bc_tl1_decode_row(const bc_ternary *w, int64_t m, int8_t *out) {
     int64_t K = w->K, BM = w->BM, BK = w->BK, bm = w->bm, by = 256 / bm;
@@ -25,12 +26,96 @@ void bc_tl1_matmul_scalar(const bc_ternary *w, const int8_t *x, const int32_t *x
     bc_matmul_by_rows(w, bc_tl1_decode_row, x, N, y, ldy, m0, m1);
 }
 
-void bc_tl1_matmul_avx2(const bc_ternary *w, const int8_t *x, const int32_t *xsum, int64_t N,
-                        int32_t *y, int64_t ldy, int64_t m0, int64_t m1) {
-    bc_tl1_matmul_scalar(w, x, xsum, N, y, ldy, m0, m1);
+/* ---------------- SIMD ----------------
+ * The tile order already groups 16 rows x 4 neighbouring weights per 16 bytes (fixed iy, ir, ip):
+ * after decoding each byte into the 4 codes [hi/3, hi%3, lo/3, lo%3] those 16 bytes are exactly a
+ * VNNI vector (16 dwords = 16 rows). Panels of 32 rows are two consecutive ir groups of one ib
+ * (bm is 32 or 64, BM a multiple of bm, so a 32-row panel never leaves a tile). Every N goes
+ * through the shared GEMM engine (its 1-token micro-kernel for decode). */
+#define KC_TARGET 1024
+
+/* bytes of the sub-block (iM, iK, ib): BK/by groups of 64 bytes (bm*by/4 = 64) */
+static inline const uint8_t *tl1_sub(const bc_ternary *w, int64_t iM, int64_t iK, int64_t ib) {
+    int64_t nK = w->K / w->BK, nb = w->BM / w->bm;
+    return w->data + ((iM * nK + iK) * nb + ib) * (w->BK / (256 / w->bm)) * 64;
+}
+
+static const int8_t DIV3[16] = {0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3, 4, 4, 4, 5};
+static const int8_t MOD3[16] = {0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0};
+
+static BC_TARGET_AVX512 void panel_avx512(const bc_ternary *w, int64_t m, int rows, int64_t k0, int64_t kc,
+                                          uint8_t *panel) {
+    (void)rows; /* always 32: BM is a multiple of 32 */
+    int64_t BM = w->BM, BK = w->BK, bm = w->bm, by = 256 / bm;
+    int64_t iM = m / BM, rr = m % BM, ib = rr / bm, ir0 = (rr % bm) / 16;
+    const __m512i div3 = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)DIV3));
+    const __m512i mod3 = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)MOD3));
+    /* lane L, dword j <- byte 4L + j of the 16 (four copies) */
+    const __m512i spread = _mm512_set_epi8(15, 15, 15, 15, 14, 14, 14, 14, 13, 13, 13, 13, 12, 12, 12, 12,
+                                           11, 11, 11, 11, 10, 10, 10, 10, 9, 9, 9, 9, 8, 8, 8, 8,
+                                           7, 7, 7, 7, 6, 6, 6, 6, 5, 5, 5, 5, 4, 4, 4, 4,
+                                           3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0);
+    const __m512i shifts = _mm512_set1_epi32(0x00000004); /* word 0 (codes of the high nibble) >> 4 */
+    const __m512i nib = _mm512_set1_epi8(0x0F);
+    const __mmask64 odd = 0xAAAAAAAAAAAAAAAAull;
+    for (int64_t iK = k0 / BK; iK < (k0 + kc) / BK; iK++) {
+        const uint8_t *sub = tl1_sub(w, iM, iK, ib);
+        for (int64_t iy = 0; iy < BK / by; iy++)
+            for (int64_t ip = 0; ip < by / 4; ip++) {
+                int64_t k4 = (iK * BK + iy * by + 4 * ip - k0) / 4;
+                for (int h = 0; h < 2; h++) {
+                    const uint8_t *src = sub + iy * 64 + ((ir0 + h) * (by / 4) + ip) * 16;
+                    __m512i v = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)src));
+                    __m512i t = _mm512_and_si512(_mm512_srlv_epi16(_mm512_shuffle_epi8(v, spread), shifts), nib);
+                    __m512i c = _mm512_mask_shuffle_epi8(_mm512_shuffle_epi8(div3, t), odd, mod3, t);
+                    _mm512_store_si512((void *)(panel + k4 * 128 + 64 * h), c);
+                }
+            }
+    }
+}
+
+static int64_t tl1_kc(const bc_ternary *w) {
+    int64_t n = KC_TARGET / w->BK;
+    return w->BK * (n < 1 ? 1 : n);
 }
 
 void bc_tl1_matmul_avx512(const bc_ternary *w, const int8_t *x, const int32_t *xsum, int64_t N,
                           int32_t *y, int64_t ldy, int64_t m0, int64_t m1) {
-    bc_tl1_matmul_scalar(w, x, xsum, N, y, ldy, m0, m1);
+    bc_gemm_avx512(w, panel_avx512, tl1_kc(w), w->K, x, xsum, N, y, ldy, m0, m1);
+}
+
+static BC_TARGET_AVX2 void panel_avx2(const bc_ternary *w, int64_t m, int rows, int64_t k0, int64_t kc,
+                                      uint8_t *panel) {
+    (void)rows;
+    int64_t BM = w->BM, BK = w->BK, bm = w->bm, by = 256 / bm;
+    int64_t iM = m / BM, rr = m % BM, ib = rr / bm, ir0 = (rr % bm) / 16;
+    const __m256i div3 = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)DIV3));
+    const __m256i mod3 = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)MOD3));
+    const __m256i spreadA = _mm256_set_epi8(7, 7, 7, 7, 6, 6, 6, 6, 5, 5, 5, 5, 4, 4, 4, 4,
+                                            3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0);
+    const __m256i spreadB = _mm256_add_epi8(spreadA, _mm256_set1_epi8(8));
+    const __m256i hiN = _mm256_set1_epi32(0x00000F0F), loN = _mm256_set1_epi32(0x0F0F0000);
+    const __m256i odd = _mm256_set1_epi16((short)0xFF00);
+    for (int64_t iK = k0 / BK; iK < (k0 + kc) / BK; iK++) {
+        const uint8_t *sub = tl1_sub(w, iM, iK, ib);
+        for (int64_t iy = 0; iy < BK / by; iy++)
+            for (int64_t ip = 0; ip < by / 4; ip++) {
+                int64_t k4 = (iK * BK + iy * by + 4 * ip - k0) / 4;
+                for (int h = 0; h < 2; h++) {
+                    const uint8_t *src = sub + iy * 64 + ((ir0 + h) * (by / 4) + ip) * 16;
+                    __m256i v = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)src));
+                    for (int q = 0; q < 2; q++) {
+                        __m256i sp = _mm256_shuffle_epi8(v, q ? spreadB : spreadA);
+                        __m256i t = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(sp, 4), hiN), _mm256_and_si256(sp, loN));
+                        __m256i c = _mm256_blendv_epi8(_mm256_shuffle_epi8(div3, t), _mm256_shuffle_epi8(mod3, t), odd);
+                        _mm256_store_si256((__m256i *)(panel + k4 * 128 + 64 * h + 32 * q), c);
+                    }
+                }
+            }
+    }
+}
+
+void bc_tl1_matmul_avx2(const bc_ternary *w, const int8_t *x, const int32_t *xsum, int64_t N,
+                        int32_t *y, int64_t ldy, int64_t m0, int64_t m1) {
+    bc_gemm_avx2(w, panel_avx2, tl1_kc(w), w->K, x, xsum, N, y, ldy, m0, m1);
 }
