@@ -1,5 +1,6 @@
 // `bitconv convert <model-dir> --layout L -o out.gguf`: a thin layer over convert().
 import type { ArgumentsCamelCase, Argv, CommandModule } from "yargs";
+import { resolveModelSource } from "../hub/pull.js";
 import { LAYOUT_NAMES } from "../layouts/types.js";
 import { formatBytes } from "../util/progress.js";
 import { convert, EMBED_TYPES, TARGETS, type ConvertResult, type EmbedType, type Target } from "./index.js";
@@ -15,6 +16,7 @@ interface Args {
   manifest?: string;
   "source-repo"?: string;
   "source-commit"?: string;
+  revision?: string;
   quiet: boolean;
   json: boolean;
 }
@@ -46,7 +48,7 @@ export const convertCommand: CommandModule<object, Args> = {
   describe: "Convert a Hugging Face BitNet b1.58 checkpoint folder to a GGUF artifact",
   builder: (y: Argv<object>) =>
     y
-      .positional("model", { type: "string", demandOption: true, describe: "model folder (config.json, *.safetensors, tokenizer.json)" })
+      .positional("model", { type: "string", demandOption: true, describe: "model folder (config.json, *.safetensors, tokenizer.json), or a Hub repo id org/name (pulled first)" })
       .option("layout", { alias: "l", type: "string", choices: LAYOUT_NAMES as string[], demandOption: true, describe: "ternary layout" })
       .option("output", { alias: "o", type: "string", describe: "output .gguf file" })
       .option("target", { type: "string", choices: TARGETS as unknown as string[], default: "auto", describe: "loader the file is meant for" })
@@ -54,6 +56,7 @@ export const convertCommand: CommandModule<object, Args> = {
       .option("threads", { alias: "t", type: "number", describe: "packing threads (default: all cores)" })
       .option("dry-run", { type: "boolean", default: false, describe: "print the plan, write nothing" })
       .option("manifest", { type: "string", describe: "also write a JSON manifest (sha256, options, provenance, tensors)" })
+      .option("revision", { type: "string", describe: "with a Hub repo id: branch, tag or commit (default main)" })
       .option("source-repo", { type: "string", hidden: true, describe: "provenance: Hub repo id" })
       .option("source-commit", { type: "string", hidden: true, describe: "provenance: Hub commit" })
       .check((a) => {
@@ -61,8 +64,10 @@ export const convertCommand: CommandModule<object, Args> = {
         return true;
       }) as unknown as Argv<Args>,
   handler: async (a: ArgumentsCamelCase<Args>) => {
+    // an org/name is pulled into the Hub cache first; its repo and commit become the provenance
+    const src = await resolveModelSource(a.model, { quiet: a.quiet || a.json, ...(a.revision ? { revision: a.revision } : {}) });
     const r = await convert({
-      modelDir: a.model,
+      modelDir: src.dir,
       layout: a.layout,
       output: a.output,
       target: a.target,
@@ -71,8 +76,8 @@ export const convertCommand: CommandModule<object, Args> = {
       quiet: a.quiet || a.json,
       dryRun: a["dry-run"],
       manifest: a.manifest,
-      sourceRepo: a["source-repo"],
-      sourceCommit: a["source-commit"],
+      sourceRepo: a["source-repo"] ?? src.repo,
+      sourceCommit: a["source-commit"] ?? src.commit,
     });
     if (a.json) process.stdout.write(JSON.stringify(r, null, 2) + "\n");
     else if (r.dryRun) printPlan(r);
