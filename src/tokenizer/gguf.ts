@@ -131,7 +131,8 @@ export function tokenizerKeys(input: TokenizerInput): TokenizerKeys {
   const added = (Array.isArray(tok.added_tokens) ? tok.added_tokens : []) as AddedToken[];
   for (const a of added) put(a.id, a.content);
 
-  const maxId = Math.max(-1, ...byId.keys());
+  let maxId = -1;
+  for (const id of byId.keys()) if (id > maxId) maxId = id; // no spread: 128k+ ids would overflow the stack
   if (maxId + 1 > input.vocabSize) {
     throw inputError(file, `the tokenizer has ids up to ${maxId}, more than the model's ${input.vocabSize} embedding rows`);
   }
