@@ -2,6 +2,7 @@
  * stored as a magnitude nibble stream, then sign units, then a TL1-like 2-weight tail over the last
  * K2 = K%BK columns. PERM = [0,2,1,3] swaps 8-row groups 1 and 2 of every 32-row chunk. */
 #include "simd.h"
+#include <immintrin.h>
 
 static const int PERM[4] = {0, 2, 1, 3};
 
@@ -57,12 +58,182 @@ void bc_tl2_matmul_scalar(const bc_ternary *w, const int8_t *x, const int32_t *x
     bc_matmul_by_rows(w, bc_tl2_decode_row, x, N, y, ldy, m0, m1);
 }
 
-void bc_tl2_matmul_avx2(const bc_ternary *w, const int8_t *x, const int32_t *xsum, int64_t N,
-                        int32_t *y, int64_t ldy, int64_t m0, int64_t m1) {
-    bc_tl2_matmul_scalar(w, x, xsum, N, y, ldy, m0, m1);
+/* ---------------- SIMD ----------------
+ * A "unit" = one sign unit (iM, iK, ib, ig): 32 rows x 8 triples (24 columns), whose magnitudes
+ * are the 4 consecutive 32-byte groups iy = 4ig..4ig+3 (hi nibble = triple 2*iy', lo = 2*iy'+1).
+ * AVX-512: Z0 = [iy0 | iy2], Z1 = [iy1 | iy3] so the nibble vectors hold triples (0|4), (1|5),
+ * (2|6), (3|7); each digit d of each triple is one pshufb on the magnitude (codes of +|t| or, under
+ * the sign mask, of -|t|); the codes are zipped 4 to a dword so that both 256-bit halves give
+ * natural column order (half 0: columns 0..11, half 1: 12..23), and the 8-row group swap (PERM)
+ * is undone when the 128-bit row quads are put together. Every N goes through the GEMM engine.
+ * The 2-weight tail (columns K3..K-1) decodes like TL1 with rows in PERM order. */
+#define KC_TARGET 1024
+
+static const int8_t DIV3[16] = {0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3, 4, 4, 4, 5};
+static const int8_t MOD3[16] = {0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0};
+/* code of digit d (0 = most significant) of the triple with magnitude mag, positive / negative */
+static int8_t POS[3][16], NEG[3][16];
+static uint32_t CODE3[2][16]; /* [sign][mag] -> 3 code bytes, for the portable decoder */
+static void init_tables(void) {
+    for (int mag = 0; mag < 16; mag++) {
+        int up = 13 + mag, un = 13 - mag;
+        if (un < 0) un = 0; /* magnitudes > 13 never occur in valid data */
+        POS[0][mag] = (int8_t)(up / 9); POS[1][mag] = (int8_t)(up / 3 % 3); POS[2][mag] = (int8_t)(up % 3);
+        NEG[0][mag] = (int8_t)(un / 9); NEG[1][mag] = (int8_t)(un / 3 % 3); NEG[2][mag] = (int8_t)(un % 3);
+        for (int sg = 0; sg < 2; sg++) {
+            const int8_t *t0 = sg ? NEG[0] : POS[0], *t1 = sg ? NEG[1] : POS[1], *t2 = sg ? NEG[2] : POS[2];
+            CODE3[sg][mag] = (uint32_t)(uint8_t)t0[mag] | (uint32_t)(uint8_t)t1[mag] << 8 | (uint32_t)(uint8_t)t2[mag] << 16;
+        }
+    }
+}
+#include <pthread.h>
+static pthread_once_t tables_once = PTHREAD_ONCE_INIT;
+
+static int64_t tl2_kc(const bc_ternary *w) {
+    int64_t n = KC_TARGET / w->BK;
+    return w->BK * (n < 1 ? 1 : n);
+}
+
+/* portable: one unit into the panel at column offset kb (multiple of 4 ... of 24) */
+static void unit_portable(const uint8_t *mag, const uint8_t *sgn, uint8_t *panel, int64_t kb) {
+    for (int rr = 0; rr < 32; rr++) {
+        int p = PERM[rr / 8] * 8 + rr % 8;
+        unsigned word = (unsigned)sgn[2 * (rr % 16)] | (unsigned)sgn[2 * (rr % 16) + 1] << 8;
+        for (int tl = 0; tl < 8; tl++) {
+            uint8_t b = mag[(tl / 2) * 32 + p];
+            int mg = tl % 2 ? b & 15 : b >> 4;
+            int sg = (word >> (15 - 2 * tl - rr / 16)) & 1;
+            uint32_t c = CODE3[sg][mg];
+            for (int d = 0; d < 3; d++) {
+                int64_t col = kb + 3 * tl + d;
+                panel[(col / 4) * 128 + rr * 4 + col % 4] = (uint8_t)(c >> (8 * d));
+            }
+        }
+    }
+}
+
+static void tail_portable(const uint8_t *grp, uint8_t *panel, int64_t kb) {
+    for (int rr = 0; rr < 32; rr++) {
+        uint8_t b = grp[PERM[rr / 8] * 8 + rr % 8];
+        uint8_t *o = panel + (kb / 4) * 128 + rr * 4;
+        o[0] = (uint8_t)DIV3[b >> 4]; o[1] = (uint8_t)MOD3[b >> 4];
+        o[2] = (uint8_t)DIV3[b & 15]; o[3] = (uint8_t)MOD3[b & 15];
+    }
+}
+
+/* Panel of rows [m, m+32) x columns [k0, k0+kc): kc is a multiple of BK below K3, or the tail. */
+typedef void (*unit_fn)(const uint8_t *mag, const uint8_t *sgn, uint8_t *panel, int64_t kb);
+typedef void (*tail_fn)(const uint8_t *grp, uint8_t *panel, int64_t kb);
+static inline void panel_generic(const bc_ternary *w, int64_t m, int64_t k0, int64_t kc, uint8_t *panel,
+                                 unit_fn unit, tail_fn tail) {
+    int64_t BM = w->BM, BK = w->BK;
+    bc_tl2_geom g = bc_tl2_geometry(w);
+    int64_t iM = m / BM, ib = (m % BM) / 32, nK = g.K3 / BK, nb = BM / 32;
+    const uint8_t *d = w->data;
+    if (k0 < g.K3) {
+        for (int64_t iK = k0 / BK; iK < (k0 + kc) / BK; iK++)
+            for (int64_t ig = 0; ig < BK / 24; ig++) {
+                const uint8_t *mag = d + g.mag_off + (((iM * nK + iK) * nb + ib) * (BK / 6) + 4 * ig) * 32;
+                const uint8_t *sgn = d + g.sign_off + (((iM * nK + iK) * nb + ib) * (BK / 24) + ig) * 32;
+                unit(mag, sgn, panel, iK * BK + 24 * ig - k0);
+            }
+    } else {
+        int64_t nK2 = g.K2 / 32;
+        for (int64_t iK2 = 0; iK2 < nK2; iK2++)
+            for (int64_t iy = 0; iy < 8; iy++)
+                tail(d + g.tail_off + (((iM * nK2 + iK2) * nb + ib) * 8 + iy) * 32, panel, iK2 * 32 + 4 * iy);
+    }
+}
+
+static void panel_portable(const bc_ternary *w, int64_t m, int rows, int64_t k0, int64_t kc, uint8_t *panel) {
+    (void)rows;
+    panel_generic(w, m, k0, kc, panel, unit_portable, tail_portable);
+}
+
+/* ---- AVX-512 ---- */
+static BC_TARGET_AVX512 inline void zip4_store(__m512i A, __m512i B, __m512i C, __m512i D, uint8_t *panel,
+                                               int64_t k4a, int64_t k4b) {
+    __m512i ab_lo = _mm512_unpacklo_epi8(A, B), ab_hi = _mm512_unpackhi_epi8(A, B);
+    __m512i cd_lo = _mm512_unpacklo_epi8(C, D), cd_hi = _mm512_unpackhi_epi8(C, D);
+    __m512i O0 = _mm512_unpacklo_epi16(ab_lo, cd_lo), O1 = _mm512_unpackhi_epi16(ab_lo, cd_lo);
+    __m512i O2 = _mm512_unpacklo_epi16(ab_hi, cd_hi), O3 = _mm512_unpackhi_epi16(ab_hi, cd_hi);
+    /* O_j, 128-bit lane L: p-rows 16*(L%2) + 4j .. +3 of half L/2; natural rows 0..15 are p-rows
+     * 0..7, 16..23 and rows 16..31 are p-rows 8..15, 24..31 */
+    const __m512i i0 = _mm512_set_epi64(11, 10, 3, 2, 9, 8, 1, 0), i1 = _mm512_set_epi64(15, 14, 7, 6, 13, 12, 5, 4);
+    _mm512_store_si512((void *)(panel + k4a * 128), _mm512_permutex2var_epi64(O0, i0, O1));
+    _mm512_store_si512((void *)(panel + k4a * 128 + 64), _mm512_permutex2var_epi64(O2, i0, O3));
+    _mm512_store_si512((void *)(panel + k4b * 128), _mm512_permutex2var_epi64(O0, i1, O1));
+    _mm512_store_si512((void *)(panel + k4b * 128 + 64), _mm512_permutex2var_epi64(O2, i1, O3));
+}
+
+static BC_TARGET_AVX512 void unit_avx512(const uint8_t *mag, const uint8_t *sgn, uint8_t *panel, int64_t kb) {
+    const __m512i nib = _mm512_set1_epi8(0x0F);
+    __m512i Z0 = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)mag)),
+                                    _mm256_loadu_si256((const __m256i *)(mag + 64)), 1);
+    __m512i Z1 = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(mag + 32))),
+                                    _mm256_loadu_si256((const __m256i *)(mag + 96)), 1);
+    __m512i N[4];
+    N[0] = _mm512_and_si512(_mm512_srli_epi16(Z0, 4), nib); /* triples 0 | 4 */
+    N[1] = _mm512_and_si512(Z0, nib);                       /* 1 | 5 */
+    N[2] = _mm512_and_si512(_mm512_srli_epi16(Z1, 4), nib); /* 2 | 6 */
+    N[3] = _mm512_and_si512(Z1, nib);                       /* 3 | 7 */
+    /* sign word of each p-lane's row, shifted so triple tl's bit is bit 15 - 2*tl */
+    const __m512i widx = _mm512_set_epi16(15, 14, 13, 12, 11, 10, 9, 8, 15, 14, 13, 12, 11, 10, 9, 8,
+                                          7, 6, 5, 4, 3, 2, 1, 0, 7, 6, 5, 4, 3, 2, 1, 0);
+    const __m512i wsh = _mm512_set_epi16(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0,
+                                         1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
+    __m512i W = _mm512_sllv_epi16(_mm512_permutexvar_epi16(widx, _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)sgn))), wsh);
+    __mmask32 ms[8];
+    for (int tl = 0; tl < 8; tl++) ms[tl] = _mm512_test_epi16_mask(W, _mm512_set1_epi16((short)(1u << (15 - 2 * tl))));
+    __m512i C[4][3];
+    for (int n = 0; n < 4; n++) {
+        __mmask64 k = (__mmask64)ms[n] | (__mmask64)ms[n + 4] << 32;
+        for (int d = 0; d < 3; d++) {
+            __m512i pos = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)POS[d]));
+            __m512i neg = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)NEG[d]));
+            C[n][d] = _mm512_mask_shuffle_epi8(_mm512_shuffle_epi8(pos, N[n]), k, neg, N[n]);
+        }
+    }
+    int64_t k4 = kb / 4;
+    zip4_store(C[0][0], C[0][1], C[0][2], C[1][0], panel, k4 + 0, k4 + 3);
+    zip4_store(C[1][1], C[1][2], C[2][0], C[2][1], panel, k4 + 1, k4 + 4);
+    zip4_store(C[2][2], C[3][0], C[3][1], C[3][2], panel, k4 + 2, k4 + 5);
+}
+
+static BC_TARGET_AVX512 void tail_avx512(const uint8_t *grp, uint8_t *panel, int64_t kb) {
+    const __m512i div3 = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)DIV3));
+    const __m512i mod3 = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)MOD3));
+    /* source lanes [bytes 0-15, 0-15, 16-31, 16-31]; rows 0..15 take local bytes 4*(L%2)+j,
+     * rows 16..31 local bytes 8 + 4*(L%2) + j (PERM: rows 8..15 are p 16..23, 16..23 are p 8..15) */
+    const __m512i sp0 = _mm512_set_epi8(7, 7, 7, 7, 6, 6, 6, 6, 5, 5, 5, 5, 4, 4, 4, 4, 3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0,
+                                        7, 7, 7, 7, 6, 6, 6, 6, 5, 5, 5, 5, 4, 4, 4, 4, 3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0);
+    const __m512i sp1 = _mm512_add_epi8(sp0, _mm512_set1_epi8(8));
+    __m256i yv = _mm256_loadu_si256((const __m256i *)grp);
+    __m512i v = _mm512_shuffle_i64x2(_mm512_castsi256_si512(yv), _mm512_castsi256_si512(yv), 0x50);
+    const __m512i shifts = _mm512_set1_epi32(4), nib = _mm512_set1_epi8(0x0F);
+    const __mmask64 odd = 0xAAAAAAAAAAAAAAAAull;
+    for (int h = 0; h < 2; h++) {
+        __m512i t = _mm512_and_si512(_mm512_srlv_epi16(_mm512_shuffle_epi8(v, h ? sp1 : sp0), shifts), nib);
+        __m512i c = _mm512_mask_shuffle_epi8(_mm512_shuffle_epi8(div3, t), odd, mod3, t);
+        _mm512_store_si512((void *)(panel + (kb / 4) * 128 + 64 * h), c);
+    }
+}
+
+static BC_TARGET_AVX512 void panel_avx512(const bc_ternary *w, int64_t m, int rows, int64_t k0, int64_t kc,
+                                          uint8_t *panel) {
+    (void)rows;
+    panel_generic(w, m, k0, kc, panel, unit_avx512, tail_avx512);
 }
 
 void bc_tl2_matmul_avx512(const bc_ternary *w, const int8_t *x, const int32_t *xsum, int64_t N,
                           int32_t *y, int64_t ldy, int64_t m0, int64_t m1) {
-    bc_tl2_matmul_scalar(w, x, xsum, N, y, ldy, m0, m1);
+    pthread_once(&tables_once, init_tables);
+    bc_gemm_avx512(w, panel_avx512, tl2_kc(w), bc_tl2_geometry(w).K3, x, xsum, N, y, ldy, m0, m1);
+}
+
+/* ---- AVX2: the portable unit decoder feeding the AVX2 GEMM engine ---- */
+void bc_tl2_matmul_avx2(const bc_ternary *w, const int8_t *x, const int32_t *xsum, int64_t N,
+                        int32_t *y, int64_t ldy, int64_t m0, int64_t m1) {
+    pthread_once(&tables_once, init_tables);
+    bc_gemm_avx2(w, panel_portable, tl2_kc(w), bc_tl2_geometry(w).K3, x, xsum, N, y, ldy, m0, m1);
 }
