@@ -13,6 +13,7 @@ import { gguf } from "@huggingface/gguf";
 import { convert } from "../src/convert/index.js";
 import { getLayout, LAYOUT_NAMES, type LayoutName } from "../src/layouts/index.js";
 import { writeSyntheticCheckpoint } from "./helpers/synth.js";
+import { tokenizerKeys } from "../src/tokenizer/gguf.js";
 
 const ROOT = resolve(new URL("../..", import.meta.url).pathname);
 const CLI = join(ROOT, "dist/src/cli.js");
@@ -368,6 +369,49 @@ test("fixture: tokenizer keys from tokenizer.json", () => {
     const [rel, sha] = f.split(" ");
     assert.is(sha, createHash("sha256").update(readFileSync(join(FIX.packed, rel))).digest("hex"), rel);
   }
+});
+
+test("tokenizer keys: pair merges, added tokens, eot, chat template list, padding, GPT-2 pre-tokenizer", () => {
+  const tok = {
+    model: { type: "BPE", vocab: { a: 0, b: 1, "ab": 2, "Ġ": 3 }, merges: [["a", "b"]] },
+    added_tokens: [
+      { id: 4, content: "<|eot_id|>", special: true },
+      { id: 5, content: "<tool>", special: false },
+    ],
+    pre_tokenizer: { type: "ByteLevel", add_prefix_space: false, use_regex: true },
+    decoder: { type: "ByteLevel" },
+    post_processor: null,
+  };
+  const cfg = { bos_token: "a", eos_token: { content: "<|eot_id|>" }, add_bos_token: false, chat_template: [{ name: "tool_use", template: "T" }, { name: "default", template: "{{ x }}" }] };
+  const r = tokenizerKeys({ tokenizer: tok, tokenizerConfig: cfg, vocabSize: 8, file: "t.json" });
+  const get = (k: string) => r.kvs.find((e) => e.key === k)?.value;
+  assert.equal(get("tokenizer.ggml.tokens"), ["a", "b", "ab", "Ġ", "<|eot_id|>", "<tool>", "[PAD6]", "[PAD7]"]);
+  assert.equal(get("tokenizer.ggml.token_type"), [1, 1, 1, 1, 3, 4, 5, 5]);
+  assert.equal(get("tokenizer.ggml.merges"), ["a b"]);
+  assert.is(get("tokenizer.ggml.pre"), "gpt2");
+  assert.is(get("tokenizer.ggml.bos_token_id"), 0);
+  assert.is(get("tokenizer.ggml.eos_token_id"), 4);
+  assert.is(get("tokenizer.ggml.eot_token_id"), 4);
+  assert.is(get("tokenizer.ggml.add_bos_token"), false);
+  assert.is(get("tokenizer.chat_template"), "{{ x }}");
+  assert.equal(r.kvs.map((e) => e.key), [
+    "tokenizer.ggml.model", "tokenizer.ggml.pre", "tokenizer.ggml.tokens", "tokenizer.ggml.token_type", "tokenizer.ggml.merges",
+    "tokenizer.ggml.bos_token_id", "tokenizer.ggml.eos_token_id", "tokenizer.ggml.eot_token_id", "tokenizer.ggml.add_bos_token", "tokenizer.chat_template",
+  ]);
+  assert.ok(r.notes.some((n) => /2 embedding rows have no token/.test(n)));
+  // config ids win over tokenizer_config names; too many tokens and duplicates are refused
+  const r2 = tokenizerKeys({ tokenizer: tok, tokenizerConfig: cfg, bosTokenId: 1, eosTokenId: 2, vocabSize: 6, file: "t.json" });
+  assert.is(r2.kvs.find((e) => e.key === "tokenizer.ggml.bos_token_id")?.value, 1);
+  assert.throws(() => tokenizerKeys({ tokenizer: tok, vocabSize: 5, file: "t.json" }), /t\.json: the tokenizer has ids up to 5, more than the model's 5 embedding rows/);
+  const dup = { ...tok, added_tokens: [{ id: 4, content: "ab", special: true }] };
+  assert.throws(() => tokenizerKeys({ tokenizer: dup, vocabSize: 6, file: "t.json" }), /token "ab" appears twice/);
+  const spm = { model: { type: "BPE", vocab: { a: 0 }, merges: [], byte_fallback: true }, pre_tokenizer: { type: "Metaspace" }, decoder: { type: "Sequence" } };
+  assert.throws(() => tokenizerKeys({ tokenizer: spm, vocabSize: 1, file: "t.json" }), /SentencePiece-style/);
+  // an unknown split regex falls back to the default pre-tokenizer, with a note
+  const other = { ...tok, pre_tokenizer: { type: "Sequence", pretokenizers: [{ type: "Split", pattern: { Regex: "\\s+" } }, { type: "ByteLevel", use_regex: false }] } };
+  const r3 = tokenizerKeys({ tokenizer: other, vocabSize: 6, file: "t.json" });
+  assert.is(r3.kvs.find((e) => e.key === "tokenizer.ggml.pre")?.value, "default");
+  assert.ok(r3.notes.some((n) => /not recognised/.test(n)));
 });
 
 // ---------------------------------------------------------------- synthetic families
