@@ -73,17 +73,12 @@ static const int8_t DIV3[16] = {0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3, 4, 4, 4, 5};
 static const int8_t MOD3[16] = {0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0};
 /* code of digit d (0 = most significant) of the triple with magnitude mag, positive / negative */
 static int8_t POS[3][16], NEG[3][16];
-static uint32_t CODE3[2][16]; /* [sign][mag] -> 3 code bytes, for the portable decoder */
 static void init_tables(void) {
     for (int mag = 0; mag < 16; mag++) {
         int up = 13 + mag, un = 13 - mag;
         if (un < 0) un = 0; /* magnitudes > 13 never occur in valid data */
         POS[0][mag] = (int8_t)(up / 9); POS[1][mag] = (int8_t)(up / 3 % 3); POS[2][mag] = (int8_t)(up % 3);
         NEG[0][mag] = (int8_t)(un / 9); NEG[1][mag] = (int8_t)(un / 3 % 3); NEG[2][mag] = (int8_t)(un % 3);
-        for (int sg = 0; sg < 2; sg++) {
-            const int8_t *t0 = sg ? NEG[0] : POS[0], *t1 = sg ? NEG[1] : POS[1], *t2 = sg ? NEG[2] : POS[2];
-            CODE3[sg][mag] = (uint32_t)(uint8_t)t0[mag] | (uint32_t)(uint8_t)t1[mag] << 8 | (uint32_t)(uint8_t)t2[mag] << 16;
-        }
     }
 }
 #include <pthread.h>
@@ -92,33 +87,6 @@ static pthread_once_t tables_once = PTHREAD_ONCE_INIT;
 static int64_t tl2_kc(const bc_ternary *w) {
     int64_t n = KC_TARGET / w->BK;
     return w->BK * (n < 1 ? 1 : n);
-}
-
-/* portable: one unit into the panel at column offset kb (multiple of 4 ... of 24) */
-static void unit_portable(const uint8_t *mag, const uint8_t *sgn, uint8_t *panel, int64_t kb) {
-    for (int rr = 0; rr < 32; rr++) {
-        int p = PERM[rr / 8] * 8 + rr % 8;
-        unsigned word = (unsigned)sgn[2 * (rr % 16)] | (unsigned)sgn[2 * (rr % 16) + 1] << 8;
-        for (int tl = 0; tl < 8; tl++) {
-            uint8_t b = mag[(tl / 2) * 32 + p];
-            int mg = tl % 2 ? b & 15 : b >> 4;
-            int sg = (word >> (15 - 2 * tl - rr / 16)) & 1;
-            uint32_t c = CODE3[sg][mg];
-            for (int d = 0; d < 3; d++) {
-                int64_t col = kb + 3 * tl + d;
-                panel[(col / 4) * 128 + rr * 4 + col % 4] = (uint8_t)(c >> (8 * d));
-            }
-        }
-    }
-}
-
-static void tail_portable(const uint8_t *grp, uint8_t *panel, int64_t kb) {
-    for (int rr = 0; rr < 32; rr++) {
-        uint8_t b = grp[PERM[rr / 8] * 8 + rr % 8];
-        uint8_t *o = panel + (kb / 4) * 128 + rr * 4;
-        o[0] = (uint8_t)DIV3[b >> 4]; o[1] = (uint8_t)MOD3[b >> 4];
-        o[2] = (uint8_t)DIV3[b & 15]; o[3] = (uint8_t)MOD3[b & 15];
-    }
 }
 
 /* Panel of rows [m, m+32) x columns [k0, k0+kc): kc is a multiple of BK below K3, or the tail. */
@@ -143,11 +111,6 @@ static inline void panel_generic(const bc_ternary *w, int64_t m, int64_t k0, int
             for (int64_t iy = 0; iy < 8; iy++)
                 tail(d + g.tail_off + (((iM * nK2 + iK2) * nb + ib) * 8 + iy) * 32, panel, iK2 * 32 + 4 * iy);
     }
-}
-
-static void panel_portable(const bc_ternary *w, int64_t m, int rows, int64_t k0, int64_t kc, uint8_t *panel) {
-    (void)rows;
-    panel_generic(w, m, k0, kc, panel, unit_portable, tail_portable);
 }
 
 /* ---- AVX-512 ---- */
@@ -231,9 +194,77 @@ void bc_tl2_matmul_avx512(const bc_ternary *w, const int8_t *x, const int32_t *x
     bc_gemm_avx512(w, panel_avx512, tl2_kc(w), bc_tl2_geometry(w).K3, x, xsum, N, y, ldy, m0, m1);
 }
 
-/* ---- AVX2: the portable unit decoder feeding the AVX2 GEMM engine ---- */
+/* ---- AVX2: one ymm = one triple of 32 rows (p order). Sign masks: the unit's 16 words as loaded
+ * are the words of p-rows 0..7 | 16..23 (shift 0), and shifted left by one those of p-rows
+ * 8..15 | 24..31, so packs_epi16 of the two (shifted by 2*tl) puts each row's sign bit of triple tl
+ * in the sign bit of its byte, in p order. ---- */
+static BC_TARGET_AVX2 inline void zip4_store256(__m256i A, __m256i B, __m256i C, __m256i D, uint8_t *panel, int64_t k4) {
+    __m256i ab_lo = _mm256_unpacklo_epi8(A, B), ab_hi = _mm256_unpackhi_epi8(A, B);
+    __m256i cd_lo = _mm256_unpacklo_epi8(C, D), cd_hi = _mm256_unpackhi_epi8(C, D);
+    __m256i O0 = _mm256_unpacklo_epi16(ab_lo, cd_lo), O1 = _mm256_unpackhi_epi16(ab_lo, cd_lo);
+    __m256i O2 = _mm256_unpacklo_epi16(ab_hi, cd_hi), O3 = _mm256_unpackhi_epi16(ab_hi, cd_hi);
+    /* O_j lane L: p-rows 16L + 4j .. +3. Rows 0-7 = p 0-7, 8-15 = p 16-23, 16-23 = p 8-15, 24-31 = p 24-31 */
+    uint8_t *o = panel + k4 * 128;
+    _mm256_store_si256((__m256i *)o, _mm256_permute2x128_si256(O0, O1, 0x20));
+    _mm256_store_si256((__m256i *)(o + 32), _mm256_permute2x128_si256(O0, O1, 0x31));
+    _mm256_store_si256((__m256i *)(o + 64), _mm256_permute2x128_si256(O2, O3, 0x20));
+    _mm256_store_si256((__m256i *)(o + 96), _mm256_permute2x128_si256(O2, O3, 0x31));
+}
+
+static BC_TARGET_AVX2 void unit_avx2(const uint8_t *mag, const uint8_t *sgn, uint8_t *panel, int64_t kb) {
+    const __m256i nib = _mm256_set1_epi8(0x0F);
+    __m256i A = _mm256_loadu_si256((const __m256i *)sgn), B = _mm256_slli_epi16(A, 1);
+    __m256i C[8][3];
+    for (int iy = 0; iy < 4; iy++) {
+        __m256i Z = _mm256_loadu_si256((const __m256i *)(mag + 32 * iy));
+        __m256i Nv[2] = {_mm256_and_si256(_mm256_srli_epi16(Z, 4), nib), _mm256_and_si256(Z, nib)};
+        for (int q = 0; q < 2; q++) {
+            int tl = 2 * iy + q;
+            __m256i S = _mm256_packs_epi16(_mm256_slli_epi16(A, 2 * tl), _mm256_slli_epi16(B, 2 * tl));
+            for (int d = 0; d < 3; d++) {
+                __m256i pos = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)POS[d]));
+                __m256i neg = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)NEG[d]));
+                C[tl][d] = _mm256_blendv_epi8(_mm256_shuffle_epi8(pos, Nv[q]), _mm256_shuffle_epi8(neg, Nv[q]), S);
+            }
+        }
+    }
+    int64_t k4 = kb / 4;
+    for (int h = 0; h < 2; h++) { /* triples 4h .. 4h+3 = columns 12h .. 12h+11 */
+        const int t = 4 * h;
+        zip4_store256(C[t][0], C[t][1], C[t][2], C[t + 1][0], panel, k4 + 3 * h);
+        zip4_store256(C[t + 1][1], C[t + 1][2], C[t + 2][0], C[t + 2][1], panel, k4 + 3 * h + 1);
+        zip4_store256(C[t + 2][2], C[t + 3][0], C[t + 3][1], C[t + 3][2], panel, k4 + 3 * h + 2);
+    }
+}
+
+static BC_TARGET_AVX2 void tail_avx2(const uint8_t *grp, uint8_t *panel, int64_t kb) {
+    const __m256i div3 = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)DIV3));
+    const __m256i mod3 = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)MOD3));
+    const __m256i spreadA = _mm256_set_epi8(7, 7, 7, 7, 6, 6, 6, 6, 5, 5, 5, 5, 4, 4, 4, 4,
+                                            3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0);
+    const __m256i spreadB = _mm256_add_epi8(spreadA, _mm256_set1_epi8(8));
+    const __m256i hiN = _mm256_set1_epi32(0x00000F0F), loN = _mm256_set1_epi32(0x0F0F0000);
+    const __m256i odd = _mm256_set1_epi16((short)0xFF00);
+    __m256i vlo = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)grp));
+    __m256i vhi = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(grp + 16)));
+    /* row groups of 8: p 0-7, p 16-23, p 8-15, p 24-31 */
+    const __m256i *src[4] = {&vlo, &vhi, &vlo, &vhi};
+    for (int q = 0; q < 4; q++) {
+        __m256i sp = _mm256_shuffle_epi8(*src[q], q < 2 ? spreadA : spreadB);
+        __m256i t = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(sp, 4), hiN), _mm256_and_si256(sp, loN));
+        __m256i c = _mm256_blendv_epi8(_mm256_shuffle_epi8(div3, t), _mm256_shuffle_epi8(mod3, t), odd);
+        _mm256_store_si256((__m256i *)(panel + (kb / 4) * 128 + 32 * q), c);
+    }
+}
+
+static BC_TARGET_AVX2 void panel_avx2(const bc_ternary *w, int64_t m, int rows, int64_t k0, int64_t kc,
+                                      uint8_t *panel) {
+    (void)rows;
+    panel_generic(w, m, k0, kc, panel, unit_avx2, tail_avx2);
+}
+
 void bc_tl2_matmul_avx2(const bc_ternary *w, const int8_t *x, const int32_t *xsum, int64_t N,
                         int32_t *y, int64_t ldy, int64_t m0, int64_t m1) {
     pthread_once(&tables_once, init_tables);
-    bc_gemm_avx2(w, panel_portable, tl2_kc(w), bc_tl2_geometry(w).K3, x, xsum, N, y, ldy, m0, m1);
+    bc_gemm_avx2(w, panel_avx2, tl2_kc(w), bc_tl2_geometry(w).K3, x, xsum, N, y, ldy, m0, m1);
 }
