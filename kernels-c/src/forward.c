@@ -137,8 +137,7 @@ static void rmsnorm_rows(rt_state *s, void *a, int n0, int n1) {
     for (int n = n0; n < n1; n++) {
         const float *x = na->in + (size_t)n * w;
         float *y = na->out + (size_t)n * w;
-        double ss = 0; /* the mean of squares, accumulated exactly enough to be rounding-order free */
-        for (int i = 0; i < w; i++) ss += (double)x[i] * x[i];
+        double ss = vec_sumsq(x, w); /* in double: accurate enough to be summation-order free */
         float r = 1.0f / sqrtf((float)(ss / w) + s->m->eps);
         for (int i = 0; i < w; i++) y[i] = na->w[i] * (x[i] * r);
     }
@@ -162,16 +161,8 @@ static void quantize_rows(rt_state *s, void *a, int n0, int n1) {
     for (int n = n0; n < n1; n++) {
         const float *x = qa->in + (size_t)n * K;
         int8_t *q = s->xq + (size_t)n * K;
-        float amax = 0;
-        for (int i = 0; i < K; i++) amax = fmaxf(amax, fabsf(x[i]));
-        float scale = 127.0f / fmaxf(amax, 1e-5f);
-        int32_t sum = 0;
-        for (int i = 0; i < K; i++) {
-            float r = rintf(x[i] * scale);
-            r = r > 127.0f ? 127.0f : r < -128.0f ? -128.0f : r;
-            q[i] = (int8_t)r;
-            sum += q[i];
-        }
+        int32_t sum;
+        float scale = vec_quantize_act(x, K, q, &sum);
         s->xs[n] = scale;
         s->xsum[n] = sum;
         if (s->o.float_ref) {
@@ -288,19 +279,10 @@ static void attention_worker(void *a, int ith, int nth) {
         int n = (int)(it / H), h = (int)(it % H), last = j->pos + n;
         const float *q = s->q + (size_t)n * s->qdim + (size_t)h * hd;
         size_t kv_off = (size_t)(h / group) * hd;
-        float mx = -INFINITY;
-        for (int t = 0; t <= last; t++) {
-            score[t] = vec_dot(q, kc + (size_t)t * s->kvdim + kv_off, hd) * scale;
-            mx = fmaxf(mx, score[t]);
-        }
-        float sum = 0;
-        for (int t = 0; t <= last; t++) {
-            score[t] = expf(score[t] - mx);
-            sum += score[t];
-        }
-        float *out = s->att + (size_t)n * s->qdim + (size_t)h * hd;
-        memset(out, 0, fsz(hd));
-        for (int t = 0; t <= last; t++) vec_axpy(out, score[t] / sum, vc + (size_t)t * s->kvdim + kv_off, hd);
+        int T = last + 1;
+        vec_scores(q, kc + kv_off, s->kvdim, hd, T, scale, score);
+        vec_softmax(score, T);
+        vec_weighted_sum(score, vc + kv_off, s->kvdim, hd, T, s->att + (size_t)n * s->qdim + (size_t)h * hd);
     }
 }
 
@@ -318,14 +300,15 @@ static void attention(rt_state *s, int layer, int N, int pos) {
 static void glu_rows(rt_state *s, void *a, int n0, int n1) {
     (void)a;
     int F = s->m->ffn_dim;
-    for (size_t i = (size_t)n0 * F; i < (size_t)n1 * F; i++) {
-        float g = s->hb[i];
-        if (s->m->act == ACT_RELU2) {
-            g = g > 0 ? g : 0;
-            s->hb[i] = g * g * s->hb2[i];
-        } else {
-            s->hb[i] = g / (1.0f + expf(-g)) * s->hb2[i];
+    float *g = s->hb, *u = s->hb2;
+    size_t i0 = (size_t)n0 * F, i1 = (size_t)n1 * F;
+    if (s->m->act == ACT_RELU2) {
+        for (size_t i = i0; i < i1; i++) {
+            float r = g[i] > 0 ? g[i] : 0;
+            g[i] = r * r * u[i];
         }
+    } else {
+        for (size_t i = i0; i < i1; i++) g[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
     }
 }
 
@@ -366,16 +349,14 @@ static void head_worker(void *a, int ith, int nth) {
     for (int64_t r = r0; r < r1; r += HEAD_TILE) {
         int nr = (int)(r1 - r < HEAD_TILE ? r1 - r : HEAD_TILE);
         for (int i = 0; i < nr; i++) embed_row(w, (int)(r + i), tile + (size_t)i * dim);
-        for (int n = 0; n < N; n++) {
-            const float *h = j->h + (size_t)n * dim;
-            float *out = j->logits + (size_t)n * V + r;
-            int i = 0;
-            for (; i + 4 <= nr; i += 4) {
-                const float *t = tile + (size_t)i * dim;
-                vec_dot4(t, t + dim, t + 2 * dim, t + 3 * dim, h, dim, out + i);
-            }
-            for (; i < nr; i++) out[i] = vec_dot(tile + (size_t)i * dim, h, dim);
-        }
+        /* 4 rows x 4 tokens at a time; leftover rows one by one */
+        int i = 0;
+        for (; i + 4 <= nr; i += 4)
+            for (int n = 0; n < N; n += 4)
+                vec_dot4xn(tile + (size_t)i * dim, (size_t)dim, j->h + (size_t)n * dim, (size_t)dim, N - n < 4 ? N - n : 4, dim,
+                           j->logits + (size_t)n * V + r + i, 1, (size_t)V);
+        for (; i < nr; i++)
+            for (int n = 0; n < N; n++) j->logits[(size_t)n * V + r + i] = vec_dot(tile + (size_t)i * dim, j->h + (size_t)n * dim, dim);
     }
 }
 

@@ -3,6 +3,7 @@
  * chunk is evaluated from position 0 in one batch; the tokens after position n_ctx/2 are scored. */
 #include "cli.h"
 #include "util.h"
+#include "vec.h"
 #include <errno.h>
 #include <math.h>
 #include <signal.h>
@@ -17,15 +18,6 @@ static void on_sigint(int sig) {
     signal(SIGINT, SIG_DFL); /* a second Ctrl-C ends the process at once */
 }
 
-/* log(sum exp(row)) in double, like llama.cpp's log-softmax */
-static double log_sum_exp(const float *row, int V, float *max_out) {
-    float mx = row[0];
-    for (int j = 1; j < V; j++) mx = row[j] > mx ? row[j] : mx;
-    double sum = 0;
-    for (int j = 0; j < V; j++) sum += exp((double)(row[j] - mx));
-    *max_out = mx;
-    return log(sum) + mx;
-}
 
 /* ---- the _logits_ file (llama.cpp --kl-divergence-base) ------------------------------------------ */
 
@@ -155,8 +147,7 @@ int cmd_perplexity(const rt_args *a) {
         for (int i = 0; i < scored; i++) {
             const float *row = logits + (size_t)i * V;
             int next = chunk[first + i + 1];
-            float mx;
-            double lse = log_sum_exp(row, V, &mx);
+            double lse = vec_log_sum_exp(row, V); /* sums in double, like llama.cpp's log-softmax */
             double nll = lse - row[next];
             sum += nll;
             sum2 += nll * nll;

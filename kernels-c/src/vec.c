@@ -53,6 +53,60 @@ static void gemv_f16_scalar(const uint8_t *w, size_t row_bytes, int rows, const 
     }
 }
 
+static float quantize_act_scalar(const float *x, int n, int8_t *q, int32_t *sum) {
+    float amax = 0;
+    for (int i = 0; i < n; i++) {
+        float a = fabsf(x[i]);
+        amax = a > amax ? a : amax;
+    }
+    float s = 127.0f / (amax > 1e-5f ? amax : 1e-5f);
+    int32_t acc = 0;
+    for (int i = 0; i < n; i++) {
+        float r = rintf(x[i] * s); /* half to even in the default rounding mode, like torch.round */
+        r = r > 127.0f ? 127.0f : r < -128.0f ? -128.0f : r;
+        q[i] = (int8_t)r;
+        acc += q[i];
+    }
+    *sum = acc;
+    return s;
+}
+
+static double sumsq_scalar(const float *x, int n) {
+    double s = 0;
+    for (int i = 0; i < n; i++) s += (double)x[i] * x[i];
+    return s;
+}
+
+static void scores_scalar(const float *q, const float *k, size_t stride, int hd, int T, float scale, float *sc) {
+    for (int t = 0; t < T; t++) sc[t] = dot_scalar(q, k + (size_t)t * stride, hd) * scale;
+}
+
+static void wsum_scalar(const float *p, const float *v, size_t stride, int hd, int T, float *out) {
+    memset(out, 0, sizeof(float) * (size_t)hd);
+    for (int t = 0; t < T; t++) axpy_scalar(out, p[t], v + (size_t)t * stride, hd);
+}
+
+static void softmax_scalar(float *x, int n) {
+    float mx = x[0];
+    for (int i = 1; i < n; i++) mx = x[i] > mx ? x[i] : mx;
+    float sum = 0;
+    for (int i = 0; i < n; i++) { x[i] = expf(x[i] - mx); sum += x[i]; }
+    for (int i = 0; i < n; i++) x[i] /= sum;
+}
+
+static double lse_scalar(const float *x, int n) {
+    float mx = x[0];
+    for (int i = 1; i < n; i++) mx = x[i] > mx ? x[i] : mx;
+    double sum = 0;
+    for (int i = 0; i < n; i++) sum += expf(x[i] - mx);
+    return log(sum) + mx;
+}
+
+static void dot4xn_scalar(const float *rows, size_t rs, const float *xs, size_t xst, int nt, int n, float *out, size_t ors, size_t ots) {
+    for (int r = 0; r < 4; r++)
+        for (int t = 0; t < nt; t++) out[(size_t)r * ors + (size_t)t * ots] = dot_scalar(rows + r * rs, xs + t * xst, n);
+}
+
 void vec_quantize_q8(const float *x, int n, int8_t *q, float *d) {
     for (int b = 0; b < n / 32; b++) {
         const float *xb = x + 32 * b;
@@ -178,6 +232,136 @@ AVX2_FN static float dot_q8_0_avx2(const uint8_t *row, const int8_t *q, const fl
     return hsum256(acc);
 }
 
+AVX2_FN static float quantize_act_avx2(const float *x, int n, int8_t *q, int32_t *sum) {
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    __m256 mx = _mm256_setzero_ps();
+    int i = 0;
+    for (; i + 8 <= n; i += 8) mx = _mm256_max_ps(mx, _mm256_andnot_ps(sign, _mm256_loadu_ps(x + i)));
+    float amax;
+    {
+        __m128 m = _mm_max_ps(_mm256_castps256_ps128(mx), _mm256_extractf128_ps(mx, 1));
+        m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+        m = _mm_max_ss(m, _mm_movehdup_ps(m));
+        amax = _mm_cvtss_f32(m);
+    }
+    for (; i < n; i++) { float a = fabsf(x[i]); amax = a > amax ? a : amax; }
+    float s = 127.0f / (amax > 1e-5f ? amax : 1e-5f);
+    const __m256 sv = _mm256_set1_ps(s), lo = _mm256_set1_ps(-128.0f), hi = _mm256_set1_ps(127.0f);
+    __m256i acc = _mm256_setzero_si256();
+    i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 r = _mm256_round_ps(_mm256_mul_ps(_mm256_loadu_ps(x + i), sv), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        __m256i v = _mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(r, lo), hi));
+        acc = _mm256_add_epi32(acc, v);
+        __m128i w = _mm_packs_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+        _mm_storel_epi64((__m128i *)(q + i), _mm_packs_epi16(w, w));
+    }
+    __m128i a4 = _mm_add_epi32(_mm256_castsi256_si128(acc), _mm256_extracti128_si256(acc, 1));
+    a4 = _mm_add_epi32(a4, _mm_shuffle_epi32(a4, 0x4e));
+    a4 = _mm_add_epi32(a4, _mm_shuffle_epi32(a4, 0xb1));
+    int32_t total = _mm_cvtsi128_si32(a4);
+    for (; i < n; i++) {
+        float r = rintf(x[i] * s);
+        r = r > 127.0f ? 127.0f : r < -128.0f ? -128.0f : r;
+        q[i] = (int8_t)r;
+        total += q[i];
+    }
+    *sum = total;
+    return s;
+}
+
+AVX2_FN static double sumsq_avx2(const float *x, int n) {
+    __m256d a0 = _mm256_setzero_pd(), a1 = _mm256_setzero_pd();
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 v = _mm256_loadu_ps(x + i);
+        __m256d d0 = _mm256_cvtps_pd(_mm256_castps256_ps128(v)), d1 = _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1));
+        a0 = _mm256_fmadd_pd(d0, d0, a0);
+        a1 = _mm256_fmadd_pd(d1, d1, a1);
+    }
+    double t[4];
+    _mm256_storeu_pd(t, _mm256_add_pd(a0, a1));
+    double s = (t[0] + t[1]) + (t[2] + t[3]);
+    for (; i < n; i++) s += (double)x[i] * x[i];
+    return s;
+}
+
+AVX2_FN static void scores_avx2(const float *q, const float *k, size_t stride, int hd, int T, float scale, float *sc) {
+    for (int t = 0; t < T; t++) sc[t] = dot_avx2(q, k + (size_t)t * stride, hd) * scale;
+}
+
+AVX2_FN static void wsum_avx2(const float *p, const float *v, size_t stride, int hd, int T, float *out) {
+    memset(out, 0, sizeof(float) * (size_t)hd);
+    for (int t = 0; t < T; t++) axpy_avx2(out, p[t], v + (size_t)t * stride, hd);
+}
+
+/* e^x for x <= 0 (softmax arguments): 2^k * p(r), x = k ln2 + r, |r| <= ln2/2, ln2 split in two
+ * parts so k ln2 is exact; degree-6 polynomial; results below 2^-126 flush to 0. Error ~1-2 ulp. */
+#define EXP_POLY(T, set1, fmadd, mul, sub, roundps, cvt, slli, add_i, castsi, castps, maxps)                 \
+    x = maxps(x, set1(-87.0f));                                                                         \
+    T k = roundps(mul(x, set1(1.44269504088896341f)));                                                  \
+    T r = sub(sub(x, mul(k, set1(0.693145751953125f))), mul(k, set1(1.428606765330187e-06f)));          \
+    T p = set1(1.3981999507e-3f);                                                                       \
+    p = fmadd(p, r, set1(8.3334519073e-3f));                                                            \
+    p = fmadd(p, r, set1(4.1665795894e-2f));                                                            \
+    p = fmadd(p, r, set1(1.6666665459e-1f));                                                            \
+    p = fmadd(p, r, set1(5.0000001201e-1f));                                                            \
+    p = fmadd(p, mul(r, r), add_ps_(r, set1(1.0f)));                                                    \
+    p = castsi(add_i(castps(p), slli(cvt(k), 23)));
+
+AVX2_FN static inline __m256 exp_neg_avx2(__m256 x) {
+#define add_ps_ _mm256_add_ps
+#define RND8(v) _mm256_round_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
+    EXP_POLY(__m256, _mm256_set1_ps, _mm256_fmadd_ps, _mm256_mul_ps, _mm256_sub_ps, RND8, _mm256_cvtps_epi32,
+             _mm256_slli_epi32, _mm256_add_epi32, _mm256_castsi256_ps, _mm256_castps_si256, _mm256_max_ps)
+#undef RND8
+#undef add_ps_
+    return p;
+}
+
+AVX2_FN static void softmax_avx2(float *x, int n) {
+    float mx = x[0];
+    for (int i = 1; i < n; i++) mx = x[i] > mx ? x[i] : mx;
+    __m256 m = _mm256_set1_ps(mx), sv = _mm256_setzero_ps();
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 e = exp_neg_avx2(_mm256_sub_ps(_mm256_loadu_ps(x + i), m));
+        _mm256_storeu_ps(x + i, e);
+        sv = _mm256_add_ps(sv, e);
+    }
+    float sum = hsum256(sv);
+    for (; i < n; i++) { x[i] = expf(x[i] - mx); sum += x[i]; }
+    __m256 inv = _mm256_set1_ps(sum);
+    for (i = 0; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, _mm256_div_ps(_mm256_loadu_ps(x + i), inv));
+    for (; i < n; i++) x[i] /= sum;
+}
+
+AVX2_FN static double lse_avx2(const float *x, int n) {
+    float mx = x[0];
+    for (int i = 1; i < n; i++) mx = x[i] > mx ? x[i] : mx;
+    __m256 m = _mm256_set1_ps(mx);
+    __m256d s0 = _mm256_setzero_pd(), s1 = _mm256_setzero_pd();
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 e = exp_neg_avx2(_mm256_sub_ps(_mm256_loadu_ps(x + i), m));
+        s0 = _mm256_add_pd(s0, _mm256_cvtps_pd(_mm256_castps256_ps128(e)));
+        s1 = _mm256_add_pd(s1, _mm256_cvtps_pd(_mm256_extractf128_ps(e, 1)));
+    }
+    double t[4];
+    _mm256_storeu_pd(t, _mm256_add_pd(s0, s1));
+    double sum = (t[0] + t[1]) + (t[2] + t[3]);
+    for (; i < n; i++) sum += expf(x[i] - mx);
+    return log(sum) + mx;
+}
+
+AVX2_FN static void dot4xn_avx2(const float *rows, size_t rs, const float *xs, size_t xst, int nt, int n, float *out, size_t ors, size_t ots) {
+    for (int t = 0; t < nt; t++) {
+        float o[4];
+        dot4_avx2(rows, rows + rs, rows + 2 * rs, rows + 3 * rs, xs + t * xst, n, o);
+        for (int r = 0; r < 4; r++) out[(size_t)r * ors + (size_t)t * ots] = o[r];
+    }
+}
+
 /* ---- AVX-512 --------------------------------------------------------------------------------------- */
 
 AVX512_FN static float dot_avx512(const float *a, const float *b, int n) {
@@ -249,6 +433,166 @@ AVX512_FN static void gemv_f16_avx512(const uint8_t *w, size_t row_bytes, int ro
     if (r < rows) gemv_f16_scalar(w + (size_t)r * row_bytes, row_bytes, rows - r, x, n, out + r);
 }
 
+AVX512_FN static float quantize_act_avx512(const float *x, int n, int8_t *q, int32_t *sum) {
+    __m512 mx = _mm512_setzero_ps();
+    int i = 0;
+    for (; i + 16 <= n; i += 16) mx = _mm512_max_ps(mx, _mm512_abs_ps(_mm512_loadu_ps(x + i)));
+    if (i < n) mx = _mm512_max_ps(mx, _mm512_abs_ps(_mm512_maskz_loadu_ps((__mmask16)((1u << (n - i)) - 1), x + i)));
+    float amax = _mm512_reduce_max_ps(mx);
+    float s = 127.0f / (amax > 1e-5f ? amax : 1e-5f);
+    const __m512 sv = _mm512_set1_ps(s), lo = _mm512_set1_ps(-128.0f), hi = _mm512_set1_ps(127.0f);
+    __m512i acc = _mm512_setzero_si512();
+    for (i = 0; i < n; i += 16) {
+        __mmask16 m = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
+        __m512 r = _mm512_roundscale_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + i), sv), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        __m512i v = _mm512_cvtps_epi32(_mm512_min_ps(_mm512_max_ps(r, lo), hi));
+        acc = _mm512_add_epi32(acc, v);
+        _mm_mask_storeu_epi8(q + i, m, _mm512_cvtsepi32_epi8(v));
+    }
+    *sum = _mm512_reduce_add_epi32(acc);
+    return s;
+}
+
+AVX512_FN static double sumsq_avx512(const float *x, int n) {
+    __m512d a0 = _mm512_setzero_pd(), a1 = _mm512_setzero_pd();
+    int i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m512 v = _mm512_loadu_ps(x + i);
+        __m512d d0 = _mm512_cvtps_pd(_mm512_castps512_ps256(v));
+        __m512d d1 = _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
+        a0 = _mm512_fmadd_pd(d0, d0, a0);
+        a1 = _mm512_fmadd_pd(d1, d1, a1);
+    }
+    double s = _mm512_reduce_add_pd(_mm512_add_pd(a0, a1));
+    for (; i < n; i++) s += (double)x[i] * x[i];
+    return s;
+}
+
+AVX512_FN static void scores_avx512(const float *q, const float *k, size_t stride, int hd, int T, float scale, float *sc) {
+    if (hd % 16 == 0 && hd <= 256) {
+        /* q stays in registers; one pass over each cached key */
+        __m512 qv[16];
+        int nv = hd / 16;
+        for (int j = 0; j < nv; j++) qv[j] = _mm512_loadu_ps(q + 16 * j);
+        for (int t = 0; t < T; t++) {
+            const float *kt = k + (size_t)t * stride;
+            __m512 a = _mm512_mul_ps(qv[0], _mm512_loadu_ps(kt));
+            for (int j = 1; j < nv; j++) a = _mm512_fmadd_ps(qv[j], _mm512_loadu_ps(kt + 16 * j), a);
+            sc[t] = _mm512_reduce_add_ps(a) * scale;
+        }
+        return;
+    }
+    for (int t = 0; t < T; t++) sc[t] = dot_avx512(q, k + (size_t)t * stride, hd) * scale;
+}
+
+AVX512_FN static void wsum_avx512(const float *p, const float *v, size_t stride, int hd, int T, float *out) {
+    if (hd % 16 == 0 && hd <= 256) {
+        __m512 acc[16];
+        int nv = hd / 16;
+        for (int j = 0; j < nv; j++) acc[j] = _mm512_setzero_ps();
+        int t = 0;
+        if (nv <= 4) {
+            /* short heads: two independent accumulator chains hide the FMA latency */
+            __m512 b[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+            for (; t + 2 <= T; t += 2) {
+                const float *v0 = v + (size_t)t * stride, *v1 = v0 + stride;
+                __m512 p0 = _mm512_set1_ps(p[t]), p1 = _mm512_set1_ps(p[t + 1]);
+                for (int j = 0; j < nv; j++) {
+                    acc[j] = _mm512_fmadd_ps(p0, _mm512_loadu_ps(v0 + 16 * j), acc[j]);
+                    b[j] = _mm512_fmadd_ps(p1, _mm512_loadu_ps(v1 + 16 * j), b[j]);
+                }
+            }
+            for (int j = 0; j < nv; j++) acc[j] = _mm512_add_ps(acc[j], b[j]);
+        }
+        for (; t < T; t++) {
+            const float *vt = v + (size_t)t * stride;
+            __m512 pt = _mm512_set1_ps(p[t]);
+            for (int j = 0; j < nv; j++) acc[j] = _mm512_fmadd_ps(pt, _mm512_loadu_ps(vt + 16 * j), acc[j]);
+        }
+        for (int j = 0; j < nv; j++) _mm512_storeu_ps(out + 16 * j, acc[j]);
+        return;
+    }
+    memset(out, 0, sizeof(float) * (size_t)hd);
+    for (int t = 0; t < T; t++) axpy_avx512(out, p[t], v + (size_t)t * stride, hd);
+}
+
+AVX512_FN static inline __m512 exp_neg_avx512(__m512 x) {
+#define add_ps_ _mm512_add_ps
+#define RND16(v) _mm512_roundscale_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
+    EXP_POLY(__m512, _mm512_set1_ps, _mm512_fmadd_ps, _mm512_mul_ps, _mm512_sub_ps, RND16, _mm512_cvtps_epi32,
+             _mm512_slli_epi32, _mm512_add_epi32, _mm512_castsi512_ps, _mm512_castps_si512, _mm512_max_ps)
+#undef RND16
+#undef add_ps_
+    return p;
+}
+
+AVX512_FN static void softmax_avx512(float *x, int n) {
+    __m512 mv = _mm512_set1_ps(-INFINITY);
+    int i = 0;
+    for (; i + 16 <= n; i += 16) mv = _mm512_max_ps(mv, _mm512_loadu_ps(x + i));
+    float mx = _mm512_reduce_max_ps(mv);
+    for (; i < n; i++) mx = x[i] > mx ? x[i] : mx;
+    __m512 m = _mm512_set1_ps(mx), sv = _mm512_setzero_ps();
+    for (i = 0; i < n; i += 16) {
+        __mmask16 k = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
+        __m512 e = exp_neg_avx512(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, x + i), m));
+        e = _mm512_maskz_mov_ps(k, e);
+        _mm512_mask_storeu_ps(x + i, k, e);
+        sv = _mm512_add_ps(sv, e);
+    }
+    __m512 sum = _mm512_set1_ps(_mm512_reduce_add_ps(sv));
+    for (i = 0; i < n; i += 16) {
+        __mmask16 k = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
+        _mm512_mask_storeu_ps(x + i, k, _mm512_div_ps(_mm512_maskz_loadu_ps(k, x + i), sum));
+    }
+}
+
+AVX512_FN static double lse_avx512(const float *x, int n) {
+    __m512 mv = _mm512_set1_ps(-INFINITY);
+    int i = 0;
+    for (; i + 16 <= n; i += 16) mv = _mm512_max_ps(mv, _mm512_loadu_ps(x + i));
+    float mx = _mm512_reduce_max_ps(mv);
+    for (; i < n; i++) mx = x[i] > mx ? x[i] : mx;
+    __m512 m = _mm512_set1_ps(mx);
+    __m512d s0 = _mm512_setzero_pd(), s1 = _mm512_setzero_pd();
+    for (i = 0; i + 16 <= n; i += 16) {
+        __m512 e = exp_neg_avx512(_mm512_sub_ps(_mm512_loadu_ps(x + i), m));
+        s0 = _mm512_add_pd(s0, _mm512_cvtps_pd(_mm512_castps512_ps256(e)));
+        s1 = _mm512_add_pd(s1, _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(e), 1))));
+    }
+    double sum = _mm512_reduce_add_pd(_mm512_add_pd(s0, s1));
+    for (; i < n; i++) sum += expf(x[i] - mx);
+    return log(sum) + mx;
+}
+
+/* 4 rows x up to 4 vectors: 16 accumulators, 8 loads per 16 FMAs */
+AVX512_FN static void dot4xn_avx512(const float *rows, size_t rs, const float *xs, size_t xst, int nt, int n, float *out, size_t ors, size_t ots) {
+    if (nt != 4 || n % 16) {
+        for (int t = 0; t < nt; t++) {
+            float o[4];
+            dot4_avx512(rows, rows + rs, rows + 2 * rs, rows + 3 * rs, xs + t * xst, n, o);
+            for (int r = 0; r < 4; r++) out[(size_t)r * ors + (size_t)t * ots] = o[r];
+        }
+        return;
+    }
+    __m512 a[4][4];
+    for (int r = 0; r < 4; r++)
+        for (int t = 0; t < 4; t++) a[r][t] = _mm512_setzero_ps();
+    for (int i = 0; i < n; i += 16) {
+        __m512 x0 = _mm512_loadu_ps(xs + i), x1 = _mm512_loadu_ps(xs + xst + i);
+        __m512 x2 = _mm512_loadu_ps(xs + 2 * xst + i), x3 = _mm512_loadu_ps(xs + 3 * xst + i);
+        for (int r = 0; r < 4; r++) {
+            __m512 w = _mm512_loadu_ps(rows + r * rs + i);
+            a[r][0] = _mm512_fmadd_ps(w, x0, a[r][0]);
+            a[r][1] = _mm512_fmadd_ps(w, x1, a[r][1]);
+            a[r][2] = _mm512_fmadd_ps(w, x2, a[r][2]);
+            a[r][3] = _mm512_fmadd_ps(w, x3, a[r][3]);
+        }
+    }
+    for (int r = 0; r < 4; r++)
+        for (int t = 0; t < 4; t++) out[(size_t)r * ors + (size_t)t * ots] = _mm512_reduce_add_ps(a[r][t]);
+}
+
 /* VNNI: one dpbusd per 32-value block does the 32 multiply-adds into 8 int32 lanes. */
 AVX512_FN static float dot_q8_0_avx512(const uint8_t *row, const int8_t *q, const float *d, int n) {
     __m256 acc = _mm256_setzero_ps();
@@ -273,10 +617,19 @@ static void (*p_bf16_row)(const uint8_t *, float *, int) = bf16_row_scalar;
 static void (*p_dot4)(const float *, const float *, const float *, const float *, const float *, int, float *) = dot4_scalar;
 static void (*p_gemv_f16)(const uint8_t *, size_t, int, const float *, int, float *) = gemv_f16_scalar;
 static float (*p_dot_q8_0)(const uint8_t *, const int8_t *, const float *, int) = dot_q8_0_scalar;
+static float (*p_quantize_act)(const float *, int, int8_t *, int32_t *) = quantize_act_scalar;
+static double (*p_sumsq)(const float *, int) = sumsq_scalar;
+static void (*p_scores)(const float *, const float *, size_t, int, int, float, float *) = scores_scalar;
+static void (*p_wsum)(const float *, const float *, size_t, int, int, float *) = wsum_scalar;
+static void (*p_softmax)(float *, int) = softmax_scalar;
+static double (*p_lse)(const float *, int) = lse_scalar;
+static void (*p_dot4xn)(const float *, size_t, const float *, size_t, int, int, float *, size_t, size_t) = dot4xn_scalar;
 
 bc_isa vec_init(bc_isa isa) {
     p_dot = dot_scalar; p_axpy = axpy_scalar; p_f16_row = f16_row_scalar; p_bf16_row = bf16_row_scalar;
     p_dot4 = dot4_scalar; p_gemv_f16 = gemv_f16_scalar; p_dot_q8_0 = dot_q8_0_scalar;
+    p_quantize_act = quantize_act_scalar; p_sumsq = sumsq_scalar; p_scores = scores_scalar; p_wsum = wsum_scalar;
+    p_softmax = softmax_scalar; p_lse = lse_scalar; p_dot4xn = dot4xn_scalar;
 #ifdef RT_X86
     __builtin_cpu_init();
     int has_avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
@@ -285,9 +638,13 @@ bc_isa vec_init(bc_isa isa) {
     if (isa >= BC_ISA_AVX2 && has_avx2) {
         p_dot = dot_avx2; p_axpy = axpy_avx2; p_f16_row = f16_row_avx2; p_bf16_row = bf16_row_avx2;
         p_dot4 = dot4_avx2; p_gemv_f16 = gemv_f16_avx2; p_dot_q8_0 = dot_q8_0_avx2;
+        p_quantize_act = quantize_act_avx2; p_sumsq = sumsq_avx2; p_scores = scores_avx2; p_wsum = wsum_avx2;
+        p_softmax = softmax_avx2; p_lse = lse_avx2; p_dot4xn = dot4xn_avx2;
         if (isa >= BC_ISA_AVX512 && has_512) {
             p_dot = dot_avx512; p_axpy = axpy_avx512; p_f16_row = f16_row_avx512;
             p_dot4 = dot4_avx512; p_gemv_f16 = gemv_f16_avx512; p_dot_q8_0 = dot_q8_0_avx512;
+            p_quantize_act = quantize_act_avx512; p_sumsq = sumsq_avx512; p_scores = scores_avx512; p_wsum = wsum_avx512;
+            p_softmax = softmax_avx512; p_lse = lse_avx512; p_dot4xn = dot4xn_avx512;
             return BC_ISA_AVX512;
         }
         return BC_ISA_AVX2;
@@ -308,3 +665,14 @@ void vec_gemv_f16(const uint8_t *w, size_t row_bytes, int rows, const float *x, 
     p_gemv_f16(w, row_bytes, rows, x, n, out);
 }
 float vec_dot_q8_0(const uint8_t *row, const int8_t *q, const float *d, int n) { return p_dot_q8_0(row, q, d, n); }
+float vec_quantize_act(const float *x, int n, int8_t *q, int32_t *sum) { return p_quantize_act(x, n, q, sum); }
+double vec_sumsq(const float *x, int n) { return p_sumsq(x, n); }
+void vec_scores(const float *q, const float *k, size_t stride, int hd, int T, float scale, float *scores) {
+    p_scores(q, k, stride, hd, T, scale, scores);
+}
+void vec_weighted_sum(const float *p, const float *v, size_t stride, int hd, int T, float *out) { p_wsum(p, v, stride, hd, T, out); }
+void vec_softmax(float *x, int n) { p_softmax(x, n); }
+double vec_log_sum_exp(const float *x, int n) { return p_lse(x, n); }
+void vec_dot4xn(const float *rows, size_t row_stride, const float *xs, size_t x_stride, int nt, int n, float *out, size_t ors, size_t ots) {
+    p_dot4xn(rows, row_stride, xs, x_stride, nt, n, out, ors, ots);
+}

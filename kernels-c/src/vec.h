@@ -22,6 +22,29 @@ void vec_dot4(const float *r0, const float *r1, const float *r2, const float *r3
 /* out[i] = dot(F16 row i, x) for i < rows; rows are row_bytes apart (GEMV for one decoded token). */
 void vec_gemv_f16(const uint8_t *w, size_t row_bytes, int rows, const float *x, int n, float *out);
 
+/* BitNet's per-token activation quantization of one row: s = 127 / max(max|x|, 1e-5),
+ * q = clamp(round_half_even(x * s), -128, 127); returns s, and the sum of q in *sum. Every ISA gives the
+ * same bytes. */
+float vec_quantize_act(const float *x, int n, int8_t *q, int32_t *sum);
+
+/* sum of squares, accumulated in double */
+double vec_sumsq(const float *x, int n);
+
+/* Attention over T cached positions of one head (rows `stride` floats apart):
+ * scores[t] = dot(q, k_t) * scale;  out = sum_t p[t] * v_t. */
+void vec_scores(const float *q, const float *k, size_t stride, int hd, int T, float scale, float *scores);
+void vec_weighted_sum(const float *p, const float *v, size_t stride, int hd, int T, float *out);
+
+/* In place: x = softmax(x) (max-subtracted, float32). */
+void vec_softmax(float *x, int n);
+/* log(sum_j exp(x_j)), the sums in double (perplexity's log-softmax). */
+double vec_log_sum_exp(const float *x, int n);
+
+/* out[r * out_row_stride + t * out_vec_stride] = dot(row r, vector t) for 4 f32 rows of length n and
+ * nt <= 4 vectors. */
+void vec_dot4xn(const float *rows, size_t row_stride, const float *xs, size_t x_stride, int nt, int n, float *out,
+                size_t out_row_stride, size_t out_vec_stride);
+
 /* Q8_0 activations: x quantized per 32-block (q: int8[n], d: float[n/32]). */
 void vec_quantize_q8(const float *x, int n, int8_t *q, float *d);
 /* dot of one Q8_0 row (34-byte blocks) with Q8 activations, n a multiple of 32. */
