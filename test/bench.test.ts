@@ -15,7 +15,7 @@ import {
   ensureSynthGgufs, synthPath, synthPlan, SHAPE_TINY, SHAPE_2B4T, ternaryBytes, type SynthSpec,
 } from "../scripts/synth-gguf.js";
 import {
-  decodeBytesPerToken, measureBandwidth, normalizeConversion, renderMarkdown, renderTable, REFERENCES, TARGETS, type BenchReport,
+  conversionRows, decodeBytesPerToken, measureBandwidth, renderMarkdown, renderTable, REFERENCES, TARGETS, type BenchReport,
 } from "../scripts/bench.js";
 
 const ROOT = resolve(new URL("../..", import.meta.url).pathname);
@@ -165,23 +165,24 @@ test("bandwidth probe builds and reports", async () => {
   assert.is(bw.samples_gbs!.length, bw.passes);
 });
 
-test("conversion results are normalized from the helper's shapes; missing figures become errors", () => {
-  const rows = normalizeConversion({
-    results: [
-      { layout: "i2_s", mbPerSec: 612.5, peakRssBytes: 7e8, seconds: 7.9 },
-      { layout: "tl2", error: "no TL2 parameters" },
-      { layout: "tq1_0" },
-    ],
+test("conversion rows: failures keep only their error, unmeasured figures are left out", () => {
+  const base = { model: "m", threads: 2, inputBytes: 4.8e9, outputBytes: 1.2e9, internalMbPerSec: 700, rssSource: "/usr/bin/time" as const };
+  const rows = conversionRows([
+    { ...base, layout: "i2_s", seconds: 7.9, mbPerSec: 612.5, peakRssBytes: 7e8 },
+    { ...base, layout: "tl2", seconds: 1, mbPerSec: 0, peakRssBytes: 5e7, error: "no TL2 parameters" },
+    { ...base, layout: "tq1_0", seconds: 8, mbPerSec: 600, peakRssBytes: NaN },
+  ]);
+  assert.equal(rows[0], {
+    layout: "i2_s", mb_per_s: 612.5, internal_mb_per_s: 700, peak_rss_bytes: 7e8, seconds: 7.9, input_bytes: 4.8e9, output_bytes: 1.2e9, rss_source: "/usr/bin/time",
   });
-  assert.equal(rows[0], { layout: "i2_s", mb_per_s: 612.5, peak_rss_bytes: 7e8, seconds: 7.9 });
   assert.equal(rows[1], { layout: "tl2", error: "no TL2 parameters" });
-  assert.ok(rows[2].error);
-  assert.equal(normalizeConversion([{ layout: "tq2_0", mb_per_s: 1, peak_rss_mb: 2 }]), [{ layout: "tq2_0", mb_per_s: 1, peak_rss_bytes: 2e6 }]);
+  assert.is(rows[2].peak_rss_bytes, undefined);
+  assert.equal(rows[2].notes, ["peak RSS not measured"]);
 });
 
 test("rendering: failures are printed as failures, the hand-written header is kept", () => {
   const report: BenchReport = {
-    command: "npm run bench -- --quick", date: "2025-01-01T00:00:00.000Z", quick: true, threads: 2, reps: 3, n_prompt: 128, n_gen: 32,
+    command: "npm run bench", date: "2025-01-01T00:00:00.000Z", quick: false, threads: 2, reps: 3, n_prompt: 128, n_gen: 32,
     machine: { cpu: "Test CPU", flags: { avx2: true }, logical_cpus: 2, memory_bytes: 2 ** 34, kernel: "6.0", node: "v20", loadavg_start: [1, 1, 1] },
     bandwidth: { threads: 2, bytes: 2 ** 28, passes: 5, best_gbs: 10, median_gbs: 9, samples_gbs: [9, 9, 10, 9, 8] },
     conversion: { rows: [{ layout: "tl2", error: "boom" }, { layout: "i2_s", mb_per_s: 600, peak_rss_bytes: 5e8, seconds: 8 }] },
@@ -193,7 +194,7 @@ test("rendering: failures are printed as failures, the hand-written header is ke
   };
   const table = renderTable(report);
   assert.match(table, "| tl2 | FAILED: boom");
-  assert.match(table, "| i2_s | 600.0 | 477 MiB | 8.0 | met |");
+  assert.match(table, "| i2_s | 600.0 | – | 477 MiB | 8.0 | met |");
   assert.match(table, "| 50.00 ± 1.00 | 5.00 ± 0.10 | 10.0 | 50% |");
   assert.match(table, "FAILED: could not load");
   assert.not.match(table, "undefined");
@@ -202,7 +203,7 @@ test("rendering: failures are printed as failures, the hand-written header is ke
   const md = renderMarkdown(report, header);
   assert.ok(md.startsWith(header.trimEnd()));
   assert.match(md, "Test CPU");
-  assert.match(md, "npm run bench -- --quick");
+  assert.match(md, "`npm run bench`");
   // regenerating from the written file keeps exactly one header and one generated part
   const marker = md.indexOf("<!-- generated");
   assert.ok(marker > 0);
