@@ -5,7 +5,7 @@ import { createHash } from "node:crypto";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gguf } from "@huggingface/gguf";
-import { encodeGgufHeader, GgufStreamWriter, kv, sha256File } from "../src/gguf/writer.js";
+import { encodeGgufHeader, GgufStreamWriter, kv, sha256File, stringElementOffsets } from "../src/gguf/writer.js";
 
 const dir = mkdtempSync(join(tmpdir(), "bitconv-gguf-writer-"));
 const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
@@ -102,6 +102,27 @@ test("patchHeader rewrites same-length values in place", async () => {
   await w.finish();
   const r = await gguf(target, { allowLocalFile: true });
   assert.equal((r.metadata as Record<string, unknown>)["bitconv.source.files"], [`config.json ${"ab".repeat(32)}`]);
+});
+
+test("patchBytes fills placeholders found by stringElementOffsets", async () => {
+  const target = join(dir, "q.gguf");
+  const values = ["config.json 0000", "sub/ü.safetensors 0000"];
+  const w = await GgufStreamWriter.create(target, [kv.str("general.architecture", "bitnet"), kv.strArray("bitconv.source.files", values), kv.u32("z", 1)], [{ name: "t", ne: [1], type: 0, nbytes: 4 }]);
+  const at = stringElementOffsets(w.layout, "bitconv.source.files", values);
+  await w.writeTensor(Uint8Array.of(1, 2, 3, 4));
+  for (let i = 0; i < values.length; i++) await w.patchBytes(at[i] + Buffer.byteLength(values[i]) - 4, Buffer.from(i === 0 ? "abcd" : "ef01"));
+  let threw = false;
+  try {
+    await w.patchBytes(w.layout.header.length - 2, Buffer.from("xyz"));
+  } catch {
+    threw = true;
+  }
+  assert.ok(threw, "patches outside the header are refused");
+  await w.finish();
+  const r = await gguf(target, { allowLocalFile: true });
+  const m = r.metadata as Record<string, unknown>;
+  assert.equal(m["bitconv.source.files"], ["config.json abcd", "sub/ü.safetensors ef01"]);
+  assert.is(m["z"], 1);
 });
 
 test("size mismatches are refused; abort leaves neither target nor temp file", async () => {

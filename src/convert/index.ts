@@ -7,15 +7,15 @@ import { availableParallelism } from "node:os";
 import { realpathSync, statSync } from "node:fs";
 import { basename, dirname, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
-import { openCheckpoint, type Checkpoint } from "../checkpoint/index.js";
-import { GgufStreamWriter, sha256File } from "../gguf/writer.js";
+import { openCheckpoint } from "../checkpoint/index.js";
+import { GgufStreamWriter, sha256File, stringElementOffsets } from "../gguf/writer.js";
 import { f16ToF32, f32ToF16Bits } from "../quant/float.js";
 import { writeFileAtomic } from "../util/atomic.js";
 import { BitconvError } from "../util/errors.js";
 import { progressBar } from "../util/progress.js";
 import { VERSION } from "../version.js";
 import type { EmbedType, JobResult } from "./jobs.js";
-import { buildKvs, planConversion, tokenizerSlice, type ConversionPlan, type PlannedOutput, type Target } from "./plan.js";
+import { planConversion, type ConversionPlan, type PlannedOutput, type Target } from "./plan.js";
 import { WorkerPool } from "./pool.js";
 
 export { planConversion, TARGETS, EMBED_TYPES } from "./plan.js";
@@ -143,13 +143,18 @@ async function hashInputs(plan: ConversionPlan): Promise<string[]> {
 }
 
 async function writeArtifact(
-  ckpt: Checkpoint,
   plan: ConversionPlan,
   output: string,
   threads: number,
   quiet: boolean,
 ): Promise<{ scales: number[]; hashes: string[] }> {
   const writer = await GgufStreamWriter.create(output, plan.kvs, plan.tensorInfos);
+  // where the 64-hex placeholders of bitconv.source.files sit, filled in once the hashes are known
+  const fileEntries = plan.provenanceFiles.map((f) => `${f.rel} ${"0".repeat(64)}`);
+  const hashAt = stringElementOffsets(writer.layout, "bitconv.source.files", fileEntries).map((at, i) => at + Buffer.byteLength(fileEntries[i]) - 64);
+  // drop the key list (hundreds of thousands of token and merge strings) so the GC does not keep
+  // tracing it while the weights stream through
+  plan.kvs = [];
   const pool = new WorkerPool(threads);
   const bar = progressBar({ quiet, unit: "bytes" });
   const hashing = hashInputs(plan);
@@ -186,7 +191,10 @@ async function writeArtifact(
       }
     }
     const hashes = await hashing;
-    await writer.patchHeader(buildKvs(ckpt, plan, tokenizerSlice(plan), hashes));
+    for (let i = 0; i < hashes.length; i++) {
+      if (!/^[0-9a-f]{64}$/.test(hashes[i])) throw new Error(`bad sha256 for ${plan.provenanceFiles[i].rel}`);
+      await writer.patchBytes(hashAt[i], Buffer.from(hashes[i], "latin1"));
+    }
     await writer.finish();
     return { scales: scales.filter((s) => s !== undefined), hashes };
   } catch (e) {
@@ -215,7 +223,7 @@ export async function convert(opts: ConvertOptions): Promise<ConvertResult> {
     return { dryRun: true, bytes: plan.outputBytes, tensors: plan.tensors.length, inputBytes: plan.inputBytes, seconds: 0, mbPerSec: 0, threads, notes: plan.notes, plan: summary };
   }
   const output = checkOutput(opts.output, opts.modelDir);
-  const { scales, hashes } = await writeArtifact(ckpt, plan, output, threads, opts.quiet ?? false);
+  const { scales, hashes } = await writeArtifact(plan, output, threads, opts.quiet ?? false);
   const notes = [...plan.notes];
   if (plan.blockScale === "w") notes.push(f16RoundingNote(scales));
   const seconds = (performance.now() - t0) / 1000;

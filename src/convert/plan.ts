@@ -373,8 +373,3 @@ export function buildKvs(ckpt: Checkpoint, plan: ConversionPlan, tokenizer: Gguf
   kvs.push(kv.str("bitconv.options", plan.optionsJson));
   return kvs;
 }
-
-/** The tokenizer keys of a plan (the slice between the arch keys and bitconv.*). */
-export function tokenizerSlice(plan: ConversionPlan): GgufKv[] {
-  return plan.kvs.filter((e) => e.key.startsWith("tokenizer."));
-}

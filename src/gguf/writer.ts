@@ -57,6 +57,8 @@ export interface GgufLayout {
   dataStart: number;
   fileSize: number;
   alignment: number;
+  /** key -> header offset of its value (for arrays: of the element type word) */
+  valueOffsets: Map<string, number>;
 }
 
 export const padTo = (n: number, align: number): number => Math.ceil(n / align) * align;
@@ -198,9 +200,11 @@ export function encodeGgufHeader(
   w.u32(GGUF_VERSION);
   w.u64(tensors.length);
   w.u64(kvs.length);
+  const valueOffsets = new Map<string, number>();
   for (const e of kvs) {
     w.string(e.key);
     w.u32(e.type);
+    valueOffsets.set(e.key, w.offset);
     if (e.type === T.ARRAY) {
       const arr = e.value as readonly Scalar[];
       w.u32(e.arrayType!);
@@ -222,7 +226,7 @@ export function encodeGgufHeader(
     next += padTo(t.nbytes, alignment);
   }
   if (w.offset !== size) throw new Error(`GGUF writer: header size ${w.offset} != computed ${size}`);
-  return { header: w.bytes, offsets, dataStart, fileSize: dataStart + next, alignment };
+  return { header: w.bytes, offsets, dataStart, fileSize: dataStart + next, alignment, valueOffsets };
 }
 
 const FLUSH_AT = 8 << 20;
@@ -343,6 +347,17 @@ export class GgufStreamWriter {
     }
   }
 
+  /** Overwrites bytes inside the already written header (fixed-size placeholders, e.g. hashes). */
+  async patchBytes(offset: number, bytes: Uint8Array): Promise<void> {
+    if (offset < 0 || offset + bytes.length > this.layout.header.length) throw new Error("GGUF writer: patch outside the header");
+    await this.flush();
+    let done = 0;
+    while (done < bytes.length) {
+      const { bytesWritten } = await this.fh.write(bytes, done, bytes.length - done, offset + done);
+      done += bytesWritten;
+    }
+  }
+
   /** Flushes, checks the size, fsyncs and renames onto the target. */
   async finish(): Promise<{ bytes: number }> {
     if (this.index !== this.tensors.length) {
@@ -365,6 +380,18 @@ export class GgufStreamWriter {
     }
     discardTemp(this.tempPath);
   }
+}
+
+/** Header offsets of the bytes of each element of an ARRAY<STRING> key (after each length word). */
+export function stringElementOffsets(layout: GgufLayout, key: string, values: readonly string[]): number[] {
+  const start = layout.valueOffsets.get(key);
+  if (start === undefined) throw new Error(`GGUF writer: no key ${key}`);
+  let pos = start + 4 + 8; // element type, count
+  return values.map((v) => {
+    const at = pos + 8;
+    pos = at + utf8Length(v);
+    return at;
+  });
 }
 
 /** sha256 of a whole file, streamed. */
