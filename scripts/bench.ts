@@ -416,15 +416,28 @@ async function benchLlamaCppRows(m: ModelFile, threads: number, np: number, ng: 
 
 // ------------------------------------------------------------------ output
 
-export function renderTable(r: BenchReport): string {
+/** The figures as text: markdown tables, readable on a terminal. `markdown`: section headings, no machine lines. */
+export function renderTable(r: BenchReport, markdown = false): string {
   const L: string[] = [];
   const m = r.machine;
   const flags = Object.entries(m.flags).map(([k, v]) => `${k} ${v ? "yes" : "no"}`).join(", ");
-  L.push(`Machine: ${m.cpu}; ${m.logical_cpus} logical CPUs; ${(m.memory_bytes / 2 ** 30).toFixed(1)} GiB; Linux ${m.kernel}; ${flags}`);
-  L.push(`Load average at start ${m.loadavg_start.join(" / ")}${m.loadavg_end ? `, at end ${m.loadavg_end.join(" / ")}` : ""} (1 / 5 / 15 min)`);
-  L.push("");
+  const title = (t: string) => {
+    if (markdown) L.push(`### ${t}`, "");
+    else L.push(t);
+  };
+  const busy = Math.max(...m.loadavg_start, ...(m.loadavg_end ?? []));
+  if (busy > m.logical_cpus) {
+    L.push(`WARNING: the machine was busy during this run (load average up to ${busy} on ${m.logical_cpus} logical CPUs): every figure, bandwidth included, is low and noisy.`);
+    L.push("");
+  }
+  if (!markdown) {
+    L.push(`Machine: ${m.cpu}; ${m.logical_cpus} logical CPUs; ${(m.memory_bytes / 2 ** 30).toFixed(1)} GiB; Linux ${m.kernel}; ${flags}`);
+    L.push(`Load average at start ${m.loadavg_start.join(" / ")}${m.loadavg_end ? `, at end ${m.loadavg_end.join(" / ")}` : ""} (1 / 5 / 15 min)`);
+    L.push("");
+  }
   const bw = r.bandwidth;
   if (bw) {
+    if (markdown) title("Memory read bandwidth");
     L.push(bw.error
       ? `Memory read bandwidth (${bw.threads} threads): FAILED: ${bw.error}`
       : `Memory read bandwidth (${bw.threads} threads, ${mib(bw.bytes)} buffer, ${bw.passes} sweeps): best ${fmt(bw.best_gbs, 2)} GB/s, median ${fmt(bw.median_gbs, 2)} GB/s (the decode bound uses the best)`);
@@ -432,7 +445,7 @@ export function renderTable(r: BenchReport): string {
   }
   if (r.conversion) {
     const c = r.conversion;
-    L.push(`Conversion${c.input ? ` of ${c.input}` : ""} (${r.threads} threads; targets >= ${TARGETS.convert_mb_per_s} MB/s of bf16 input, peak RSS < ${TARGETS.convert_peak_rss_bytes / 1e9} GB)`);
+    title(`Conversion${c.input ? ` of ${c.input}` : ""} (${r.threads} threads; targets >= ${TARGETS.convert_mb_per_s} MB/s of bf16 input, peak RSS < ${TARGETS.convert_peak_rss_bytes / 1e9} GB)`);
     if (c.error) L.push(`  FAILED: ${c.error}`);
     else {
       L.push("| layout | MB/s (wall) | MB/s (in-process) | peak RSS | seconds | targets |");
@@ -446,12 +459,13 @@ export function renderTable(r: BenchReport): string {
         const verdict = r.quick ? "n/a (fixture)" : met ? "met" : "missed";
         L.push(`| ${x.layout} | ${fmt(x.mb_per_s)} | ${fmt(x.internal_mb_per_s)} | ${mib(x.peak_rss_bytes)} | ${fmt(x.seconds)} | ${verdict} |`);
       }
+      if (markdown) L.push("");
       L.push("MB/s = bf16 input bytes / seconds / 1e6; wall = the whole `bitconv convert` process (start-up, planning, hashing, fsync), in-process = convert()'s own timer; peak RSS of that process. Targets are judged on the wall figure.");
     }
     L.push("");
   }
   if (r.runtime.length > 0) {
-    L.push(`Runtime (${r.threads} threads; pp${r.n_prompt} = ${r.n_prompt} tokens in one batch, tg${r.n_gen} = ${r.n_gen} single-token decodes; tokens/s avg ± sd over ${r.reps} repetitions after one warm-up)`);
+    title(`Runtime (${r.threads} threads; pp${r.n_prompt} = ${r.n_prompt} tokens in one batch, tg${r.n_gen} = ${r.n_gen} single-token decodes; tokens/s avg ± sd over ${r.reps} repetition${r.reps > 1 ? "s" : ""} after one warm-up)`);
     L.push(`| engine | layout | embd | model | file | pp${r.n_prompt} t/s | tg${r.n_gen} t/s | decode bound t/s | tg / bound |`);
     L.push("|---|---|---|---|---:|---:|---:|---:|---:|");
     for (const x of r.runtime) {
@@ -469,13 +483,14 @@ export function renderTable(r: BenchReport): string {
       L.push("");
       L.push("Decode bytes per token (bound = best bandwidth / bytes): " + [...bpt].map(([k, v]) => `${k} ${mb(v)}`).join(", "));
       if ([...bpt.values()].some((v) => v < CACHE_RESIDENT_BYTES)) {
+        if (markdown) L.push("");
         L.push(`Models under ${CACHE_RESIDENT_BYTES / 1048576} MiB per token stay in the CPU caches: no DRAM-bandwidth bound is given for them.`);
       }
     }
     L.push("");
   }
-  L.push("Reference figures (not measured by this run):");
-  for (const x of r.references) L.push(`  ${x.what}: pp ${x.pp_ts} / tg ${x.tg_ts} t/s (${x.source})`);
+  title("Reference figures (not measured by this run)");
+  for (const x of r.references) L.push(`${markdown ? "-" : " "} ${x.what}: pp ${x.pp_ts} / tg ${x.tg_ts} t/s (${x.source})`);
   return L.join("\n") + "\n";
 }
 
@@ -494,9 +509,7 @@ export function renderMarkdown(r: BenchReport, header: string): string {
   L.push(`- load average (1/5/15 min) at start ${m.loadavg_start.join(" / ")}${m.loadavg_end ? `, at end ${m.loadavg_end.join(" / ")}` : ""}`);
   L.push(`- threads: ${r.threads}; repetitions: ${r.reps} (after one warm-up); pp${r.n_prompt} / tg${r.n_gen}`);
   L.push("");
-  L.push("```");
-  L.push(renderTable(r).trimEnd());
-  L.push("```");
+  L.push(renderTable(r, true).trimEnd());
   L.push("");
   const notes = r.runtime.filter((x) => x.notes && x.notes.length > 0);
   if (notes.length > 0) {
