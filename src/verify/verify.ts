@@ -311,6 +311,7 @@ export async function verify(opts: VerifyOptions): Promise<VerifyResult> {
         await convertReference(ref.path, info, refModel, opts.threads);
         refDescription = `float reference path of ${basename(ref.path)} converted to ${info.layout ?? "the same layout"} (bitconv-rt --float-ref)`;
       } else {
+        refModel = ref.path;
         refDescription = `${basename(ref.path)}, its own integer path`;
       }
       klBase = join(tmp.dir, "reference.kl");
