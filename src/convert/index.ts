@@ -156,6 +156,19 @@ async function writeArtifact(
   // tracing it while the weights stream through
   plan.kvs = [];
   const pool = new WorkerPool(threads);
+  // buffers the workers produced go back to them once on disk (no fresh pages per job)
+  const fromWorkers = new WeakSet<ArrayBuffer>();
+  writer.onWritten = (chunks) => {
+    const back: ArrayBuffer[] = [];
+    for (const c of chunks) {
+      const b = c.buffer as ArrayBuffer;
+      if (fromWorkers.has(b) && c.byteOffset === 0 && c.byteLength === b.byteLength) {
+        fromWorkers.delete(b);
+        back.push(b);
+      }
+    }
+    pool.recycle(back);
+  };
   const bar = progressBar({ quiet, unit: "bytes" });
   const hashing = hashInputs(plan);
   hashing.catch(() => undefined);
@@ -185,6 +198,7 @@ async function writeArtifact(
         consumed++;
         launch();
         if (r.scale !== undefined) scales[j] = r.scale;
+        fromWorkers.add(r.bytes!.buffer as ArrayBuffer);
         await writer.write(r.bytes!);
         const job = plan.jobs[j];
         if (job.kind !== "hash") bar.increment(job.src.nbytes + (job.kind === "ternary" ? (job.scaleSrc?.nbytes ?? 0) : 0));

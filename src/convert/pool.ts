@@ -68,6 +68,15 @@ export class WorkerPool {
     this.queue.length = 0;
   }
 
+  private nextRecycle = 0;
+
+  /** Hands written output buffers back to the workers (round robin) for reuse. */
+  recycle(buffers: ArrayBuffer[]): void {
+    if (this.failed || buffers.length === 0 || this.all.length === 0) return;
+    const w = this.all[this.nextRecycle++ % this.all.length];
+    w.postMessage({ recycle: buffers }, buffers);
+  }
+
   async close(): Promise<void> {
     await Promise.all(this.all.map((w) => w.terminate()));
   }

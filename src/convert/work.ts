@@ -45,6 +45,30 @@ export function readSource(src: Source, reuse = false): Uint8Array {
   return out;
 }
 
+// Output buffers come back from the main thread once written (recycle()), so a steady stream of
+// same-sized tensors reuses memory instead of faulting in fresh pages for every job.
+const RECYCLE_CAP = 96 << 20;
+const recycled = new Map<number, ArrayBuffer[]>();
+let recycledBytes = 0;
+
+export function recycle(buffers: ArrayBuffer[]): void {
+  for (const b of buffers) {
+    if (recycledBytes + b.byteLength > RECYCLE_CAP) continue;
+    const list = recycled.get(b.byteLength) ?? [];
+    list.push(b);
+    recycled.set(b.byteLength, list);
+    recycledBytes += b.byteLength;
+  }
+}
+
+/** An output buffer of exactly n bytes (its own ArrayBuffer, so it can be transferred); contents undefined. */
+function outputBuffer(n: number): Uint8Array {
+  const b = recycled.get(n)?.pop();
+  if (b === undefined) return new Uint8Array(n);
+  recycledBytes -= n;
+  return new Uint8Array(b);
+}
+
 const u16 = (b: Uint8Array) => new Uint16Array(b.buffer, b.byteOffset, b.byteLength >>> 1);
 const f32 = (b: Uint8Array) => new Float32Array(b.buffer, b.byteOffset, b.byteLength >>> 2);
 const bytesOf = (a: ArrayBufferView) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
@@ -105,8 +129,8 @@ function runMasters16(job: TernaryJob, dtype: "BF16" | "F16"): JobResult {
   }
   const fused = job.permuteHeads === undefined && (job.layout === "i2_s" || (job.layout === "tq2_0" && job.blockScale === "one"));
   let bytes: Uint8Array;
-  if (fused && job.layout === "i2_s") bytes = packI2sFromCodes(bits, c.codes, c.scale);
-  else if (fused) bytes = packTq2_0FromCodes(bits, c.codes, F16_ONE);
+  if (fused && job.layout === "i2_s") bytes = packI2sFromCodes(bits, c.codes, c.scale, outputBuffer(bits.length / 4 + 32));
+  else if (fused) bytes = packTq2_0FromCodes(bits, c.codes, F16_ONE, outputBuffer((bits.length / 256) * 66));
   else bytes = pack(job, ternaryFromCodes(bits, c.codes), c.scale);
   return { bytes, scale: c.scale, meanAbs: c.meanAbs };
 }
@@ -167,7 +191,7 @@ export function convertFloats(job: FloatJob, raw: Uint8Array): Uint8Array {
       return raw.slice();
     }
     const lut = dtype === "BF16" ? bf16ToF16Lut() : f16ToBf16Lut();
-    const r = map16Checked(u16(raw), lut, EXP[dtype], out === "f16" ? EXP.F16 : EXP.BF16);
+    const r = map16Checked(u16(raw), lut, EXP[dtype], out === "f16" ? EXP.F16 : EXP.BF16, u16(outputBuffer(raw.length)));
     if (r.bad) throw conversionError(job, raw, r.out);
     return bytesOf(r.out);
   }

@@ -2,13 +2,17 @@
 // output buffers (no copy). Errors travel as {message, exitCode}, so BitconvError exit codes survive.
 import { parentPort } from "node:worker_threads";
 import { BitconvError } from "../util/errors.js";
-import { runJob } from "./work.js";
+import { recycle, runJob } from "./work.js";
 import type { Job } from "./jobs.js";
 
 const port = parentPort;
 if (!port) throw new Error("convert worker started outside worker_threads");
 
-port.on("message", (msg: { id: number; job: Job }) => {
+port.on("message", (msg: { id: number; job: Job } | { recycle: ArrayBuffer[] }) => {
+  if ("recycle" in msg) {
+    recycle(msg.recycle);
+    return;
+  }
   try {
     const result = runJob(msg.job);
     const transfer: ArrayBuffer[] = [];

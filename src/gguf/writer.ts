@@ -253,6 +253,9 @@ export class GgufStreamWriter {
     private readonly tensors: readonly GgufTensorInfo[],
   ) {}
 
+  /** Called with the chunks of each completed write, once the file has them (buffer reuse). */
+  onWritten: ((chunks: Uint8Array[]) => void) | undefined;
+
   static async create(target: string, kvs: readonly GgufKv[], tensors: readonly GgufTensorInfo[]): Promise<GgufStreamWriter> {
     const layout = encodeGgufHeader(kvs, tensors);
     const tmp = tempPathFor(target);
@@ -285,8 +288,9 @@ export class GgufStreamWriter {
     if (this.inTensor + bytes.length > info.nbytes) {
       throw new Error(`GGUF writer: tensor ${info.name} gets ${this.inTensor + bytes.length} bytes, declared ${info.nbytes}`);
     }
+    const n = bytes.length; // read before append: a flush may hand the buffer on (onWritten)
     await this.append(bytes);
-    this.inTensor += bytes.length;
+    this.inTensor += n;
     if (this.inTensor === info.nbytes) {
       const pad = padTo(info.nbytes, this.layout.alignment) - info.nbytes;
       if (pad > 0) await this.append(new Uint8Array(pad));
@@ -305,16 +309,18 @@ export class GgufStreamWriter {
   }
 
   private async append(bytes: Uint8Array): Promise<void> {
-    if (bytes.length === 0) return;
+    const n = bytes.length;
+    if (n === 0) return;
     this.pending.push(bytes);
-    this.pendingBytes += bytes.length;
-    this.written += bytes.length;
+    this.pendingBytes += n;
+    this.written += n;
     if (this.pendingBytes >= FLUSH_AT) await this.flush();
   }
 
   private async flush(): Promise<void> {
     if (this.pendingBytes === 0) return;
-    let rest = this.pending;
+    const written = this.pending;
+    let rest = written;
     this.pending = [];
     this.pendingBytes = 0;
     // writev writes all the chunks in one call; loop in case the kernel takes only part of them
@@ -331,6 +337,7 @@ export class GgufStreamWriter {
       }
       rest = next;
     }
+    this.onWritten?.(written);
   }
 
   /** Replaces the header (same kvs shape, e.g. hashes filled in); must encode to the same bytes length. */

@@ -60,9 +60,9 @@ export function ternaryFromCodes(bits: Uint16Array, codes: Uint8Array, T: Int8Ar
  * I2_S (formats/i2_s.md): each run of 128 values -> 32 bytes, byte p = c[p]<<6 | c[32+p]<<4 |
  * c[64+p]<<2 | c[96+p]; then the f32 scale at byte n/4 of a 32-byte zero tail. n % 128 == 0.
  */
-export function packI2sFromCodes(bits: Uint16Array, codes: Uint8Array, scale: number): Uint8Array {
+export function packI2sFromCodes(bits: Uint16Array, codes: Uint8Array, scale: number, out: Uint8Array = new Uint8Array(bits.length / 4 + 32)): Uint8Array {
   const n = bits.length;
-  const out = new Uint8Array(n / 4 + 32);
+  out.fill(0, n / 4); // the tail: scale, then zeros (out may be a recycled buffer)
   for (let e = 0, o = 0; e < n; e += 128, o += 32) {
     for (let p = 0; p < 32; p++) {
       out[o + p] = (codes[bits[e + p]] << 6) | (codes[bits[e + 32 + p]] << 4) | (codes[bits[e + 64 + p]] << 2) | codes[bits[e + 96 + p]];
@@ -76,9 +76,8 @@ export function packI2sFromCodes(bits: Uint16Array, codes: Uint8Array, scale: nu
  * TQ2_0 (formats/tq2_0.md): blocks of 256 values -> qs[64] + f16 d; within each half of 128,
  * byte m = c[m] | c[32+m]<<2 | c[64+m]<<4 | c[96+m]<<6. n % 256 == 0.
  */
-export function packTq2_0FromCodes(bits: Uint16Array, codes: Uint8Array, dBits: number): Uint8Array {
+export function packTq2_0FromCodes(bits: Uint16Array, codes: Uint8Array, dBits: number, out: Uint8Array = new Uint8Array((bits.length / 256) * 66)): Uint8Array {
   const n = bits.length;
-  const out = new Uint8Array((n / 256) * 66);
   const dLo = dBits & 0xff;
   const dHi = dBits >>> 8;
   for (let e = 0, o = 0; e < n; e += 256, o += 66) {
@@ -99,10 +98,15 @@ export function packTq2_0FromCodes(bits: Uint16Array, codes: Uint8Array, dBits: 
  * dst = lut[src] two per word, and a flag: true when some source pattern is NaN/Inf (exponent all
  * ones: `srcExp` 0x7f80 bf16, 0x7c00 f16) or some result is (`dstExp`: e.g. an f16 overflow).
  */
-export function map16Checked(src: Uint16Array, lut: Uint16Array, srcExp: number, dstExp: number): { out: Uint16Array; bad: boolean } {
-  const out = new Uint16Array(src.length);
+export function map16Checked(
+  src: Uint16Array,
+  lut: Uint16Array,
+  srcExp: number,
+  dstExp: number,
+  out: Uint16Array = new Uint16Array(src.length),
+): { out: Uint16Array; bad: boolean } {
   const sw = words(src);
-  const dw = new Uint32Array(out.buffer, 0, sw.length);
+  const dw = new Uint32Array(out.buffer, out.byteOffset, sw.length);
   const sPair = srcExp * 0x10001;
   const dPair = dstExp * 0x10001;
   let bad = false;
