@@ -494,7 +494,7 @@ export function renderTable(r: BenchReport, markdown = false): string {
     }
     L.push("");
   }
-  title("Reference figures (not measured by this run)");
+  title(`Reference figures (not measured by this run)${markdown ? "" : ":"}`);
   for (const x of r.references) L.push(`${markdown ? "-" : " "} ${x.what}: pp ${x.pp_ts} / tg ${x.tg_ts} t/s (${x.source})`);
   return L.join("\n") + "\n";
 }
