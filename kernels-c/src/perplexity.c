@@ -162,16 +162,21 @@ int cmd_perplexity(const rt_args *a) {
                 memcpy(&scale, rec, 4);
                 memcpy(&minlp, rec + 2, 4);
                 const uint16_t *codes = rec + 4;
-                double kl = 0;
+                /* the file's log-probabilities, renormalized (16-bit codes sum to 1 only approximately),
+                 * so the KL is a true divergence: >= 0 and second order in the coding error */
                 int best_b = 0, best_q = 0;
+                double bmax = -INFINITY, bsum = 0;
                 for (int j = 0; j < V; j++) {
                     lp[j] = (double)minlp + (double)scale * codes[j];
                     if (codes[j] > codes[best_b]) best_b = j;
                     if (row[j] > row[best_q]) best_q = j;
+                    bmax = lp[j] > bmax ? lp[j] : bmax;
                 }
+                for (int j = 0; j < V; j++) bsum += exp(lp[j] - bmax);
+                double blse = bmax + log(bsum), kl = 0;
                 for (int j = 0; j < V; j++) {
-                    double lq = (double)row[j] - lse;
-                    kl += exp(lp[j]) * (lp[j] - lq);
+                    lp[j] -= blse;
+                    kl += exp(lp[j]) * (lp[j] - ((double)row[j] - lse));
                 }
                 kls[count - 1] = kl;
                 kl_sum += kl;
