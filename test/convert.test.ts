@@ -563,6 +563,13 @@ test("bad inputs: exit 2, one line naming the file and the problem, no output", 
   expectRefusal(["convert", nan, "--layout", "i2_s", "-o", out], /tensor model\.embed_tokens\.weight: NaN or Inf weight at element 300 \(row 1, column 44\)/, out);
   assert.equal(readdirSync(tmp).filter((f) => f.startsWith(".refused")), [], "no temp files left");
 
+  // the output may not replace an input file
+  const self = join(tmp, "self");
+  mkdirSync(self);
+  for (const f of ["config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json"]) copyFileSync(join(FIX.packed, f), join(self, f));
+  expectRefusal(["convert", self, "--layout", "tq2_0", "-o", join(self, "model.safetensors")], /model\.safetensors: is one of the input files/);
+  assert.ok(readFileSync(join(self, "model.safetensors")).equals(readFileSync(join(FIX.packed, "model.safetensors"))), "input untouched");
+
   // a tokenizer that is not byte-level BPE
   const uni = join(tmp, "unigram");
   mkdirSync(uni);

@@ -96,7 +96,7 @@ function cachedSha256(path: string): string | undefined {
   return undefined;
 }
 
-function checkOutput(output: string | undefined, modelDir: string): string {
+function checkOutput(output: string | undefined, inputs: readonly string[]): string {
   if (!output) throw new BitconvError("no output file: pass -o <file.gguf>");
   const out = resolve(output);
   let st;
@@ -111,7 +111,7 @@ function checkOutput(output: string | undefined, modelDir: string): string {
   } catch (e) {
     if (e instanceof BitconvError) throw e;
   }
-  if (resolve(modelDir) === dirname(out) && /\.safetensors$/.test(out)) throw new BitconvError(`${output}: would overwrite an input file`);
+  if (inputs.some((f) => resolve(f) === out)) throw new BitconvError(`${output}: is one of the input files`);
   return out;
 }
 
@@ -236,7 +236,7 @@ export async function convert(opts: ConvertOptions): Promise<ConvertResult> {
   if (opts.dryRun) {
     return { dryRun: true, bytes: plan.outputBytes, tensors: plan.tensors.length, inputBytes: plan.inputBytes, seconds: 0, mbPerSec: 0, threads, notes: plan.notes, plan: summary };
   }
-  const output = checkOutput(opts.output, opts.modelDir);
+  const output = checkOutput(opts.output, ckpt.files);
   const { scales, hashes } = await writeArtifact(plan, output, threads, opts.quiet ?? false);
   const notes = [...plan.notes];
   if (plan.blockScale === "w") notes.push(f16RoundingNote(scales));
