@@ -498,6 +498,33 @@ test("Llama-style checkpoint (packed bitlinear, untied): arch llama, q/k rows pe
   }
 });
 
+test("Llama-style bf16 masters: absmean codes, q/k permuted, i2_s", async () => {
+  const dir = join(tmp, "llama-masters");
+  await writeSyntheticCheckpoint(dir, { family: "llama-bitnet", layers: 1, hidden: 256, ffn: 512, heads: 4, kvHeads: 2, vocab: 4096, dtype: "BF16", packed: false, seed: 13 });
+  const out = join(tmp, "llama-masters.gguf");
+  await convert({ modelDir: dir, layout: "i2_s", output: out, threads: 2, quiet: true });
+  const a = await readArtifact(out);
+  const st = readSt(join(dir, "model.safetensors"));
+  const hd = 64;
+  for (const [g, h, heads] of [["attn_q", "self_attn.q_proj", 4], ["attn_k", "self_attn.k_proj", 2], ["ffn_up", "mlp.up_proj", 0]] as const) {
+    const W = bf16Floats(st.get(`model.layers.0.${h}.weight`)!);
+    let sum = 0;
+    for (const x of W) sum += Math.abs(x);
+    const s = fround(1 / fround(sum / W.length));
+    const t = ternaryOf(a, `blk.0.${g}.weight`, "i2_s");
+    assert.is(t.scale, fround(1 / s));
+    for (let row = 0; row < t.M; row++) {
+      const head = Math.floor(row / hd), i = row % hd;
+      const g2 = heads ? head * hd + (i < hd / 2 ? 2 * i : 2 * (i - hd / 2) + 1) : row;
+      for (let k = 0; k < t.K; k++) {
+        const p = fround(W[row * t.K + k] * s);
+        const want = p > 0.5 ? 1 : p < -0.5 ? -1 : 0;
+        if (t.T[g2 * t.K + k] !== want && Math.abs(Math.abs(p) - 0.5) > 2 ** -24) assert.unreachable(`${g} row ${row} col ${k}`);
+      }
+    }
+  }
+});
+
 test("sharded checkpoint gives the same tensor data as the single-file one", async () => {
   const opts = { family: "bitnet-b1.58" as const, layers: 2, hidden: 256, ffn: 512, heads: 4, kvHeads: 2, vocab: 4096, dtype: "BF16" as const, seed: 3 };
   await writeSyntheticCheckpoint(join(tmp, "one"), opts);
