@@ -47,7 +47,7 @@ export function readSource(src: Source, reuse = false): Uint8Array {
 
 // Output buffers come back from the main thread once written (recycle()), so a steady stream of
 // same-sized tensors reuses memory instead of faulting in fresh pages for every job.
-const RECYCLE_CAP = 96 << 20;
+const RECYCLE_CAP = 32 << 20; // per worker: bounded whatever the thread count
 const recycled = new Map<number, ArrayBuffer[]>();
 let recycledBytes = 0;
 
