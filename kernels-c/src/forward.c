@@ -333,11 +333,9 @@ static void head_worker(void *a, int ith, int nth) {
     pool_split(V, HEAD_TILE, ith, nth, &r0, &r1);
     if (j->q8) {
         /* Q8_0 rows times the hidden state quantized per 32-block: int8 dot products */
-        for (int64_t r = r0; r < r1; r++) {
-            const uint8_t *row = w->data + (size_t)r * w->row_bytes;
-            for (int n = 0; n < N; n++)
-                j->logits[(size_t)n * V + r] = vec_dot_q8_0(row, s->hq + (size_t)n * dim, s->hd + (size_t)n * (dim / 32), dim);
-        }
+        for (int n = 0; n < N; n++)
+            vec_gemv_q8_0(w->data + (size_t)r0 * w->row_bytes, w->row_bytes, (int)(r1 - r0), s->hq + (size_t)n * dim,
+                          s->hd + (size_t)n * (dim / 32), dim, j->logits + (size_t)n * V + r0);
         return;
     }
     if (N == 1 && w->type == BC_GGML_F16) {

@@ -6,7 +6,7 @@
 #include <immintrin.h>
 #define RT_X86 1
 #define AVX2_FN __attribute__((target("avx2,fma,f16c")))
-#define AVX512_FN __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")))
+#define AVX512_FN __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512dq,avx512vnni")))
 #endif
 
 /* ---- scalar ---------------------------------------------------------------------------------------- */
@@ -608,6 +608,45 @@ AVX512_FN static float dot_q8_0_avx512(const uint8_t *row, const int8_t *q, cons
 }
 #endif
 
+#ifdef RT_X86
+/* Two rows x two 32-blocks per step: each 512-bit dpbusd covers 64 values of one row; the weights'
+ * signs move onto the activations (dpbusd multiplies unsigned by signed). Four independent chains. */
+AVX512_FN static void gemv_q8_0_avx512(const uint8_t *w, size_t row_bytes, int rows, const int8_t *q, const float *d, int n, float *out) {
+    int nb = n / 32, r = 0;
+    const __m512i zero = _mm512_setzero_si512();
+    for (; r + 2 <= rows; r += 2) {
+        const uint8_t *w0 = w + (size_t)r * row_bytes, *w1 = w0 + row_bytes;
+        __m512 a0 = _mm512_setzero_ps(), a1 = a0;
+        int b = 0;
+        for (; b + 2 <= nb; b += 2) {
+            __m512i x = _mm512_loadu_si512((const void *)(q + 32 * b));
+            __m512 dx = _mm512_insertf32x8(_mm512_set1_ps(d[b]), _mm256_set1_ps(d[b + 1]), 1);
+            const uint8_t *p0 = w0 + 34 * b, *p1 = w1 + 34 * b;
+            __m512i v0 = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(p0 + 2))), _mm256_loadu_si256((const __m256i *)(p0 + 36)), 1);
+            __m512i v1 = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(p1 + 2))), _mm256_loadu_si256((const __m256i *)(p1 + 36)), 1);
+            __m512i s0 = _mm512_mask_sub_epi8(x, _mm512_movepi8_mask(v0), zero, x);
+            __m512i s1 = _mm512_mask_sub_epi8(x, _mm512_movepi8_mask(v1), zero, x);
+            __m512i i0 = _mm512_dpbusd_epi32(zero, _mm512_abs_epi8(v0), s0);
+            __m512i i1 = _mm512_dpbusd_epi32(zero, _mm512_abs_epi8(v1), s1);
+            __m512 d0 = _mm512_insertf32x8(_mm512_set1_ps(_cvtsh_ss(rt_rd16(p0))), _mm256_set1_ps(_cvtsh_ss(rt_rd16(p0 + 34))), 1);
+            __m512 d1 = _mm512_insertf32x8(_mm512_set1_ps(_cvtsh_ss(rt_rd16(p1))), _mm256_set1_ps(_cvtsh_ss(rt_rd16(p1 + 34))), 1);
+            a0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(i0), _mm512_mul_ps(d0, dx), a0);
+            a1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(i1), _mm512_mul_ps(d1, dx), a1);
+        }
+        float o0 = _mm512_reduce_add_ps(a0), o1 = _mm512_reduce_add_ps(a1);
+        if (b < nb) {
+            o0 += dot_q8_0_avx512(w0 + 34 * b, q + 32 * b, d + b, 32);
+            o1 += dot_q8_0_avx512(w1 + 34 * b, q + 32 * b, d + b, 32);
+        }
+        out[r] = o0;
+        out[r + 1] = o1;
+    }
+    for (; r < rows; r++) out[r] = dot_q8_0_avx512(w + (size_t)r * row_bytes, q, d, n);
+}
+#endif
+
+static void gemv_q8_0_generic(const uint8_t *w, size_t row_bytes, int rows, const int8_t *q, const float *d, int n, float *out);
+
 /* ---- dispatch -------------------------------------------------------------------------------------- */
 
 static float (*p_dot)(const float *, const float *, int) = dot_scalar;
@@ -617,6 +656,7 @@ static void (*p_bf16_row)(const uint8_t *, float *, int) = bf16_row_scalar;
 static void (*p_dot4)(const float *, const float *, const float *, const float *, const float *, int, float *) = dot4_scalar;
 static void (*p_gemv_f16)(const uint8_t *, size_t, int, const float *, int, float *) = gemv_f16_scalar;
 static float (*p_dot_q8_0)(const uint8_t *, const int8_t *, const float *, int) = dot_q8_0_scalar;
+static void (*p_gemv_q8_0)(const uint8_t *, size_t, int, const int8_t *, const float *, int, float *) = gemv_q8_0_generic;
 static float (*p_quantize_act)(const float *, int, int8_t *, int32_t *) = quantize_act_scalar;
 static double (*p_sumsq)(const float *, int) = sumsq_scalar;
 static void (*p_scores)(const float *, const float *, size_t, int, int, float, float *) = scores_scalar;
@@ -629,12 +669,12 @@ bc_isa vec_init(bc_isa isa) {
     p_dot = dot_scalar; p_axpy = axpy_scalar; p_f16_row = f16_row_scalar; p_bf16_row = bf16_row_scalar;
     p_dot4 = dot4_scalar; p_gemv_f16 = gemv_f16_scalar; p_dot_q8_0 = dot_q8_0_scalar;
     p_quantize_act = quantize_act_scalar; p_sumsq = sumsq_scalar; p_scores = scores_scalar; p_wsum = wsum_scalar;
-    p_softmax = softmax_scalar; p_lse = lse_scalar; p_dot4xn = dot4xn_scalar;
+    p_softmax = softmax_scalar; p_lse = lse_scalar; p_dot4xn = dot4xn_scalar; p_gemv_q8_0 = gemv_q8_0_generic;
 #ifdef RT_X86
     __builtin_cpu_init();
     int has_avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
     int has_512 = has_avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-                  __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni");
+                  __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vnni");
     if (isa >= BC_ISA_AVX2 && has_avx2) {
         p_dot = dot_avx2; p_axpy = axpy_avx2; p_f16_row = f16_row_avx2; p_bf16_row = bf16_row_avx2;
         p_dot4 = dot4_avx2; p_gemv_f16 = gemv_f16_avx2; p_dot_q8_0 = dot_q8_0_avx2;
@@ -644,7 +684,7 @@ bc_isa vec_init(bc_isa isa) {
             p_dot = dot_avx512; p_axpy = axpy_avx512; p_f16_row = f16_row_avx512;
             p_dot4 = dot4_avx512; p_gemv_f16 = gemv_f16_avx512; p_dot_q8_0 = dot_q8_0_avx512;
             p_quantize_act = quantize_act_avx512; p_sumsq = sumsq_avx512; p_scores = scores_avx512; p_wsum = wsum_avx512;
-            p_softmax = softmax_avx512; p_lse = lse_avx512; p_dot4xn = dot4xn_avx512;
+            p_softmax = softmax_avx512; p_lse = lse_avx512; p_dot4xn = dot4xn_avx512; p_gemv_q8_0 = gemv_q8_0_avx512;
             return BC_ISA_AVX512;
         }
         return BC_ISA_AVX2;
@@ -675,4 +715,10 @@ void vec_softmax(float *x, int n) { p_softmax(x, n); }
 double vec_log_sum_exp(const float *x, int n) { return p_lse(x, n); }
 void vec_dot4xn(const float *rows, size_t row_stride, const float *xs, size_t x_stride, int nt, int n, float *out, size_t ors, size_t ots) {
     p_dot4xn(rows, row_stride, xs, x_stride, nt, n, out, ors, ots);
+}
+static void gemv_q8_0_generic(const uint8_t *w, size_t row_bytes, int rows, const int8_t *q, const float *d, int n, float *out) {
+    for (int r = 0; r < rows; r++) out[r] = p_dot_q8_0(w + (size_t)r * row_bytes, q, d, n);
+}
+void vec_gemv_q8_0(const uint8_t *w, size_t row_bytes, int rows, const int8_t *q, const float *d, int n, float *out) {
+    p_gemv_q8_0(w, row_bytes, rows, q, d, n, out);
 }

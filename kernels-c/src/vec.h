@@ -47,6 +47,8 @@ void vec_dot4xn(const float *rows, size_t row_stride, const float *xs, size_t x_
 
 /* Q8_0 activations: x quantized per 32-block (q: int8[n], d: float[n/32]). */
 void vec_quantize_q8(const float *x, int n, int8_t *q, float *d);
+/* out[r] = dot(Q8_0 row r, Q8 activations) for rows rows row_bytes apart (GEMV for one decoded token). */
+void vec_gemv_q8_0(const uint8_t *w, size_t row_bytes, int rows, const int8_t *q, const float *d, int n, float *out);
 /* dot of one Q8_0 row (34-byte blocks) with Q8 activations, n a multiple of 32. */
 float vec_dot_q8_0(const uint8_t *row, const int8_t *q, const float *d, int n);
 
