@@ -127,19 +127,22 @@ function scaleBytes(w: number): Uint8Array {
   return b;
 }
 
-/** Input hashes for provenance: LFS blob names where the cache gives them, else one hashing thread. */
-async function hashInputs(plan: ConversionPlan): Promise<string[]> {
+/**
+ * Input hashes for provenance: LFS blob names where the Hub cache gives them, else one hashing
+ * thread running alongside the conversion. cancel() stops it after a failure.
+ */
+function hashInputs(plan: ConversionPlan): { hashes: Promise<string[]>; cancel: () => Promise<void> } {
   const known = plan.provenanceFiles.map((f) => cachedSha256(f.path));
   const todo = plan.provenanceFiles.filter((_, i) => known[i] === undefined).map((f) => f.path);
-  if (todo.length === 0) return known as string[];
+  if (todo.length === 0) return { hashes: Promise.resolve(known as string[]), cancel: async () => undefined };
   const pool = new WorkerPool(1);
-  try {
-    const r = await pool.run({ kind: "hash", files: todo });
+  const hashes = pool.run({ kind: "hash", files: todo }).then((r) => {
     let k = 0;
     return known.map((h) => h ?? r.hashes![k++]);
-  } finally {
-    await pool.close();
-  }
+  });
+  hashes.catch(() => undefined); // awaited (or cancelled) by the caller
+  hashes.finally(() => pool.close()).catch(() => undefined);
+  return { hashes, cancel: () => pool.close() };
 }
 
 async function writeArtifact(
@@ -155,7 +158,13 @@ async function writeArtifact(
   // drop the key list (hundreds of thousands of token and merge strings) so the GC does not keep
   // tracing it while the weights stream through
   plan.kvs = [];
-  const pool = new WorkerPool(threads);
+  let pool: WorkerPool;
+  try {
+    pool = new WorkerPool(threads);
+  } catch (e) {
+    await writer.abort();
+    throw e;
+  }
   // buffers the workers produced go back to them once on disk (no fresh pages per job)
   const fromWorkers = new WeakSet<ArrayBuffer>();
   writer.onWritten = (chunks) => {
@@ -171,7 +180,6 @@ async function writeArtifact(
   };
   const bar = progressBar({ quiet, unit: "bytes" });
   const hashing = hashInputs(plan);
-  hashing.catch(() => undefined);
   const window = Math.max(2, threads * 2);
   const results: (Promise<JobResult> | undefined)[] = new Array(plan.jobs.length);
   const scales: number[] = new Array(plan.jobs.length);
@@ -204,7 +212,7 @@ async function writeArtifact(
         if (job.kind !== "hash") bar.increment(job.src.nbytes + (job.kind === "ternary" ? (job.scaleSrc?.nbytes ?? 0) : 0));
       }
     }
-    const hashes = await hashing;
+    const hashes = await hashing.hashes;
     for (let i = 0; i < hashes.length; i++) {
       if (!/^[0-9a-f]{64}$/.test(hashes[i])) throw new Error(`bad sha256 for ${plan.provenanceFiles[i].rel}`);
       await writer.patchBytes(hashAt[i], Buffer.from(hashes[i], "latin1"));
@@ -212,6 +220,7 @@ async function writeArtifact(
     await writer.finish();
     return { scales: scales.filter((s) => s !== undefined), hashes };
   } catch (e) {
+    await hashing.cancel();
     await writer.abort();
     throw e;
   } finally {
