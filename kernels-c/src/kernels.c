@@ -219,7 +219,44 @@ void bc_gemm_scalar(const bc_ternary *w, bc_panel_fn panel, int64_t kc, int64_t 
         }                                                                                          \
         REP##T(MK512_STORE)                                                                        \
     }
-DEFINE_MK512(1) DEFINE_MK512(2) DEFINE_MK512(3) DEFINE_MK512(4) DEFINE_MK512(5) DEFINE_MK512(6)
+/* T = 1 (decode): 2 accumulators would make the loop latency-bound (5 cycles per step), so four
+ * pairs rotate over the k4 steps */
+static BC_TARGET_AVX512 void mk512_1(const uint8_t *pan, int64_t k4n, const int8_t *xp, int first,
+                                     const int32_t *xsum, int32_t *y, int64_t ldy, __mmask32 rmask) {
+    (void)ldy;
+    __mmask16 lo = (__mmask16)rmask, hi = (__mmask16)(rmask >> 16);
+    __m512i a0, a1, b0 = _mm512_setzero_si512(), b1 = b0, c0_ = b0, c1_ = b0, d0 = b0, d1 = b0;
+    if (first) {
+        a0 = a1 = _mm512_set1_epi32(-xsum[0]);
+    } else {
+        a0 = _mm512_maskz_loadu_epi32(lo, y);
+        a1 = _mm512_maskz_loadu_epi32(hi, y + 16);
+    }
+    int64_t k4 = 0;
+    for (; k4 + 4 <= k4n; k4 += 4) {
+        const uint8_t *p = pan + k4 * 128;
+        const int8_t *xk = xp + k4 * 4;
+#define MK1_STEP(A0, A1, j)                                                                        \
+    __asm__("vpdpbusd %[m]%{1to16%}, %[c0], %[a0]\n\t"                                             \
+            "vpdpbusd %[m]%{1to16%}, %[c1], %[a1]"                                                 \
+            : [a0] "+v"(A0), [a1] "+v"(A1)                                                         \
+            : [c0] "v"(_mm512_load_si512((const void *)(p + 128 * (j)))),                          \
+              [c1] "v"(_mm512_load_si512((const void *)(p + 128 * (j) + 64))),                     \
+              [m] "m"(*(const int32_t *)(xk + 4 * (j))));
+        MK1_STEP(a0, a1, 0) MK1_STEP(b0, b1, 1) MK1_STEP(c0_, c1_, 2) MK1_STEP(d0, d1, 3)
+    }
+    for (; k4 < k4n; k4++) {
+        const uint8_t *p = pan + k4 * 128;
+        const int8_t *xk = xp + k4 * 4;
+        MK1_STEP(a0, a1, 0)
+    }
+#undef MK1_STEP
+    a0 = _mm512_add_epi32(_mm512_add_epi32(a0, b0), _mm512_add_epi32(c0_, d0));
+    a1 = _mm512_add_epi32(_mm512_add_epi32(a1, b1), _mm512_add_epi32(c1_, d1));
+    _mm512_mask_storeu_epi32(y, lo, a0);
+    _mm512_mask_storeu_epi32(y + 16, hi, a1);
+}
+DEFINE_MK512(2) DEFINE_MK512(3) DEFINE_MK512(4) DEFINE_MK512(5) DEFINE_MK512(6)
 DEFINE_MK512(7) DEFINE_MK512(8) DEFINE_MK512(9) DEFINE_MK512(10) DEFINE_MK512(11) DEFINE_MK512(12)
 
 typedef void (*mk512_fn)(const uint8_t *, int64_t, const int8_t *, int, const int32_t *, int32_t *, int64_t, __mmask32);
@@ -400,8 +437,6 @@ static inline __attribute__((always_inline)) BC_TARGET_AVX512 __m512i fold4_512(
     return _mm512_add_epi32(_mm512_srai_epi32(t, 2), a0);
 }
 
-/* acc += dot4(c, x) pinned in registers (gcc spills arrays of accumulators otherwise) */
-#define DPBUSD(acc, c, xv) __asm__("vpdpbusd %[x], %[cc], %[a]" : [a] "+v"(acc) : [cc] "v"(c), [x] "v"(xv))
 
 #define GEMV_ROW_DECL(r) __m512i a##r##0 = _mm512_setzero_si512(), a##r##1 = a##r##0, a##r##2 = a##r##0, a##r##3 = a##r##0;
 #define GEMV_ROW_STEP(r, v)                                                                        \

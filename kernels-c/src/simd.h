@@ -9,6 +9,10 @@
 #define BC_TARGET_AVX2 __attribute__((target("avx2,fma,bmi,bmi2")))
 #define BC_TARGET_AVX512 __attribute__((target("avx2,fma,bmi,bmi2,avx512f,avx512bw,avx512vl,avx512dq,avx512vnni")))
 
+/* acc += vpdpbusd(c, x) as inline asm: keeps accumulators in registers (gcc's register allocation
+ * around the intrinsic copies and spills them) */
+#define DPBUSD(acc, c, xv) __asm__("vpdpbusd %[x], %[cc], %[a]" : [a] "+v"(acc) : [cc] "v"(c), [x] "v"(xv))
+
 typedef void (*bc_decode_fn)(const bc_ternary *w, int64_t m, int8_t *out);
 
 /* Portable reference: decode each row with `decode`, then exact int32 dots (xsum unused). */

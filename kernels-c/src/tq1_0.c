@@ -108,12 +108,13 @@ static BC_TARGET_AVX512 void gemv_avx512(const uint8_t *data, int64_t nb, const 
             __m512i p2 = _mm512_maskz_loadu_epi8(TQ1_MASK52, r0 + 2 * rs + b * TQ1_BLOCK);
             __m512i p3 = _mm512_maskz_loadu_epi8(TQ1_MASK52, r0 + 3 * rs + b * TQ1_BLOCK);
             const int8_t *xb = xp + b * 320;
+#pragma GCC unroll 5
             for (int k = 0; k < 5; k++) {
                 __m512i xv = _mm512_loadu_si512((const void *)(xb + 64 * k));
-                a0 = _mm512_dpbusd_epi32(a0, codes512(p0), xv);
-                a1 = _mm512_dpbusd_epi32(a1, codes512(p1), xv);
-                a2 = _mm512_dpbusd_epi32(a2, codes512(p2), xv);
-                a3 = _mm512_dpbusd_epi32(a3, codes512(p3), xv);
+                DPBUSD(a0, codes512(p0), xv);
+                DPBUSD(a1, codes512(p1), xv);
+                DPBUSD(a2, codes512(p2), xv);
+                DPBUSD(a3, codes512(p3), xv);
                 if (k < 4) {
                     p0 = times3_512(p0);
                     p1 = times3_512(p1);
