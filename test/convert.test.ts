@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { gguf } from "@huggingface/gguf";
 import { convert } from "../src/convert/index.js";
+import { BitconvError } from "../src/util/errors.js";
 import { getLayout, LAYOUT_NAMES, type LayoutName } from "../src/layouts/index.js";
 import { writeSyntheticCheckpoint } from "./helpers/synth.js";
 import { tokenizerKeys } from "../src/tokenizer/gguf.js";
@@ -589,6 +590,18 @@ test("bad inputs: exit 2, one line naming the file and the problem, no output", 
   poke("model.embed_tokens.weight", 300, 0xff80);
   expectRefusal(["convert", nan, "--layout", "i2_s", "-o", out], /tensor model\.embed_tokens\.weight: NaN or Inf weight at element 300 \(row 1, column 44\)/, out);
   assert.equal(readdirSync(tmp).filter((f) => f.startsWith(".refused")), [], "no temp files left");
+  // the library rejects with a BitconvError (exit code 2) and leaves nothing behind either
+  const libOut = join(tmp, "lib", "refused.gguf");
+  mkdirSync(join(tmp, "lib"));
+  let err: unknown;
+  try {
+    await convert({ modelDir: nan, layout: "tq2_0", output: libOut, threads: 2, quiet: true });
+  } catch (e) {
+    err = e;
+  }
+  assert.ok(err instanceof BitconvError && err.exitCode === 2, String(err));
+  assert.match((err as Error).message, /model\.embed_tokens\.weight: NaN or Inf/);
+  assert.equal(readdirSync(join(tmp, "lib")), []);
 
   // the output may not replace an input file
   const self = join(tmp, "self");
