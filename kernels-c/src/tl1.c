@@ -43,10 +43,17 @@ static inline const uint8_t *tl1_sub(const bc_ternary *w, int64_t iM, int64_t iK
 static const int8_t DIV3[16] = {0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3, 4, 4, 4, 5};
 static const int8_t MOD3[16] = {0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0};
 
+static BC_TARGET_AVX512 inline __m512i decode16_512(const uint8_t *src, __m512i spread, __m512i shifts, __m512i nib,
+                                                  __m512i div3, __m512i mod3) {
+    __m512i v = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)src));
+    __m512i t = _mm512_and_si512(_mm512_srlv_epi16(_mm512_shuffle_epi8(v, spread), shifts), nib);
+    return _mm512_mask_shuffle_epi8(_mm512_shuffle_epi8(div3, t), 0xAAAAAAAAAAAAAAAAull, mod3, t);
+}
+
 static BC_TARGET_AVX512 void panel_avx512(const bc_ternary *w, int64_t m, int rows, int64_t k0, int64_t kc,
                                           uint8_t *panel) {
     (void)rows; /* always 32: BM is a multiple of 32 */
-    int64_t BM = w->BM, BK = w->BK, bm = w->bm, by = 256 / bm;
+    int64_t BM = w->BM, BK = w->BK, bm = w->bm;
     int64_t iM = m / BM, rr = m % BM, ib = rr / bm, ir0 = (rr % bm) / 16;
     const __m512i div3 = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)DIV3));
     const __m512i mod3 = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)MOD3));
@@ -57,20 +64,24 @@ static BC_TARGET_AVX512 void panel_avx512(const bc_ternary *w, int64_t m, int ro
                                            3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0);
     const __m512i shifts = _mm512_set1_epi32(0x00000004); /* word 0 (codes of the high nibble) >> 4 */
     const __m512i nib = _mm512_set1_epi8(0x0F);
-    const __mmask64 odd = 0xAAAAAAAAAAAAAAAAull;
     for (int64_t iK = k0 / BK; iK < (k0 + kc) / BK; iK++) {
         const uint8_t *sub = tl1_sub(w, iM, iK, ib);
-        for (int64_t iy = 0; iy < BK / by; iy++)
-            for (int64_t ip = 0; ip < by / 4; ip++) {
-                int64_t k4 = (iK * BK + iy * by + 4 * ip - k0) / 4;
-                for (int h = 0; h < 2; h++) {
-                    const uint8_t *src = sub + iy * 64 + ((ir0 + h) * (by / 4) + ip) * 16;
-                    __m512i v = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)src));
-                    __m512i t = _mm512_and_si512(_mm512_srlv_epi16(_mm512_shuffle_epi8(v, spread), shifts), nib);
-                    __m512i c = _mm512_mask_shuffle_epi8(_mm512_shuffle_epi8(div3, t), odd, mod3, t);
-                    _mm512_store_si512((void *)(panel + k4 * 128 + 64 * h), c);
-                }
+        uint8_t *pk = panel + (iK * BK - k0) / 4 * 128;
+        if (bm == 32) {
+            /* by = 8: each 64-byte group iy = (ir 0, ip 0), (0, 1), (1, 0), (1, 1): k4 = 2iy + ip, half ir */
+            for (int64_t iy = 0; iy < BK / 8; iy++, sub += 64, pk += 256) {
+                _mm512_store_si512((void *)pk, decode16_512(sub, spread, shifts, nib, div3, mod3));
+                _mm512_store_si512((void *)(pk + 128), decode16_512(sub + 16, spread, shifts, nib, div3, mod3));
+                _mm512_store_si512((void *)(pk + 64), decode16_512(sub + 32, spread, shifts, nib, div3, mod3));
+                _mm512_store_si512((void *)(pk + 192), decode16_512(sub + 48, spread, shifts, nib, div3, mod3));
             }
+        } else {
+            /* bm = 64, by = 4: group iy = ir 0..3 (ip 0); this panel's rows are ir0, ir0 + 1 */
+            for (int64_t iy = 0; iy < BK / 4; iy++, sub += 64, pk += 128) {
+                _mm512_store_si512((void *)pk, decode16_512(sub + 16 * ir0, spread, shifts, nib, div3, mod3));
+                _mm512_store_si512((void *)(pk + 64), decode16_512(sub + 16 * ir0 + 16, spread, shifts, nib, div3, mod3));
+            }
+        }
     }
 }
 
