@@ -168,8 +168,10 @@ test("embedding types: f32 and bf16 match f16 closely, q8_0 (int8 head and dequa
     const p = ppl(artifact("packed", "tq2_0", embed), 256, ["--chunks", "40"]).perplexity as number;
     assert.ok(rel(p, base) < (embed === "q8_0" ? 2e-3 : 1e-4), `${embed}: ${p} vs f16 ${base}`);
   }
-  const d = ppl(artifact("packed", "tq2_0", "q8_0"), 256, ["--chunks", "40", "--head-dequant"]).perplexity as number;
-  assert.ok(rel(d, base) < 2e-3, `q8_0 --head-dequant: ${d} vs f16 ${base}`);
+  for (const flag of ["--head-dequant", "--head-int8"]) {
+    const d = ppl(artifact("packed", "tq2_0", "q8_0"), 256, ["--chunks", "40", flag]).perplexity as number;
+    assert.ok(rel(d, base) < 2e-3, `q8_0 ${flag}: ${d} vs f16 ${base}`);
+  }
 });
 
 // ---------------------------------------------------------------- logits, generation, unpack

@@ -18,7 +18,8 @@ typedef struct {
     int chunks;             /* --chunks (0 = all) */
     int batch;              /* -b: tokens per matmul call */
     int float_ref;          /* --float-ref */
-    int head_dequant;       /* --head-dequant: Q8_0 head through float dequantization */
+    int head_dequant;       /* --head-dequant: Q8_0 head always through float dequantization */
+    int head_int8;          /* --head-int8: Q8_0 head always in int8 (default: int8 for decode only) */
     int json;               /* --json */
     int n_prompt, n_gen, reps, no_warmup; /* bench: -p -n -r --no-warmup; generate: -n */
     float temp, top_p;      /* generate */

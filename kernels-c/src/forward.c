@@ -6,7 +6,8 @@
 #include <math.h>
 #include <string.h>
 
-#define HEAD_TILE 16   /* output-head rows converted to f32 at a time (per thread) */
+#define HEAD_TILE 16          /* output-head rows converted to f32 at a time (per thread) */
+#define HEAD_Q8_MAX_TOKENS 2  /* a Q8_0 head runs in int8 for at most this many rows (see rt_opts) */
 
 struct rt_state {
     const rt_model *m;
@@ -323,7 +324,10 @@ static void embed_row(const rt_matrix *w, int id, float *out) {
 
 typedef struct { rt_state *s; int N; const float *h; float *logits; int q8; } head_job;
 
-/* logits[n][r] = dot(row r of the head, h[n]) for this thread's share of the vocabulary */
+/* logits[n][r] = dot(row r of the head, h[n]) for this thread's share of the vocabulary.
+ * For many tokens (perplexity) the hidden states are taken HEAD_TOKENS at a time, so they stay in L2
+ * while the head's rows stream past them: the matrix is read N / HEAD_TOKENS times, not N times. */
+#define HEAD_TOKENS 64
 static void head_worker(void *a, int ith, int nth) {
     head_job *j = a;
     rt_state *s = j->s;
@@ -331,36 +335,41 @@ static void head_worker(void *a, int ith, int nth) {
     int dim = (int)w->cols, N = j->N;
     int64_t V = w->rows, r0, r1;
     pool_split(V, HEAD_TILE, ith, nth, &r0, &r1);
-    if (j->q8) {
-        /* Q8_0 rows times the hidden state quantized per 32-block: int8 dot products */
-        for (int n = 0; n < N; n++)
-            vec_gemv_q8_0(w->data + (size_t)r0 * w->row_bytes, w->row_bytes, (int)(r1 - r0), s->hq + (size_t)n * dim,
-                          s->hd + (size_t)n * (dim / 32), dim, j->logits + (size_t)n * V + r0);
-        return;
-    }
-    if (N == 1 && w->type == BC_GGML_F16) {
+    if (N == 1 && !j->q8 && w->type == BC_GGML_F16) {
         /* decode: stream the f16 rows once, converting in registers */
         vec_gemv_f16(w->data + (size_t)r0 * w->row_bytes, w->row_bytes, (int)(r1 - r0), j->h, dim, j->logits + r0);
         return;
     }
     float *tile = s->tile + (size_t)ith * HEAD_TILE * dim;
-    for (int64_t r = r0; r < r1; r += HEAD_TILE) {
-        int nr = (int)(r1 - r < HEAD_TILE ? r1 - r : HEAD_TILE);
-        for (int i = 0; i < nr; i++) embed_row(w, (int)(r + i), tile + (size_t)i * dim);
-        /* 4 rows x 4 tokens at a time; leftover rows one by one */
-        int i = 0;
-        for (; i + 4 <= nr; i += 4)
-            for (int n = 0; n < N; n += 4)
-                vec_dot4xn(tile + (size_t)i * dim, (size_t)dim, j->h + (size_t)n * dim, (size_t)dim, N - n < 4 ? N - n : 4, dim,
-                           j->logits + (size_t)n * V + r + i, 1, (size_t)V);
-        for (; i < nr; i++)
-            for (int n = 0; n < N; n++) j->logits[(size_t)n * V + r + i] = vec_dot(tile + (size_t)i * dim, j->h + (size_t)n * dim, dim);
+    for (int n0 = 0; n0 < N; n0 += HEAD_TOKENS) {
+        int nt = N - n0 < HEAD_TOKENS ? N - n0 : HEAD_TOKENS;
+        for (int64_t r = r0; r < r1; r += HEAD_TILE) {
+            int nr = (int)(r1 - r < HEAD_TILE ? r1 - r : HEAD_TILE);
+            if (j->q8) {
+                /* Q8_0 rows times the hidden state quantized per 32-block: int8 dot products */
+                for (int n = n0; n < n0 + nt; n++)
+                    vec_gemv_q8_0(w->data + (size_t)r * w->row_bytes, w->row_bytes, nr, s->hq + (size_t)n * dim,
+                                  s->hd + (size_t)n * (dim / 32), dim, j->logits + (size_t)n * V + r);
+                continue;
+            }
+            for (int i = 0; i < nr; i++) embed_row(w, (int)(r + i), tile + (size_t)i * dim);
+            /* 4 rows x 4 tokens at a time; leftover rows one by one */
+            int i = 0;
+            for (; i + 4 <= nr; i += 4)
+                for (int n = n0; n < n0 + nt; n += 4)
+                    vec_dot4xn(tile + (size_t)i * dim, (size_t)dim, j->h + (size_t)n * dim, (size_t)dim, n0 + nt - n < 4 ? n0 + nt - n : 4,
+                               dim, j->logits + (size_t)n * V + r + i, 1, (size_t)V);
+            for (; i < nr; i++)
+                for (int n = n0; n < n0 + nt; n++)
+                    j->logits[(size_t)n * V + r + i] = vec_dot(tile + (size_t)i * dim, j->h + (size_t)n * dim, dim);
+        }
     }
 }
 
 static void output_head(rt_state *s, int N, const float *h, float *logits) {
     const rt_matrix *w = &s->m->output;
-    head_job j = {s, N, h, logits, w->type == BC_GGML_Q8_0 && s->o.head_q8 && !s->o.float_ref};
+    int q8 = w->type == BC_GGML_Q8_0 && !s->o.float_ref && (s->o.head_q8 == 2 || (s->o.head_q8 == 1 && N <= HEAD_Q8_MAX_TOKENS));
+    head_job j = {s, N, h, logits, q8};
     if (j.q8)
         for (int n = 0; n < N; n++)
             vec_quantize_q8(h + (size_t)n * w->cols, (int)w->cols, s->hq + (size_t)n * w->cols, s->hd + (size_t)n * (w->cols / 32));

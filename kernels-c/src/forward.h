@@ -13,7 +13,9 @@ typedef struct rt_state rt_state;
 
 typedef struct {
     int float_ref;     /* use the float reference path */
-    int head_q8;       /* Q8_0 head: 1 = int8 dot with per-32 quantized hidden state, 0 = dequantize */
+    int head_q8;       /* Q8_0 head, int8 dot with the hidden state quantized per 32-block: 0 never (dequantize
+                        * to float), 1 for up to HEAD_Q8_MAX_TOKENS rows (decode; batches are compute-bound and
+                        * run faster as a float GEMM), 2 always */
     int max_batch;     /* tokens per matmul call (bigger batches are split) */
     int max_ctx;       /* KV cache length */
 } rt_opts;

@@ -17,7 +17,8 @@ static const char *USAGE =
     "  generate    -m F --tokens T.bin [-n 64] [--temp 0] [--top-p 1] [--seed S] [--ids] [--json]\n"
     "  unpack      -m F --tensor NAME -o OUT\n"
     "common options: -t N (threads, default all cores), --isa scalar|avx2|avx512 (or BITCONV_ISA),\n"
-    "  -b N (tokens per matmul call, default 512), --head-dequant (Q8_0 head in float instead of int8)\n";
+    "  -b N (tokens per matmul call, default 512), --head-dequant / --head-int8 (Q8_0 head always in float /\n"
+    "  always in int8; default: int8 for single-token decode, float for batches)\n";
 
 static long long parse_int(const char *opt, const char *v, long long lo, long long hi) {
     if (!v) rt_die(RT_EXIT_BADINPUT, NULL, "option %s needs a value", opt);
@@ -77,6 +78,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(o, "--isa")) isa = VAL();
         else if (!strcmp(o, "--float-ref")) a.float_ref = 1;
         else if (!strcmp(o, "--head-dequant")) a.head_dequant = 1;
+        else if (!strcmp(o, "--head-int8")) a.head_int8 = 1;
         else if (!strcmp(o, "--json")) a.json = 1;
         else if (!strcmp(o, "--ids")) a.ids = 1;
         else if (!strcmp(o, "--no-warmup")) a.no_warmup = 1;
