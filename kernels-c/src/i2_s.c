@@ -3,7 +3,7 @@
  * Codes 0 -> -1, 1 -> 0, 2 -> +1; code 3 is never written (the reference decode maps it to 0, the
  * SIMD kernels would read it as +2: only valid files are supported).
  *
- * Kernels: N < BC_I2S_GEMM_MIN_N tokens -> one streaming GEMV per token (bc_gemv2b_*: 64-byte
+ * Kernels: N < GEMM_MIN_N tokens -> one streaming GEMV per token (bc_gemv2b_*: 64-byte
  * loads, codes masked in place, activations permuted once per token to match); otherwise the shared
  * GEMM engine over 32-row VNNI panels decoded once per K chunk and reused by every token. */
 #include "simd.h"
@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define GEMM_MIN_N 4
+#define GEMM_MIN_N 8 /* below: per-token GEMV (measured crossover with the panel GEMM ~ 8-16) */
 #define KC 1024
 
 void bc_i2_s_decode_row(const bc_ternary *w, int64_t m, int8_t *out) {

@@ -533,6 +533,7 @@ void BC_TARGET_AVX2 bc_gemv2b_avx2(const uint8_t *base, int64_t rowstride, int64
                 const int8_t *xj = xp + j * 128;
                 __m256i v0 = _mm256_loadu_si256((const __m256i *)(r0 + (j >> 1) * bstride + (j & 1) * 32));
                 __m256i v1 = _mm256_loadu_si256((const __m256i *)(r1 + (j >> 1) * bstride + (j & 1) * 32));
+#pragma GCC unroll 4
                 for (int s = 0; s < 4; s++) {
                     __m256i xs = _mm256_loadu_si256((const __m256i *)(xj + 32 * s));
                     __m256i c0 = _mm256_and_si256(_mm256_srli_epi16(v0, 2 * s), M);
@@ -555,6 +556,7 @@ void BC_TARGET_AVX2 bc_gemv2b_avx2(const uint8_t *base, int64_t rowstride, int64
             __m256i s0 = _mm256_setzero_si256();
             for (int64_t j = jb; j < je; j++) {
                 __m256i v0 = _mm256_loadu_si256((const __m256i *)(r0 + (j >> 1) * bstride + (j & 1) * 32));
+#pragma GCC unroll 4
                 for (int s = 0; s < 4; s++) {
                     __m256i xs = _mm256_loadu_si256((const __m256i *)(xp + j * 128 + 32 * s));
                     s0 = _mm256_add_epi16(s0, _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(v0, 2 * s), M), xs));

@@ -230,6 +230,7 @@ static BC_TARGET_AVX2 void gemv_avx2(const uint8_t *data, int64_t nb, const int8
             __m256i pa = _mm256_loadu_si256((const __m256i *)blk), pb = load_b256(blk);
             const int8_t *xb = xp + b * 320;
             __m256i s16 = _mm256_setzero_si256(); /* 10 pairs of |.| <= 512 */
+#pragma GCC unroll 5
             for (int k = 0; k < 5; k++) {
                 s16 = _mm256_add_epi16(s16, _mm256_maddubs_epi16(codes256(pa), _mm256_loadu_si256((const __m256i *)(xb + 32 * k))));
                 s16 = _mm256_add_epi16(s16, _mm256_maddubs_epi16(codes256(pb), _mm256_loadu_si256((const __m256i *)(xb + 160 + 32 * k))));

@@ -10,7 +10,7 @@
 #include <string.h>
 
 #define TQ2_BLOCK 66
-#define GEMM_MIN_N 4
+#define GEMM_MIN_N 8 /* below: per-token GEMV (measured crossover with the panel GEMM ~ 8-16) */
 #define KC 1024
 
 void bc_tq2_0_decode_row(const bc_ternary *w, int64_t m, int8_t *out) {
