@@ -64,9 +64,15 @@ static BC_TARGET_AVX512 void panel_avx512(const bc_ternary *w, int64_t m, int ro
                                            3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0);
     const __m512i shifts = _mm512_set1_epi32(0x00000004); /* word 0 (codes of the high nibble) >> 4 */
     const __m512i nib = _mm512_set1_epi8(0x0F);
+    int64_t nK = w->K / BK, sublen = BK / (256 / bm) * 64;
     for (int64_t iK = k0 / BK; iK < (k0 + kc) / BK; iK++) {
         const uint8_t *sub = tl1_sub(w, iM, iK, ib);
         uint8_t *pk = panel + (iK * BK - k0) / 4 * 128;
+        /* this panel reads one sub-block per iK, BM/bm sub-blocks apart: prefetch two ahead */
+        if (iK + 2 < nK) {
+            const uint8_t *nx = tl1_sub(w, iM, iK + 2, ib);
+            for (int64_t o = 0; o < sublen; o += 64) _mm_prefetch((const char *)(nx + o), _MM_HINT_T0);
+        }
         if (bm == 32) {
             /* by = 8: each 64-byte group iy = (ir 0, ip 0), (0, 1), (1, 0), (1, 1): k4 = 2iy + ip, half ir */
             for (int64_t iy = 0; iy < BK / 8; iy++, sub += 64, pk += 256) {

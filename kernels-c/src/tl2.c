@@ -99,12 +99,19 @@ static inline void panel_generic(const bc_ternary *w, int64_t m, int64_t k0, int
     int64_t iM = m / BM, ib = (m % BM) / 32, nK = g.K3 / BK, nb = BM / 32;
     const uint8_t *d = w->data;
     if (k0 < g.K3) {
-        for (int64_t iK = k0 / BK; iK < (k0 + kc) / BK; iK++)
+        for (int64_t iK = k0 / BK; iK < (k0 + kc) / BK; iK++) {
+            if (iK + 2 < nK) { /* this panel's bytes of iK + 2: BK/6*32 magnitude, BK/24*32 sign bytes */
+                const uint8_t *nm = d + g.mag_off + ((iM * nK + iK + 2) * nb + ib) * (BK / 6) * 32;
+                const uint8_t *ns = d + g.sign_off + ((iM * nK + iK + 2) * nb + ib) * (BK / 24) * 32;
+                for (int64_t o = 0; o < BK / 6 * 32; o += 64) _mm_prefetch((const char *)(nm + o), _MM_HINT_T0);
+                for (int64_t o = 0; o < BK / 24 * 32; o += 64) _mm_prefetch((const char *)(ns + o), _MM_HINT_T0);
+            }
             for (int64_t ig = 0; ig < BK / 24; ig++) {
                 const uint8_t *mag = d + g.mag_off + (((iM * nK + iK) * nb + ib) * (BK / 6) + 4 * ig) * 32;
                 const uint8_t *sgn = d + g.sign_off + (((iM * nK + iK) * nb + ib) * (BK / 24) + ig) * 32;
                 unit(mag, sgn, panel, iK * BK + 24 * ig - k0);
             }
+        }
     } else {
         int64_t nK2 = g.K2 / 32;
         for (int64_t iK2 = 0; iK2 < nK2; iK2++)

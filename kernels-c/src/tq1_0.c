@@ -98,15 +98,22 @@ static void permute_x_512(const int8_t *x, int64_t nb, int8_t *xp) {
 
 static BC_TARGET_AVX512 void gemv_avx512(const uint8_t *data, int64_t nb, const int8_t *xp, int32_t xsum,
                                          int32_t *y, int64_t m0, int64_t m1) {
-    int64_t rs = nb * TQ1_BLOCK, m = m0;
-    for (; m + 4 <= m1; m += 4) {
-        const uint8_t *r0 = data + m * rs;
+    /* four rows at a time from the four quarters of [m0, m1) (four sequential streams), with
+     * software prefetch ahead of each (as bc_gemv2b_avx512) */
+    int64_t rs = nb * TQ1_BLOCK, q = (m1 - m0) / 4;
+    for (int64_t j = 0; j < q; j++) {
+        const int64_t m = m0 + j;
+        const uint8_t *r0 = data + m * rs, *r1 = r0 + q * rs, *r2 = r1 + q * rs, *r3 = r2 + q * rs;
         __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0;
         for (int64_t b = 0; b < nb; b++) {
+            _mm_prefetch((const char *)(r0 + b * TQ1_BLOCK + 4096), _MM_HINT_T0);
+            _mm_prefetch((const char *)(r1 + b * TQ1_BLOCK + 4096), _MM_HINT_T0);
+            _mm_prefetch((const char *)(r2 + b * TQ1_BLOCK + 4096), _MM_HINT_T0);
+            _mm_prefetch((const char *)(r3 + b * TQ1_BLOCK + 4096), _MM_HINT_T0);
             __m512i p0 = _mm512_maskz_loadu_epi8(TQ1_MASK52, r0 + b * TQ1_BLOCK);
-            __m512i p1 = _mm512_maskz_loadu_epi8(TQ1_MASK52, r0 + rs + b * TQ1_BLOCK);
-            __m512i p2 = _mm512_maskz_loadu_epi8(TQ1_MASK52, r0 + 2 * rs + b * TQ1_BLOCK);
-            __m512i p3 = _mm512_maskz_loadu_epi8(TQ1_MASK52, r0 + 3 * rs + b * TQ1_BLOCK);
+            __m512i p1 = _mm512_maskz_loadu_epi8(TQ1_MASK52, r1 + b * TQ1_BLOCK);
+            __m512i p2 = _mm512_maskz_loadu_epi8(TQ1_MASK52, r2 + b * TQ1_BLOCK);
+            __m512i p3 = _mm512_maskz_loadu_epi8(TQ1_MASK52, r3 + b * TQ1_BLOCK);
             const int8_t *xb = xp + b * 320;
 #pragma GCC unroll 5
             for (int k = 0; k < 5; k++) {
@@ -124,11 +131,11 @@ static BC_TARGET_AVX512 void gemv_avx512(const uint8_t *data, int64_t nb, const 
             }
         }
         y[m] = _mm512_reduce_add_epi32(a0) - xsum;
-        y[m + 1] = _mm512_reduce_add_epi32(a1) - xsum;
-        y[m + 2] = _mm512_reduce_add_epi32(a2) - xsum;
-        y[m + 3] = _mm512_reduce_add_epi32(a3) - xsum;
+        y[m + q] = _mm512_reduce_add_epi32(a1) - xsum;
+        y[m + 2 * q] = _mm512_reduce_add_epi32(a2) - xsum;
+        y[m + 3 * q] = _mm512_reduce_add_epi32(a3) - xsum;
     }
-    for (; m < m1; m++) {
+    for (int64_t m = m0 + 4 * q; m < m1; m++) {
         const uint8_t *r0 = data + m * rs;
         __m512i a0 = _mm512_setzero_si512();
         for (int64_t b = 0; b < nb; b++) {
