@@ -6,9 +6,9 @@ import {
 } from "../src/quant/float.js";
 import { quantizeQ8_0, roundHalfAway } from "../src/quant/q8_0.js";
 import { permuteRowsForNormRope, unpermuteRowsForNormRope } from "../src/quant/permute.js";
-import { absSum16, anyNonFinite16, map16Checked, packI2sFromCodes, packTq2_0FromCodes, ternaryFromCodes } from "../src/quant/fused.js";
+import { absSum16, anyNonFinite16, map16Checked, packI2sFromCodes, packTq1_0FromCodes, packTq2_0FromCodes, ternaryFromCodes } from "../src/quant/fused.js";
 import { absmeanCodes16 } from "../src/quant/absmean.js";
-import { packI2_S, packTq2_0 } from "../src/layouts/index.js";
+import { packI2_S, packTq1_0, packTq2_0 } from "../src/layouts/index.js";
 
 const fround = Math.fround;
 
@@ -290,7 +290,7 @@ function randomBf16Weights(n: number, seed: number): Uint16Array {
   return bits;
 }
 
-test("fused: bf16 bit patterns -> i2_s / tq2_0 bytes equal the layouts' packers on the same codes", () => {
+test("fused: bf16 bit patterns -> i2_s / tq2_0 / tq1_0 bytes equal the layouts' packers on the same codes", () => {
   const M = 64, K = 512;
   const bits = randomBf16Weights(M * K, 21);
   const c = absmeanCodes16(bits, "bf16");
@@ -301,6 +301,12 @@ test("fused: bf16 bit patterns -> i2_s / tq2_0 bytes equal the layouts' packers 
   assert.is(c.scale, ref.scale);
   assert.equal(Buffer.from(packI2sFromCodes(bits, c.codes, c.scale)), Buffer.from(packI2_S(T, M, K, c.scale)));
   assert.equal(Buffer.from(packTq2_0FromCodes(bits, c.codes, 0x3c00)), Buffer.from(packTq2_0(T, M, K, 1)));
+  assert.equal(Buffer.from(packTq1_0FromCodes(bits, c.codes, 0x3c00)), Buffer.from(packTq1_0(T, M, K, 1)));
+  // recycled output buffers hold stale bytes: every byte must be rewritten
+  const stale = new Uint8Array((M * K) / 4 + 32).fill(0xee);
+  assert.equal(Buffer.from(packI2sFromCodes(bits, c.codes, c.scale, stale)), Buffer.from(packI2_S(T, M, K, c.scale)));
+  const stale1 = new Uint8Array((M * K / 256) * 54).fill(0xee);
+  assert.equal(Buffer.from(packTq1_0FromCodes(bits, c.codes, 0x3c00, stale1)), Buffer.from(packTq1_0(T, M, K, 1)));
   const odd = bits.subarray(0, 7); // odd length: the last element is handled outside the word loop
   let sum = 0;
   for (const b of odd) sum += Math.abs(refBf16Value(b));

@@ -5,7 +5,7 @@ import { closeSync, openSync, readSync } from "node:fs";
 import { createHash } from "node:crypto";
 import { absmeanCodes16, firstNonFinite16, NonFiniteWeight, ternarizeAbsmean } from "../quant/absmean.js";
 import { bf16ToF16Lut, bf16ToF32, f16ToBf16Lut, f16ToF32, f16ToF32Lut, f32ToBf16Bits, f32ToF16Bits } from "../quant/float.js";
-import { anyNonFinite16, map16Checked, packI2sFromCodes, packTq2_0FromCodes, ternaryFromCodes } from "../quant/fused.js";
+import { anyNonFinite16, map16Checked, packI2sFromCodes, packTq1_0FromCodes, packTq2_0FromCodes, ternaryFromCodes } from "../quant/fused.js";
 import { quantizeQ8_0 } from "../quant/q8_0.js";
 import { permuteRowsForNormRope } from "../quant/permute.js";
 import { getLayout, packTq1_0, packTq2_0, unpackHfPacked } from "../layouts/index.js";
@@ -117,7 +117,7 @@ function pack(job: TernaryJob, T: Int8Array, scale: number): Uint8Array {
   return getLayout(job.layout).pack(T, job.M, job.K, scale, job.params);
 }
 
-/** bf16/f16 masters: codes from tables; i2_s and tq2_0 (d = 1) packed straight from the bit patterns. */
+/** bf16/f16 masters: codes from tables; i2_s, tq2_0 and tq1_0 (d = 1) packed straight from the bit patterns. */
 function runMasters16(job: TernaryJob, dtype: "BF16" | "F16"): JobResult {
   const bits = u16(readSource(job.src, true));
   let c;
@@ -127,10 +127,11 @@ function runMasters16(job: TernaryJob, dtype: "BF16" | "F16"): JobResult {
     if (e instanceof NonFiniteWeight) throw nonFinite(job, e.index, job.K);
     throw e;
   }
-  const fused = job.permuteHeads === undefined && (job.layout === "i2_s" || (job.layout === "tq2_0" && job.blockScale === "one"));
+  const plain = job.permuteHeads === undefined && job.blockScale === "one";
   let bytes: Uint8Array;
-  if (fused && job.layout === "i2_s") bytes = packI2sFromCodes(bits, c.codes, c.scale, outputBuffer(bits.length / 4 + 32));
-  else if (fused) bytes = packTq2_0FromCodes(bits, c.codes, F16_ONE, outputBuffer((bits.length / 256) * 66));
+  if (plain && job.layout === "i2_s") bytes = packI2sFromCodes(bits, c.codes, c.scale, outputBuffer(bits.length / 4 + 32));
+  else if (plain && job.layout === "tq2_0") bytes = packTq2_0FromCodes(bits, c.codes, F16_ONE, outputBuffer((bits.length / 256) * 66));
+  else if (plain && job.layout === "tq1_0") bytes = packTq1_0FromCodes(bits, c.codes, F16_ONE, outputBuffer((bits.length / 256) * 54));
   else bytes = pack(job, ternaryFromCodes(bits, c.codes), c.scale);
   return { bytes, scale: c.scale, meanAbs: c.meanAbs };
 }

@@ -94,6 +94,37 @@ export function packTq2_0FromCodes(bits: Uint16Array, codes: Uint8Array, dBits: 
   return out;
 }
 
+/** TQ1_0's base-3 byte for a 5-digit value v (0..242): ceil(v * 256 / 243) (formats/tq1_0.md). */
+const TQ1_BYTE = Uint8Array.from({ length: 243 }, (_, v) => Math.floor((v * 256 + 242) / 243));
+
+/**
+ * TQ1_0 (formats/tq1_0.md): blocks of 256 values -> qs[48] | qh[4] | f16 d, codes c = T + 1 packed in
+ * base 3, first element most significant: qs[m] = c[m], c[m+32], .., c[m+128] (m < 32);
+ * qs[32+m] = c[160+m], c[176+m], .., c[224+m] (m < 16); qh[j] = (c[240+j], .., c[252+j]) * 3.
+ */
+export function packTq1_0FromCodes(bits: Uint16Array, codes: Uint8Array, dBits: number, out: Uint8Array = new Uint8Array((bits.length / 256) * 54)): Uint8Array {
+  const n = bits.length;
+  const dLo = dBits & 0xff;
+  const dHi = dBits >>> 8;
+  for (let e = 0, o = 0; e < n; e += 256, o += 54) {
+    for (let m = 0; m < 32; m++) {
+      const x = e + m;
+      out[o + m] = TQ1_BYTE[codes[bits[x]] * 81 + codes[bits[x + 32]] * 27 + codes[bits[x + 64]] * 9 + codes[bits[x + 96]] * 3 + codes[bits[x + 128]]];
+    }
+    for (let m = 0; m < 16; m++) {
+      const x = e + 160 + m;
+      out[o + 32 + m] = TQ1_BYTE[codes[bits[x]] * 81 + codes[bits[x + 16]] * 27 + codes[bits[x + 32]] * 9 + codes[bits[x + 48]] * 3 + codes[bits[x + 64]]];
+    }
+    for (let j = 0; j < 4; j++) {
+      const x = e + 240 + j;
+      out[o + 48 + j] = TQ1_BYTE[(codes[bits[x]] * 27 + codes[bits[x + 4]] * 9 + codes[bits[x + 8]] * 3 + codes[bits[x + 12]]) * 3];
+    }
+    out[o + 52] = dLo;
+    out[o + 53] = dHi;
+  }
+  return out;
+}
+
 /**
  * dst = lut[src] two per word, and a flag: true when some source pattern is NaN/Inf (exponent all
  * ones: `srcExp` 0x7f80 bf16, 0x7c00 f16) or some result is (`dstExp`: e.g. an f16 overflow).
