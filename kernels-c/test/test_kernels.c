@@ -440,14 +440,22 @@ int main(void) {
         {BC_LAYOUT_TL2, 32, 320, 32, 96, 32},   {BC_LAYOUT_TL2, 64, 288, 32, 96, 32},
         {BC_LAYOUT_TL2, 96, 416, 96, 192, 32},  {BC_LAYOUT_TL2, 160, 2592, 160, 96, 32},
         {BC_LAYOUT_TL2, 64, 264, 64, 24, 32},
+        /* K long enough to be split into several K chunks by the GEMM engine */
+        {BC_LAYOUT_TQ2_0, 33, 2304, 0, 0, 0},   {BC_LAYOUT_TQ1_0, 9, 1280, 0, 0, 0},
+        {BC_LAYOUT_I2_S, 40, 1408, 0, 0, 0},    {BC_LAYOUT_TL1, 64, 2048, 64, 128, 32},
+        {BC_LAYOUT_TL2, 64, 2144, 32, 96, 32},
     };
-    const int64_t Ns[] = {1, 2, 3, 4, 7, 13, 16, 33};
+    /* N covers the GEMV path, every AVX-512 tile size 1..12 (N % 12) and the AVX2 ones (N % 4) */
+    const int64_t Ns[] = {1, 2, 3, 4, 7, 13, 16, 18, 20, 22, 23, 33};
     int nshapes = (int)(sizeof small / sizeof small[0]);
     for (int i = 0; i < nshapes; i++) {
         for (int ni = 0; ni < (int)(sizeof Ns / sizeof Ns[0]); ni++)
             run_shape(&small[i], Ns[ni], W_RANDOM, X_RANDOM, 1);
         for (int wk = 0; wk < W_KINDS; wk++)
-            for (int xk = 0; xk < X_KINDS; xk++) run_shape(&small[i], xk % 2 ? 1 : 5, wk, xk, 0);
+            for (int xk = 0; xk < X_KINDS; xk++) {
+                run_shape(&small[i], 1, wk, xk, 0);  /* GEMV paths */
+                run_shape(&small[i], 14, wk, xk, 0); /* GEMM engine (12 + 2 tokens) */
+            }
     }
 
     /* the BitNet 2B-4T shapes (TL parameters chosen legal for them) */
