@@ -13,6 +13,8 @@ export { convert, planConversion, summarizePlan, TARGETS, EMBED_TYPES } from "./
 export type { ConvertOptions, ConvertResult, ConversionPlan, PlanSummary, Target, EmbedType } from "./convert/index.js";
 
 export { verify } from "./verify/verify.js";
+export { checkRecordedSource } from "./verify/provenance.js";
+export type { SourceCheck } from "./verify/provenance.js";
 export type { VerifyOptions, VerifyResult, VerifyReference, ReferenceKind } from "./verify/verify.js";
 
 export { inspect } from "./inspect/index.js";

@@ -4,6 +4,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, unlinkSync } from "node:fs";
 import { createHash } from "node:crypto";
+import { spawnSync } from "node:child_process";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { convert } from "../src/convert/index.js";
@@ -64,6 +65,26 @@ test("a pulled model records repo and commit, and check-source finds the snapsho
   } finally {
     await hub.close();
   }
+});
+
+test("verify --check-source: exit 0 on the recorded inputs, 1 naming the changed file", () => {
+  const out = join(work, "a.gguf");
+  const pristine = join(work, "pristine");
+  cpSync(fixture, pristine, { recursive: true });
+  const run = (dir: string) =>
+    spawnSync(process.execPath, [join(root, "dist/src/cli.js"), "verify", out, "--check-source", dir, "--ctx", "128", "--chunks", "2", "--no-bench", "--json", "--quiet"], { encoding: "utf8" });
+  const good = run(pristine);
+  assert.is(good.status, 0, good.stderr);
+  const goodJson = JSON.parse(good.stdout) as { passed: boolean; source_check: { mismatches: unknown[]; files: unknown[] } };
+  assert.ok(goodJson.passed);
+  assert.is(goodJson.source_check.mismatches.length, 0);
+  assert.is(goodJson.source_check.files.length, 5);
+  const bad = run(join(work, "src")); // changed by the test above
+  assert.is(bad.status, 1, bad.stderr);
+  const badJson = JSON.parse(bad.stdout) as { passed: boolean; failures: string[] };
+  assert.not.ok(badJson.passed);
+  assert.ok(badJson.failures.some((f) => f.includes("tokenizer_config.json changed since conversion")), badJson.failures.join("; "));
+  assert.ok(badJson.failures.some((f) => f.includes("generation_config.json is missing")));
 });
 
 test("an artifact without a recorded source is refused with a clear error", async () => {

@@ -7,6 +7,8 @@ import {
   verify,
   type VerifyResult,
 } from "./verify.js";
+import { checkRecordedSource, type SourceCheck } from "./provenance.js";
+import { hubOptionsFromEnv } from "../hub/options.js";
 
 interface VerifyArgs {
   artifact: string;
@@ -19,6 +21,7 @@ interface VerifyArgs {
   "max-ppl-drift": number;
   "max-kl": number;
   bench: boolean;
+  "check-source"?: string;
   quiet: boolean;
   json: boolean;
 }
@@ -28,7 +31,7 @@ const fmtRate = (v: number | null): string => (v === null ? "n/a" : `${v.toFixed
 const pct = (v: number | null | undefined, digits = 2): string => (v === null || v === undefined ? "n/a" : `${(v * 100).toFixed(digits)} %`);
 
 /** The human-readable report. */
-export function formatReport(r: VerifyResult): string {
+export function formatReport(r: VerifyResult & { source_check?: SourceCheck }): string {
   const rows: [string, string][] = [];
   const status = r.partial ? "PARTIAL (interrupted: not a verdict)" : r.passed ? "PASS" : "FAIL";
   rows.push(["artifact", `${r.artifact} (${r.architecture}${r.layout ? `, layout ${r.layout}` : ""})`]);
@@ -56,6 +59,11 @@ export function formatReport(r: VerifyResult): string {
   if (r.speed_method) {
     rows.push(["speed", `prefill ${fmtRate(r.prefill_tokens_per_s)}, decode ${fmtRate(r.decode_tokens_per_s)}`]);
     rows.push(["", `${r.speed_method}${r.threads ? `, ${r.threads} threads` : ""}`]);
+  }
+  if (r.source_check) {
+    const c = r.source_check;
+    const where = `${c.dir}${c.repo ? ` (${c.repo}${c.commit ? `@${c.commit.slice(0, 12)}` : ""})` : ""}`;
+    rows.push(["source", `${c.files.length - c.mismatches.length} of ${c.files.length} recorded input files match in ${where}`]);
   }
   for (const n of r.notes) rows.push(["note", n]);
   for (const f of r.failures) rows.push(["failed", f]);
@@ -86,7 +94,11 @@ export const verifyCommand: CommandModule<object, VerifyArgs> = {
       .option("threads", { alias: "t", type: "number", describe: "Threads for the runtime (default: all cores)" })
       .option("max-ppl-drift", { type: "number", default: DEFAULT_MAX_PPL_DRIFT, describe: "Fail when |PPL - PPL(ref)| exceeds this percentage" })
       .option("max-kl", { type: "number", default: DEFAULT_MAX_KL, describe: "Fail when the mean KL divergence from the reference exceeds this" })
-      .option("bench", { type: "boolean", default: true, describe: "Measure prefill/decode speed (--no-bench skips it)" }) as unknown as Argv<VerifyArgs>,
+      .option("bench", { type: "boolean", default: true, describe: "Measure prefill/decode speed (--no-bench skips it)" })
+      .option("check-source", {
+        type: "string",
+        describe: "Also check the artifact against its recorded inputs (sha256 of every file): in DIR, or with no value at the recorded repo@commit in the Hub cache",
+      }) as unknown as Argv<VerifyArgs>,
   handler: async (argv: ArgumentsCamelCase<VerifyArgs>) => {
     const controller = new AbortController();
     // While verify runs, Ctrl-C means "stop after the current chunk and report"; a second one exits.
@@ -119,7 +131,12 @@ export const verifyCommand: CommandModule<object, VerifyArgs> = {
       bar?.stop();
       bar = null;
     };
-    let result: VerifyResult;
+    // Checked first: a bad source is bad input (exit 2) before minutes of measurement.
+    const sourceCheck =
+      argv["check-source"] === undefined
+        ? undefined
+        : await checkRecordedSource(argv.artifact, argv["check-source"] || undefined, hubOptionsFromEnv({}));
+    let result: VerifyResult & { source_check?: SourceCheck };
     try {
       result = await verify({
         artifact: argv.artifact,
@@ -151,6 +168,13 @@ export const verifyCommand: CommandModule<object, VerifyArgs> = {
       stopBar();
       process.removeListener("SIGINT", onSigint);
       for (const l of saved) process.on("SIGINT", l);
+    }
+    if (sourceCheck) {
+      result = { ...result, source_check: sourceCheck };
+      for (const m of sourceCheck.mismatches) {
+        result.failures.push(`source file ${m.path} ${m.actual === null ? "is missing" : `changed since conversion (sha256 ${m.actual.slice(0, 12)}…, recorded ${m.expected.slice(0, 12)}…)`}`);
+      }
+      result.passed = result.passed && sourceCheck.passed;
     }
     if (argv.json) process.stdout.write(JSON.stringify(jsonReport(result)) + "\n");
     else process.stdout.write(formatReport(result));
