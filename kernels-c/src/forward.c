@@ -16,6 +16,7 @@ struct rt_state {
     rt_opts o;
     int nth;
     int qdim, kvdim, maxk, acc_width;
+    size_t kt_stride;      /* floats between rows of the transposed key cache */
     /* activations, one row per token of the batch */
     float *x;              /* residual stream [B][dim] */
     float *xb;             /* normalized input of a block [B][dim] */
@@ -29,11 +30,12 @@ struct rt_state {
     int32_t *xsum;
     float *xf;
     int32_t *acc;          /* exact integer sums from the kernels [B][acc_width] */
-    /* KV cache [layer][position][kvdim] and rope tables [position][head_dim/2] */
+    /* KV cache: keys transposed [layer][kv head][head_dim][position] (scores of 16 positions per vector),
+     * values [layer][position][kvdim]; rope tables [position][head_dim/2] */
     float *kc, *vc;
     float *rope_cos, *rope_sin;
     /* per-thread scratch */
-    float *scores;         /* [nth][max_ctx] */
+    float *scores;         /* [nth][group][max_ctx], group = query heads per kv head */
     int8_t *trow;          /* [nth][maxk] a decoded ternary row (float path) */
     float *frow;           /* [nth][maxk] */
     float *tile;           /* [nth][HEAD_TILE][dim] */
@@ -78,7 +80,11 @@ rt_state *state_create(const rt_model *m, pool *p, bc_isa isa, rt_opts o) {
     s->xsum = rt_alloc(B * sizeof(int32_t));
     s->xf = o.float_ref ? rt_alloc(fsz(B * maxk)) : NULL;
     s->acc = rt_alloc(B * (size_t)aw * sizeof(int32_t));
-    s->kc = rt_alloc(fsz((size_t)m->n_layers * C * s->kvdim));
+    /* rows of the transposed key cache padded to an odd number of cache lines: a power-of-two stride
+     * would map every row of a 64-position block to the same few L1 sets */
+    s->kt_stride = (C + 15) / 16 * 16;
+    if ((s->kt_stride / 16) % 2 == 0) s->kt_stride += 16;
+    s->kc = rt_alloc(fsz((size_t)m->n_layers * s->kt_stride * s->kvdim));
     s->vc = rt_alloc(fsz((size_t)m->n_layers * C * s->kvdim));
     int half = m->head_dim / 2;
     s->rope_cos = rt_alloc(fsz(C * half));
@@ -92,7 +98,7 @@ rt_state *state_create(const rt_model *m, pool *p, bc_isa isa, rt_opts o) {
             s->rope_sin[pos * half + i] = sinf(angle);
         }
     }
-    s->scores = rt_alloc(fsz(T * C));
+    s->scores = rt_alloc(fsz(T * (size_t)(m->n_heads / m->n_kv_heads) * C));
     s->trow = rt_alloc(T * maxk);
     s->frow = rt_alloc(fsz(T * maxk));
     s->tile = rt_alloc(fsz(T * HEAD_TILE * m->dim));
@@ -191,8 +197,7 @@ static void bitlinear_worker(void *a, int ith, int nth) {
             bc_matmul(w, s->xq, s->xsum, N, acc, M, m0, m1, s->isa);
             for (int n = 0; n < N; n++) {
                 const int32_t *an = acc + (size_t)n * M;
-                float *yn = y + (size_t)n * M, xs = s->xs[n], ws = w->scale;
-                for (int64_t m = m0; m < m1; m++) yn[m] = (float)an[m] / xs * ws;
+                vec_dequant(an + m0, (int)(m1 - m0), s->xs[n], w->scale, y + (size_t)n * M + m0);
             }
         } else {
             /* float reference: W = T * w as float, x = q / s as float, a plain float dot product */
@@ -255,35 +260,36 @@ static void rope_store_rows(rt_state *s, void *a, int n0, int n1) {
         int pos = aa->pos + n;
         for (int h = 0; h < m->n_heads; h++) rope_head(s, s->q + (size_t)n * s->qdim + (size_t)h * hd, pos);
         for (int h = 0; h < m->n_kv_heads; h++) rope_head(s, s->k + (size_t)n * s->kvdim + (size_t)h * hd, pos);
-        size_t at = ((size_t)aa->layer * s->o.max_ctx + pos) * s->kvdim;
-        memcpy(s->kc + at, s->k + (size_t)n * s->kvdim, fsz(s->kvdim));
-        memcpy(s->vc + at, s->v + (size_t)n * s->kvdim, fsz(s->kvdim));
+        const float *k = s->k + (size_t)n * s->kvdim;
+        float *kt = s->kc + (size_t)aa->layer * s->kvdim * s->kt_stride + pos;
+        for (int i = 0; i < s->kvdim; i++) kt[(size_t)i * s->kt_stride] = k[i];
+        memcpy(s->vc + ((size_t)aa->layer * s->o.max_ctx + pos) * s->kvdim, s->v + (size_t)n * s->kvdim, fsz(s->kvdim));
     }
 }
 
 typedef struct { rt_state *s; int layer, pos, N; } att_job;
 
-/* One (token, head) pair per item: causal softmax(q.k / sqrt(d)) . v over positions 0..pos+n; GQA maps
- * query head h to kv head h / (n_heads / n_kv_heads). */
+/* One (token, kv head) pair per item: the query heads of a GQA group share the kv head's keys and values
+ * (query head h uses kv head h / (n_heads / n_kv_heads)). Causal softmax(q.k / sqrt(d)) . v over
+ * positions 0 .. pos+n. */
 static void attention_worker(void *a, int ith, int nth) {
     att_job *j = a;
     rt_state *s = j->s;
     const rt_model *m = s->m;
-    int H = m->n_heads, hd = m->head_dim, group = m->n_heads / m->n_kv_heads;
+    int hd = m->head_dim, KV = m->n_kv_heads, group = m->n_heads / m->n_kv_heads;
+    size_t C = (size_t)s->o.max_ctx;
     float scale = 1.0f / sqrtf((float)hd);
-    const float *kc = s->kc + (size_t)j->layer * s->o.max_ctx * s->kvdim;
-    const float *vc = s->vc + (size_t)j->layer * s->o.max_ctx * s->kvdim;
-    float *score = s->scores + (size_t)ith * s->o.max_ctx;
+    const float *kc = s->kc + (size_t)j->layer * s->kvdim * s->kt_stride;
+    const float *vc = s->vc + (size_t)j->layer * C * s->kvdim;
+    float *score = s->scores + (size_t)ith * group * C;
     int64_t i0, i1;
-    pool_split((int64_t)j->N * H, 1, ith, nth, &i0, &i1);
+    pool_split((int64_t)j->N * KV, 1, ith, nth, &i0, &i1);
     for (int64_t it = i0; it < i1; it++) {
-        int n = (int)(it / H), h = (int)(it % H), last = j->pos + n;
-        const float *q = s->q + (size_t)n * s->qdim + (size_t)h * hd;
-        size_t kv_off = (size_t)(h / group) * hd;
-        int T = last + 1;
-        vec_scores(q, kc + kv_off, s->kvdim, hd, T, scale, score);
-        vec_softmax(score, T);
-        vec_weighted_sum(score, vc + kv_off, s->kvdim, hd, T, s->att + (size_t)n * s->qdim + (size_t)h * hd);
+        int n = (int)(it / KV), g = (int)(it % KV), T = j->pos + n + 1;
+        const float *q = s->q + (size_t)n * s->qdim + (size_t)g * group * hd;
+        vec_scores_t(q, group, hd, kc + (size_t)g * hd * s->kt_stride, s->kt_stride, T, scale, score, C);
+        for (int h = 0; h < group; h++) vec_softmax(score + (size_t)h * C, T);
+        vec_weighted_sum_g(score, C, group, vc + (size_t)g * hd, s->kvdim, hd, T, s->att + (size_t)n * s->qdim + (size_t)g * group * hd);
     }
 }
 
@@ -301,16 +307,8 @@ static void attention(rt_state *s, int layer, int N, int pos) {
 static void glu_rows(rt_state *s, void *a, int n0, int n1) {
     (void)a;
     int F = s->m->ffn_dim;
-    float *g = s->hb, *u = s->hb2;
     size_t i0 = (size_t)n0 * F, i1 = (size_t)n1 * F;
-    if (s->m->act == ACT_RELU2) {
-        for (size_t i = i0; i < i1; i++) {
-            float r = g[i] > 0 ? g[i] : 0;
-            g[i] = r * r * u[i];
-        }
-    } else {
-        for (size_t i = i0; i < i1; i++) g[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
-    }
+    vec_glu(s->hb + i0, s->hb2 + i0, (int)(i1 - i0), s->m->act == ACT_RELU2);
 }
 
 /* ---- embeddings and the output head -------------------------------------------------------------- */

@@ -77,13 +77,25 @@ static double sumsq_scalar(const float *x, int n) {
     return s;
 }
 
-static void scores_scalar(const float *q, const float *k, size_t stride, int hd, int T, float scale, float *sc) {
-    for (int t = 0; t < T; t++) sc[t] = dot_scalar(q, k + (size_t)t * stride, hd) * scale;
+static void scores_t_scalar(const float *q, int G, int hd, const float *kt, size_t ks, int T, float scale, float *sc, size_t ss) {
+    for (int g = 0; g < G; g++) {
+        float *o = sc + (size_t)g * ss;
+        for (int t = 0; t < T; t++) o[t] = 0;
+        for (int d = 0; d < hd; d++) {
+            float qd = q[g * hd + d];
+            const float *row = kt + (size_t)d * ks;
+            for (int t = 0; t < T; t++) o[t] += qd * row[t];
+        }
+        for (int t = 0; t < T; t++) o[t] *= scale;
+    }
 }
 
-static void wsum_scalar(const float *p, const float *v, size_t stride, int hd, int T, float *out) {
-    memset(out, 0, sizeof(float) * (size_t)hd);
-    for (int t = 0; t < T; t++) axpy_scalar(out, p[t], v + (size_t)t * stride, hd);
+static void wsum_g_scalar(const float *p, size_t ps, int G, const float *v, size_t vs, int hd, int T, float *out) {
+    for (int g = 0; g < G; g++) {
+        float *o = out + (size_t)g * hd;
+        memset(o, 0, sizeof(float) * (size_t)hd);
+        for (int t = 0; t < T; t++) axpy_scalar(o, p[(size_t)g * ps + t], v + (size_t)t * vs, hd);
+    }
 }
 
 static void softmax_scalar(float *x, int n) {
@@ -105,6 +117,17 @@ static double lse_scalar(const float *x, int n) {
 static void dot4xn_scalar(const float *rows, size_t rs, const float *xs, size_t xst, int nt, int n, float *out, size_t ors, size_t ots) {
     for (int r = 0; r < 4; r++)
         for (int t = 0; t < nt; t++) out[(size_t)r * ors + (size_t)t * ots] = dot_scalar(rows + r * rs, xs + t * xst, n);
+}
+
+static void glu_scalar(float *g, const float *u, int n, int relu2) {
+    if (relu2)
+        for (int i = 0; i < n; i++) { float r = g[i] > 0 ? g[i] : 0; g[i] = r * r * u[i]; }
+    else
+        for (int i = 0; i < n; i++) g[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
+}
+
+static void dequant_scalar(const int32_t *acc, int n, float xs, float ws, float *y) {
+    for (int i = 0; i < n; i++) y[i] = (float)acc[i] / xs * ws;
 }
 
 void vec_quantize_q8(const float *x, int n, int8_t *q, float *d) {
@@ -286,15 +309,6 @@ AVX2_FN static double sumsq_avx2(const float *x, int n) {
     return s;
 }
 
-AVX2_FN static void scores_avx2(const float *q, const float *k, size_t stride, int hd, int T, float scale, float *sc) {
-    for (int t = 0; t < T; t++) sc[t] = dot_avx2(q, k + (size_t)t * stride, hd) * scale;
-}
-
-AVX2_FN static void wsum_avx2(const float *p, const float *v, size_t stride, int hd, int T, float *out) {
-    memset(out, 0, sizeof(float) * (size_t)hd);
-    for (int t = 0; t < T; t++) axpy_avx2(out, p[t], v + (size_t)t * stride, hd);
-}
-
 /* e^x for x <= 0 (softmax arguments): 2^k * p(r), x = k ln2 + r, |r| <= ln2/2, ln2 split in two
  * parts so k ln2 is exact; degree-6 polynomial; results below 2^-126 flush to 0. Error ~1-2 ulp. */
 #define EXP_POLY(T, set1, fmadd, mul, sub, roundps, cvt, slli, add_i, castsi, castps, maxps)                 \
@@ -360,6 +374,70 @@ AVX2_FN static void dot4xn_avx2(const float *rows, size_t rs, const float *xs, s
         dot4_avx2(rows, rows + rs, rows + 2 * rs, rows + 3 * rs, xs + t * xst, n, o);
         for (int r = 0; r < 4; r++) out[(size_t)r * ors + (size_t)t * ots] = o[r];
     }
+}
+
+AVX2_FN static void scores_t_avx2(const float *q, int G, int hd, const float *kt, size_t ks, int T, float scale, float *sc, size_t ss) {
+    int t = 0;
+    for (; t + 16 <= T; t += 16) {
+        for (int g = 0; g < G; g++) {
+            __m256 a0 = _mm256_setzero_ps(), a1 = a0;
+            const float *qg = q + g * hd;
+            for (int d = 0; d < hd; d++) {
+                __m256 qd = _mm256_set1_ps(qg[d]);
+                a0 = _mm256_fmadd_ps(qd, _mm256_loadu_ps(kt + (size_t)d * ks + t), a0);
+                a1 = _mm256_fmadd_ps(qd, _mm256_loadu_ps(kt + (size_t)d * ks + t + 8), a1);
+            }
+            _mm256_storeu_ps(sc + (size_t)g * ss + t, _mm256_mul_ps(a0, _mm256_set1_ps(scale)));
+            _mm256_storeu_ps(sc + (size_t)g * ss + t + 8, _mm256_mul_ps(a1, _mm256_set1_ps(scale)));
+        }
+    }
+    if (t < T) {
+        for (int g = 0; g < G; g++) {
+            float *o = sc + (size_t)g * ss;
+            for (int u = t; u < T; u++) {
+                float acc = 0;
+                for (int d = 0; d < hd; d++) acc += q[g * hd + d] * kt[(size_t)d * ks + u];
+                o[u] = acc * scale;
+            }
+        }
+    }
+}
+
+AVX2_FN static void wsum_g_avx2(const float *p, size_t ps, int G, const float *v, size_t vs, int hd, int T, float *out) {
+    for (int g = 0; g < G; g++) {
+        float *o = out + (size_t)g * hd;
+        memset(o, 0, sizeof(float) * (size_t)hd);
+        for (int t = 0; t < T; t++) axpy_avx2(o, p[(size_t)g * ps + t], v + (size_t)t * vs, hd);
+    }
+}
+
+AVX2_FN static void glu_avx2(float *g, const float *u, int n, int relu2) {
+    int i = 0;
+    const __m256 zero = _mm256_setzero_ps(), one = _mm256_set1_ps(1.0f), sign = _mm256_set1_ps(-0.0f);
+    for (; i + 8 <= n; i += 8) {
+        __m256 x = _mm256_loadu_ps(g + i), y;
+        if (relu2) {
+            __m256 r = _mm256_max_ps(x, zero);
+            y = _mm256_mul_ps(_mm256_mul_ps(r, r), _mm256_loadu_ps(u + i));
+        } else {
+            /* silu(x) = x / (1 + e^-x); e^-x by the polynomial for arguments <= 0, else 1 / e^x */
+            __m256 nx = _mm256_xor_ps(x, sign);
+            __m256 e = exp_neg_avx2(_mm256_min_ps(nx, zero));
+            __m256 big = _mm256_div_ps(one, exp_neg_avx2(_mm256_min_ps(x, zero)));
+            e = _mm256_blendv_ps(e, big, _mm256_cmp_ps(nx, zero, _CMP_GT_OQ));
+            y = _mm256_mul_ps(_mm256_div_ps(x, _mm256_add_ps(one, e)), _mm256_loadu_ps(u + i));
+        }
+        _mm256_storeu_ps(g + i, y);
+    }
+    glu_scalar(g + i, u + i, n - i, relu2);
+}
+
+AVX2_FN static void dequant_avx2(const int32_t *acc, int n, float xs, float ws, float *y) {
+    const __m256 a = _mm256_set1_ps(xs), b = _mm256_set1_ps(ws);
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(y + i, _mm256_mul_ps(_mm256_div_ps(_mm256_cvtepi32_ps(_mm256_loadu_si256((const __m256i *)(acc + i))), a), b));
+    dequant_scalar(acc + i, n - i, xs, ws, y + i);
 }
 
 /* ---- AVX-512 --------------------------------------------------------------------------------------- */
@@ -468,54 +546,6 @@ AVX512_FN static double sumsq_avx512(const float *x, int n) {
     return s;
 }
 
-AVX512_FN static void scores_avx512(const float *q, const float *k, size_t stride, int hd, int T, float scale, float *sc) {
-    if (hd % 16 == 0 && hd <= 256) {
-        /* q stays in registers; one pass over each cached key */
-        __m512 qv[16];
-        int nv = hd / 16;
-        for (int j = 0; j < nv; j++) qv[j] = _mm512_loadu_ps(q + 16 * j);
-        for (int t = 0; t < T; t++) {
-            const float *kt = k + (size_t)t * stride;
-            __m512 a = _mm512_mul_ps(qv[0], _mm512_loadu_ps(kt));
-            for (int j = 1; j < nv; j++) a = _mm512_fmadd_ps(qv[j], _mm512_loadu_ps(kt + 16 * j), a);
-            sc[t] = _mm512_reduce_add_ps(a) * scale;
-        }
-        return;
-    }
-    for (int t = 0; t < T; t++) sc[t] = dot_avx512(q, k + (size_t)t * stride, hd) * scale;
-}
-
-AVX512_FN static void wsum_avx512(const float *p, const float *v, size_t stride, int hd, int T, float *out) {
-    if (hd % 16 == 0 && hd <= 256) {
-        __m512 acc[16];
-        int nv = hd / 16;
-        for (int j = 0; j < nv; j++) acc[j] = _mm512_setzero_ps();
-        int t = 0;
-        if (nv <= 4) {
-            /* short heads: two independent accumulator chains hide the FMA latency */
-            __m512 b[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
-            for (; t + 2 <= T; t += 2) {
-                const float *v0 = v + (size_t)t * stride, *v1 = v0 + stride;
-                __m512 p0 = _mm512_set1_ps(p[t]), p1 = _mm512_set1_ps(p[t + 1]);
-                for (int j = 0; j < nv; j++) {
-                    acc[j] = _mm512_fmadd_ps(p0, _mm512_loadu_ps(v0 + 16 * j), acc[j]);
-                    b[j] = _mm512_fmadd_ps(p1, _mm512_loadu_ps(v1 + 16 * j), b[j]);
-                }
-            }
-            for (int j = 0; j < nv; j++) acc[j] = _mm512_add_ps(acc[j], b[j]);
-        }
-        for (; t < T; t++) {
-            const float *vt = v + (size_t)t * stride;
-            __m512 pt = _mm512_set1_ps(p[t]);
-            for (int j = 0; j < nv; j++) acc[j] = _mm512_fmadd_ps(pt, _mm512_loadu_ps(vt + 16 * j), acc[j]);
-        }
-        for (int j = 0; j < nv; j++) _mm512_storeu_ps(out + 16 * j, acc[j]);
-        return;
-    }
-    memset(out, 0, sizeof(float) * (size_t)hd);
-    for (int t = 0; t < T; t++) axpy_avx512(out, p[t], v + (size_t)t * stride, hd);
-}
-
 AVX512_FN static inline __m512 exp_neg_avx512(__m512 x) {
 #define add_ps_ _mm512_add_ps
 #define RND16(v) _mm512_roundscale_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
@@ -593,6 +623,104 @@ AVX512_FN static void dot4xn_avx512(const float *rows, size_t rs, const float *x
         for (int t = 0; t < 4; t++) out[(size_t)r * ors + (size_t)t * ots] = _mm512_reduce_add_ps(a[r][t]);
 }
 
+/* Scores of heads g0..g0+NG-1 over 64 positions from t: NG x 4 accumulators kept in registers; per key
+ * dimension 4 loads and NG broadcasts feed 4 NG FMAs. */
+#define SCORES_BLOCK(NG)                                                                                  \
+    do {                                                                                                  \
+        __m512 acc[NG][4];                                                                                \
+        _Pragma("GCC unroll 4") for (int g = 0; g < NG; g++)                                                                      \
+            _Pragma("GCC unroll 4") for (int b = 0; b < 4; b++) acc[g][b] = _mm512_setzero_ps();                                  \
+        for (int d = 0; d < hd; d++) {                                                                    \
+            const float *row = kt + (size_t)d * ks + t;                                                   \
+            __m512 k0 = _mm512_maskz_loadu_ps(m0, row), k1 = _mm512_maskz_loadu_ps(m1, row + 16);         \
+            __m512 k2 = _mm512_maskz_loadu_ps(m2, row + 32), k3 = _mm512_maskz_loadu_ps(m3, row + 48);    \
+            _Pragma("GCC unroll 4") for (int g = 0; g < NG; g++) {                                                                \
+                __m512 qd = _mm512_set1_ps(q[(g0 + g) * hd + d]);                                         \
+                acc[g][0] = _mm512_fmadd_ps(qd, k0, acc[g][0]);                                           \
+                acc[g][1] = _mm512_fmadd_ps(qd, k1, acc[g][1]);                                           \
+                acc[g][2] = _mm512_fmadd_ps(qd, k2, acc[g][2]);                                           \
+                acc[g][3] = _mm512_fmadd_ps(qd, k3, acc[g][3]);                                           \
+            }                                                                                             \
+        }                                                                                                 \
+        _Pragma("GCC unroll 4") for (int g = 0; g < NG; g++) {                                                                    \
+            float *o = sc + (size_t)(g0 + g) * ss + t;                                                    \
+            _mm512_mask_storeu_ps(o, m0, _mm512_mul_ps(acc[g][0], sv));                                   \
+            _mm512_mask_storeu_ps(o + 16, m1, _mm512_mul_ps(acc[g][1], sv));                              \
+            _mm512_mask_storeu_ps(o + 32, m2, _mm512_mul_ps(acc[g][2], sv));                              \
+            _mm512_mask_storeu_ps(o + 48, m3, _mm512_mul_ps(acc[g][3], sv));                              \
+        }                                                                                                 \
+    } while (0)
+
+static inline __mmask16 tail_mask(int left) { return left >= 16 ? (__mmask16)0xffff : left <= 0 ? 0 : (__mmask16)((1u << left) - 1); }
+
+AVX512_FN static void scores_t_avx512(const float *q, int G, int hd, const float *kt, size_t ks, int T, float scale, float *sc, size_t ss) {
+    const __m512 sv = _mm512_set1_ps(scale);
+    for (int t = 0; t < T; t += 64) {
+        __mmask16 m0 = tail_mask(T - t), m1 = tail_mask(T - t - 16), m2 = tail_mask(T - t - 32), m3 = tail_mask(T - t - 48);
+        int g0 = 0;
+        for (; g0 + 4 <= G; g0 += 4) SCORES_BLOCK(4);
+        for (; g0 + 2 <= G; g0 += 2) SCORES_BLOCK(2);
+        for (; g0 < G; g0++) SCORES_BLOCK(1);
+    }
+}
+
+/* Two heads at a time with NV vectors of the value row in registers: per position NV loads feed 2 NV FMAs. */
+#define WSUM_PAIR(NV)                                                                                      \
+    do {                                                                                                   \
+        __m512 a[NV], b[NV];                                                                               \
+        _Pragma("GCC unroll 8") for (int j = 0; j < NV; j++) a[j] = b[j] = _mm512_setzero_ps();                                    \
+        for (int t = 0; t < T; t++) {                                                                      \
+            const float *vt = v + (size_t)t * vs;                                                          \
+            __m512 w0 = _mm512_set1_ps(p0[t]), w1 = _mm512_set1_ps(p1[t]);                                 \
+            _Pragma("GCC unroll 8") for (int j = 0; j < NV; j++) {                                                                 \
+                __m512 x = _mm512_loadu_ps(vt + 16 * j);                                                   \
+                a[j] = _mm512_fmadd_ps(w0, x, a[j]);                                                       \
+                b[j] = _mm512_fmadd_ps(w1, x, b[j]);                                                       \
+            }                                                                                              \
+        }                                                                                                  \
+        _Pragma("GCC unroll 8") for (int j = 0; j < NV; j++) {                                                                     \
+            _mm512_storeu_ps(out + (size_t)g * hd + 16 * j, a[j]);                                         \
+            if (two) _mm512_storeu_ps(out + (size_t)(g + 1) * hd + 16 * j, b[j]);                          \
+        }                                                                                                  \
+    } while (0)
+
+AVX512_FN static void wsum_g_avx512(const float *p, size_t ps, int G, const float *v, size_t vs, int hd, int T, float *out) {
+    if (hd != 128 && hd != 64 && hd != 32) {
+        for (int g = 0; g < G; g++) {
+            float *o = out + (size_t)g * hd;
+            memset(o, 0, sizeof(float) * (size_t)hd);
+            for (int t = 0; t < T; t++) axpy_avx512(o, p[(size_t)g * ps + t], v + (size_t)t * vs, hd);
+        }
+        return;
+    }
+    for (int g = 0; g < G; g += 2) {
+        int two = g + 1 < G;
+        const float *p0 = p + (size_t)g * ps, *p1 = p0 + (two ? ps : 0);
+        if (hd == 128) WSUM_PAIR(8);
+        else if (hd == 64) WSUM_PAIR(4);
+        else WSUM_PAIR(2);
+    }
+}
+
+AVX512_FN static void glu_avx512(float *g, const float *u, int n, int relu2) {
+    if (!relu2) { glu_avx2(g, u, n, relu2); return; }
+    const __m512 zero = _mm512_setzero_ps();
+    for (int i = 0; i < n; i += 16) {
+        __mmask16 k = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
+        __m512 r = _mm512_max_ps(_mm512_maskz_loadu_ps(k, g + i), zero);
+        _mm512_mask_storeu_ps(g + i, k, _mm512_mul_ps(_mm512_mul_ps(r, r), _mm512_maskz_loadu_ps(k, u + i)));
+    }
+}
+
+AVX512_FN static void dequant_avx512(const int32_t *acc, int n, float xs, float ws, float *y) {
+    const __m512 a = _mm512_set1_ps(xs), b = _mm512_set1_ps(ws);
+    for (int i = 0; i < n; i += 16) {
+        __mmask16 k = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
+        __m512 v = _mm512_cvtepi32_ps(_mm512_maskz_loadu_epi32(k, acc + i));
+        _mm512_mask_storeu_ps(y + i, k, _mm512_mul_ps(_mm512_div_ps(v, a), b));
+    }
+}
+
 /* VNNI: one dpbusd per 32-value block does the 32 multiply-adds into 8 int32 lanes. */
 AVX512_FN static float dot_q8_0_avx512(const uint8_t *row, const int8_t *q, const float *d, int n) {
     __m256 acc = _mm256_setzero_ps();
@@ -659,8 +787,10 @@ static float (*p_dot_q8_0)(const uint8_t *, const int8_t *, const float *, int) 
 static void (*p_gemv_q8_0)(const uint8_t *, size_t, int, const int8_t *, const float *, int, float *) = gemv_q8_0_generic;
 static float (*p_quantize_act)(const float *, int, int8_t *, int32_t *) = quantize_act_scalar;
 static double (*p_sumsq)(const float *, int) = sumsq_scalar;
-static void (*p_scores)(const float *, const float *, size_t, int, int, float, float *) = scores_scalar;
-static void (*p_wsum)(const float *, const float *, size_t, int, int, float *) = wsum_scalar;
+static void (*p_scores_t)(const float *, int, int, const float *, size_t, int, float, float *, size_t) = scores_t_scalar;
+static void (*p_wsum_g)(const float *, size_t, int, const float *, size_t, int, int, float *) = wsum_g_scalar;
+static void (*p_glu)(float *, const float *, int, int) = glu_scalar;
+static void (*p_dequant)(const int32_t *, int, float, float, float *) = dequant_scalar;
 static void (*p_softmax)(float *, int) = softmax_scalar;
 static double (*p_lse)(const float *, int) = lse_scalar;
 static void (*p_dot4xn)(const float *, size_t, const float *, size_t, int, int, float *, size_t, size_t) = dot4xn_scalar;
@@ -668,7 +798,7 @@ static void (*p_dot4xn)(const float *, size_t, const float *, size_t, int, int, 
 bc_isa vec_init(bc_isa isa) {
     p_dot = dot_scalar; p_axpy = axpy_scalar; p_f16_row = f16_row_scalar; p_bf16_row = bf16_row_scalar;
     p_dot4 = dot4_scalar; p_gemv_f16 = gemv_f16_scalar; p_dot_q8_0 = dot_q8_0_scalar;
-    p_quantize_act = quantize_act_scalar; p_sumsq = sumsq_scalar; p_scores = scores_scalar; p_wsum = wsum_scalar;
+    p_quantize_act = quantize_act_scalar; p_sumsq = sumsq_scalar; p_scores_t = scores_t_scalar; p_wsum_g = wsum_g_scalar; p_glu = glu_scalar; p_dequant = dequant_scalar;
     p_softmax = softmax_scalar; p_lse = lse_scalar; p_dot4xn = dot4xn_scalar; p_gemv_q8_0 = gemv_q8_0_generic;
 #ifdef RT_X86
     __builtin_cpu_init();
@@ -678,12 +808,12 @@ bc_isa vec_init(bc_isa isa) {
     if (isa >= BC_ISA_AVX2 && has_avx2) {
         p_dot = dot_avx2; p_axpy = axpy_avx2; p_f16_row = f16_row_avx2; p_bf16_row = bf16_row_avx2;
         p_dot4 = dot4_avx2; p_gemv_f16 = gemv_f16_avx2; p_dot_q8_0 = dot_q8_0_avx2;
-        p_quantize_act = quantize_act_avx2; p_sumsq = sumsq_avx2; p_scores = scores_avx2; p_wsum = wsum_avx2;
+        p_quantize_act = quantize_act_avx2; p_sumsq = sumsq_avx2; p_scores_t = scores_t_avx2; p_wsum_g = wsum_g_avx2; p_glu = glu_avx2; p_dequant = dequant_avx2;
         p_softmax = softmax_avx2; p_lse = lse_avx2; p_dot4xn = dot4xn_avx2;
         if (isa >= BC_ISA_AVX512 && has_512) {
             p_dot = dot_avx512; p_axpy = axpy_avx512; p_f16_row = f16_row_avx512;
             p_dot4 = dot4_avx512; p_gemv_f16 = gemv_f16_avx512; p_dot_q8_0 = dot_q8_0_avx512;
-            p_quantize_act = quantize_act_avx512; p_sumsq = sumsq_avx512; p_scores = scores_avx512; p_wsum = wsum_avx512;
+            p_quantize_act = quantize_act_avx512; p_sumsq = sumsq_avx512; p_scores_t = scores_t_avx512; p_wsum_g = wsum_g_avx512; p_glu = glu_avx512; p_dequant = dequant_avx512;
             p_softmax = softmax_avx512; p_lse = lse_avx512; p_dot4xn = dot4xn_avx512; p_gemv_q8_0 = gemv_q8_0_avx512;
             return BC_ISA_AVX512;
         }
@@ -707,10 +837,12 @@ void vec_gemv_f16(const uint8_t *w, size_t row_bytes, int rows, const float *x, 
 float vec_dot_q8_0(const uint8_t *row, const int8_t *q, const float *d, int n) { return p_dot_q8_0(row, q, d, n); }
 float vec_quantize_act(const float *x, int n, int8_t *q, int32_t *sum) { return p_quantize_act(x, n, q, sum); }
 double vec_sumsq(const float *x, int n) { return p_sumsq(x, n); }
-void vec_scores(const float *q, const float *k, size_t stride, int hd, int T, float scale, float *scores) {
-    p_scores(q, k, stride, hd, T, scale, scores);
+void vec_scores_t(const float *q, int G, int hd, const float *kt, size_t kt_stride, int T, float scale, float *scores, size_t sc_stride) {
+    p_scores_t(q, G, hd, kt, kt_stride, T, scale, scores, sc_stride);
 }
-void vec_weighted_sum(const float *p, const float *v, size_t stride, int hd, int T, float *out) { p_wsum(p, v, stride, hd, T, out); }
+void vec_weighted_sum_g(const float *p, size_t p_stride, int G, const float *v, size_t v_stride, int hd, int T, float *out) {
+    p_wsum_g(p, p_stride, G, v, v_stride, hd, T, out);
+}
 void vec_softmax(float *x, int n) { p_softmax(x, n); }
 double vec_log_sum_exp(const float *x, int n) { return p_lse(x, n); }
 void vec_dot4xn(const float *rows, size_t row_stride, const float *xs, size_t x_stride, int nt, int n, float *out, size_t ors, size_t ots) {
@@ -722,3 +854,5 @@ static void gemv_q8_0_generic(const uint8_t *w, size_t row_bytes, int rows, cons
 void vec_gemv_q8_0(const uint8_t *w, size_t row_bytes, int rows, const int8_t *q, const float *d, int n, float *out) {
     p_gemv_q8_0(w, row_bytes, rows, q, d, n, out);
 }
+void vec_glu(float *g, const float *u, int n, int relu2) { p_glu(g, u, n, relu2); }
+void vec_dequant(const int32_t *acc, int n, float xs, float ws, float *y) { p_dequant(acc, n, xs, ws, y); }

@@ -30,10 +30,12 @@ float vec_quantize_act(const float *x, int n, int8_t *q, int32_t *sum);
 /* sum of squares, accumulated in double */
 double vec_sumsq(const float *x, int n);
 
-/* Attention over T cached positions of one head (rows `stride` floats apart):
- * scores[t] = dot(q, k_t) * scale;  out = sum_t p[t] * v_t. */
-void vec_scores(const float *q, const float *k, size_t stride, int hd, int T, float scale, float *scores);
-void vec_weighted_sum(const float *p, const float *v, size_t stride, int hd, int T, float *out);
+/* Attention of G query heads (q: G x hd, contiguous) that share one kv head, over T cached positions.
+ * kt is that kv head's keys transposed, kt[d * kt_stride + t], so the scores of 16 positions come out of
+ * one vector without horizontal sums: scores[g * sc_stride + t] = dot(q_g, k_t) * scale.
+ * v rows are v_stride floats apart: out[g * hd + d] = sum_t p[g * p_stride + t] * v_t[d]. */
+void vec_scores_t(const float *q, int G, int hd, const float *kt, size_t kt_stride, int T, float scale, float *scores, size_t sc_stride);
+void vec_weighted_sum_g(const float *p, size_t p_stride, int G, const float *v, size_t v_stride, int hd, int T, float *out);
 
 /* In place: x = softmax(x) (max-subtracted, float32). */
 void vec_softmax(float *x, int n);
@@ -44,6 +46,12 @@ double vec_log_sum_exp(const float *x, int n);
  * nt <= 4 vectors. */
 void vec_dot4xn(const float *rows, size_t row_stride, const float *xs, size_t x_stride, int nt, int n, float *out,
                 size_t out_row_stride, size_t out_vec_stride);
+
+/* g = relu(g)^2 * u (relu2 = 1) or g = silu(g) * u (relu2 = 0), n values */
+void vec_glu(float *g, const float *u, int n, int relu2);
+/* y[m] = (float)acc[m] / xs * ws for m < n: a BitLinear output from the exact integer sums, computed
+ * in exactly this order (a division, then a product) on every path */
+void vec_dequant(const int32_t *acc, int n, float xs, float ws, float *y);
 
 /* Q8_0 activations: x quantized per 32-block (q: int8[n], d: float[n/32]). */
 void vec_quantize_q8(const float *x, int n, int8_t *q, float *d);
