@@ -149,28 +149,6 @@ static void pack_x(const int8_t *x, int64_t N, int64_t K, int TT, int8_t *xp) {
             ;                                                                                      \
         else
 
-/* ---- scalar engine (used by tests to check panel decoders; not a hot path) ---- */
-void bc_gemm_scalar(const bc_ternary *w, bc_panel_fn panel, int64_t kc, int64_t ksplit, const int8_t *x,
-                    const int32_t *xsum, int64_t N, int32_t *y, int64_t ldy, int64_t m0, int64_t m1) {
-    int64_t K = w->K;
-    uint8_t *pb = bc_scratch(0, (size_t)(kc > K - ksplit ? kc : K - ksplit) * BC_PANEL_ROWS);
-    if (!pb) abort();
-    for (int64_t m = m0; m < m1; m += BC_PANEL_ROWS) {
-        int rows = (int)(m1 - m < BC_PANEL_ROWS ? m1 - m : BC_PANEL_ROWS);
-        for (int64_t n = 0; n < N; n++)
-            for (int r = 0; r < rows; r++) y[n * ldy + m + r] = -xsum[n];
-        FOR_CHUNKS(K, kc, ksplit, k0, klen) {
-            panel(w, m, rows, k0, klen, pb);
-            for (int64_t n = 0; n < N; n++)
-                for (int r = 0; r < rows; r++) {
-                    int32_t s = 0;
-                    for (int64_t k = 0; k < klen; k++) s += pb[(k / 4) * 128 + r * 4 + k % 4] * x[n * K + k0 + k];
-                    y[n * ldy + m + r] += s;
-                }
-        }
-    }
-}
-
 /* ---- AVX-512 VNNI engine: 32 rows x 12 tokens per micro-kernel (24 zmm accumulators) ---- */
 #define TT512 12
 

@@ -37,9 +37,6 @@ void bc_gemm_avx512(const bc_ternary *w, bc_panel_fn panel, int64_t kc, int64_t 
                     const int32_t *xsum, int64_t N, int32_t *y, int64_t ldy, int64_t m0, int64_t m1);
 void bc_gemm_avx2(const bc_ternary *w, bc_panel_fn panel, int64_t kc, int64_t ksplit, const int8_t *x,
                   const int32_t *xsum, int64_t N, int32_t *y, int64_t ldy, int64_t m0, int64_t m1);
-void bc_gemm_scalar(const bc_ternary *w, bc_panel_fn panel, int64_t kc, int64_t ksplit, const int8_t *x,
-                    const int32_t *xsum, int64_t N, int32_t *y, int64_t ldy, int64_t m0, int64_t m1);
-
 /* Row-major codes rc[r*ld + k] (32 rows, kc columns, kc % 64 == 0) -> VNNI panel. */
 void bc_rows_to_panel_avx512(const uint8_t *rc, int64_t ld, int64_t kc, uint8_t *panel);
 void bc_rows_to_panel_avx2(const uint8_t *rc, int64_t ld, int64_t kc, uint8_t *panel);
@@ -48,8 +45,9 @@ void bc_rows_to_panel_avx2(const uint8_t *rc, int64_t ld, int64_t kc, uint8_t *p
  * Row m's bytes start at base + m*rowstride; chunk i (256 weights, 64 bytes) at + i*chunkstride;
  * nchunks full chunks, then if half != 0 one 32-byte chunk (128 weights). xp holds the token's
  * activations permuted so that the codes (byte >> 2s) & 3 of chunk i pair with
- * xp[i*256 + s*64 + lane] (AVX-512, lanes 0..63 = the 64 bytes) or, for AVX2 (32-byte chunks j of
- * 128 weights, chunk j at (j/2)*bstride + (j%2)*32), xp[j*128 + s*32 + lane]. For the half chunk (AVX-512) lanes 32..63 of xp are 0.
+ * xp[i*256 + s*64 + lane] (AVX-512, lanes 0..63 = the 64 bytes; for the half chunk lanes 32..63 of
+ * xp are 0) or, for AVX2 (32-byte chunks j of 128 weights, chunk j at (j/2)*bstride + (j%2)*32),
+ * xp[j*128 + s*32 + lane].
  * y[m] = sum - xsum for m in [m0, m1). */
 void bc_gemv2b_avx512(const uint8_t *base, int64_t rowstride, int64_t chunkstride, int64_t nchunks, int half,
                       const int8_t *xp, int32_t xsum, int32_t *y, int64_t m0, int64_t m1);
