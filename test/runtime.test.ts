@@ -272,7 +272,9 @@ test("--kl-base / --kl-compare: llama.cpp's _logits_ file round-trips; other lay
   assert.equal([b.readUInt32LE(8), b.readInt32LE(12), b.readInt32LE(16)], [128, 4096, 10]);
   assert.is(b.length, 20 + 4 * 128 * 10 + 10 * 63 * (4096 + 4) * 2);
   const self = lastJson(ok(["perplexity", "-m", artifact("packed", "i2_s"), "--kl-compare", base, "--float-ref", "--json"]).stdout);
-  assert.ok((self.kl_mean as number) >= 0 && (self.kl_mean as number) < 1e-6, `self KL ${self.kl_mean}`);
+  // the format keeps only the top 16 nats of each distribution (everything below reads as 16 nats down),
+  // so even a model against itself shows a small KL floor
+  assert.ok((self.kl_mean as number) >= 0 && (self.kl_mean as number) < 2e-4, `self KL ${self.kl_mean}`);
   assert.is(self.top1_agreement, 1);
   assert.ok(rel(self.reference_perplexity as number, ref.perplexity as number) < 1e-3, `reference ppl ${self.reference_perplexity} vs ${ref.perplexity}`);
   for (const layout of ["tq1_0", "tl1"]) {
