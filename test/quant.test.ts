@@ -6,9 +6,11 @@ import {
 } from "../src/quant/float.js";
 import { quantizeQ8_0, roundHalfAway } from "../src/quant/q8_0.js";
 import { permuteRowsForNormRope, unpermuteRowsForNormRope } from "../src/quant/permute.js";
-import { absSum16, anyNonFinite16, map16Checked, packI2sFromCodes, packTq1_0FromCodes, packTq2_0FromCodes, ternaryFromCodes } from "../src/quant/fused.js";
+import {
+  absSum16, anyNonFinite16, map16Checked, packI2sFromCodes, packTl1FromCodes, packTl2FromCodes, packTq1_0FromCodes, packTq2_0FromCodes, ternaryFromCodes,
+} from "../src/quant/fused.js";
 import { absmeanCodes16 } from "../src/quant/absmean.js";
-import { packI2_S, packTq1_0, packTq2_0 } from "../src/layouts/index.js";
+import { packI2_S, packTl1, packTl2, packTq1_0, packTq2_0, tl1Params, tl2Params } from "../src/layouts/index.js";
 
 const fround = Math.fround;
 
@@ -312,6 +314,31 @@ test("fused: bf16 bit patterns -> i2_s / tq2_0 / tq1_0 bytes equal the layouts' 
   for (const b of odd) sum += Math.abs(refBf16Value(b));
   assert.ok(Math.abs(absSum16(odd, "bf16") - sum) <= sum * 1e-15);
   assert.equal(Array.from(ternaryFromCodes(odd, c.codes)), Array.from(T.subarray(0, 7)));
+});
+
+test("fused: bf16 bit patterns -> tl1 / tl2 bytes equal the layouts' packers (several tile parameters)", () => {
+  const shapes: [number, number, ({ BM: number; BK: number; bm: number } | undefined)[], ({ BM: number; BK: number; bm: number } | undefined)[]][] = [
+    [64, 256, [undefined, { BM: 64, BK: 64, bm: 64 }, { BM: 32, BK: 256, bm: 32 }], [undefined, { BM: 64, BK: 96, bm: 32 }]],
+    [96, 352, [undefined], [undefined, { BM: 32, BK: 72, bm: 32 }]], // K mod 96 = K mod 72 = 64: a two-weight tail
+    [32, 288, [undefined], [undefined]], // K mod 96 = 0
+  ];
+  for (const [M, K, tl1s, tl2s] of shapes) {
+    const bits = randomBf16Weights(M * K, M + K);
+    const c = absmeanCodes16(bits, "bf16");
+    const T = ternaryFromCodes(bits, c.codes);
+    for (const given of tl1s) {
+      const p = given ?? tl1Params(M, K)!;
+      const want = Buffer.from(packTl1(T, M, K, c.scale, p));
+      assert.equal(Buffer.from(packTl1FromCodes(bits, c.codes, M, K, p, c.scale)), want, `tl1 ${M}x${K} ${JSON.stringify(p)}`);
+      assert.equal(Buffer.from(packTl1FromCodes(bits, c.codes, M, K, p, c.scale, new Uint8Array(want.length).fill(0xee))), want);
+    }
+    for (const given of tl2s) {
+      const p = given ?? tl2Params(M, K)!;
+      const want = Buffer.from(packTl2(T, M, K, c.scale, p));
+      assert.equal(Buffer.from(packTl2FromCodes(bits, c.codes, M, K, p, c.scale)), want, `tl2 ${M}x${K} ${JSON.stringify(p)}`);
+      assert.equal(Buffer.from(packTl2FromCodes(bits, c.codes, M, K, p, c.scale, new Uint8Array(want.length).fill(0xee))), want);
+    }
+  }
 });
 
 test("fused: 16-bit maps flag NaN/Inf inputs and f16 overflow, nothing else", () => {

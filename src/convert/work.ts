@@ -5,10 +5,12 @@ import { closeSync, openSync, readSync } from "node:fs";
 import { createHash } from "node:crypto";
 import { absmeanCodes16, firstNonFinite16, NonFiniteWeight, ternarizeAbsmean } from "../quant/absmean.js";
 import { bf16ToF16Lut, bf16ToF32, f16ToBf16Lut, f16ToF32, f16ToF32Lut, f32ToBf16Bits, f32ToF16Bits } from "../quant/float.js";
-import { anyNonFinite16, map16Checked, packI2sFromCodes, packTq1_0FromCodes, packTq2_0FromCodes, ternaryFromCodes } from "../quant/fused.js";
+import {
+  anyNonFinite16, map16Checked, packI2sFromCodes, packTl1FromCodes, packTl2FromCodes, packTq1_0FromCodes, packTq2_0FromCodes, ternaryFromCodes,
+} from "../quant/fused.js";
 import { quantizeQ8_0 } from "../quant/q8_0.js";
 import { permuteRowsForNormRope } from "../quant/permute.js";
-import { getLayout, packTq1_0, packTq2_0, unpackHfPacked } from "../layouts/index.js";
+import { getLayout, packTq1_0, packTq2_0, tl2Nbytes, unpackHfPacked } from "../layouts/index.js";
 import { BitconvError, inputError } from "../util/errors.js";
 import type { FloatDtype, FloatJob, HashJob, Job, JobResult, Source, TernaryJob } from "./jobs.js";
 
@@ -117,7 +119,7 @@ function pack(job: TernaryJob, T: Int8Array, scale: number): Uint8Array {
   return getLayout(job.layout).pack(T, job.M, job.K, scale, job.params);
 }
 
-/** bf16/f16 masters: codes from tables; i2_s, tq2_0 and tq1_0 (d = 1) packed straight from the bit patterns. */
+/** bf16/f16 masters: codes from tables, then every layout packed straight from the bit patterns. */
 function runMasters16(job: TernaryJob, dtype: "BF16" | "F16"): JobResult {
   const bits = u16(readSource(job.src, true));
   let c;
@@ -132,6 +134,8 @@ function runMasters16(job: TernaryJob, dtype: "BF16" | "F16"): JobResult {
   if (plain && job.layout === "i2_s") bytes = packI2sFromCodes(bits, c.codes, c.scale, outputBuffer(bits.length / 4 + 32));
   else if (plain && job.layout === "tq2_0") bytes = packTq2_0FromCodes(bits, c.codes, F16_ONE, outputBuffer((bits.length / 256) * 66));
   else if (plain && job.layout === "tq1_0") bytes = packTq1_0FromCodes(bits, c.codes, F16_ONE, outputBuffer((bits.length / 256) * 54));
+  else if (plain && job.layout === "tl1" && job.params) bytes = packTl1FromCodes(bits, c.codes, job.M, job.K, job.params, c.scale, outputBuffer(bits.length / 4 + 32));
+  else if (plain && job.layout === "tl2" && job.params) bytes = packTl2FromCodes(bits, c.codes, job.M, job.K, job.params, c.scale, outputBuffer(tl2Nbytes(job.M, job.K, job.params)));
   else bytes = pack(job, ternaryFromCodes(bits, c.codes), c.scale);
   return { bytes, scale: c.scale, meanAbs: c.meanAbs };
 }

@@ -4,6 +4,8 @@
 // (no intermediate ternary matrix); test/quant.test.ts checks them byte for byte against src/layouts.
 
 import { bf16ToF32, f16ToF32 } from "./float.js";
+import { tl2DataBound } from "../layouts/tl2.js";
+import type { TlParams } from "../layouts/types.js";
 
 export type Format16 = "bf16" | "f16";
 
@@ -123,6 +125,120 @@ export function packTq1_0FromCodes(bits: Uint16Array, codes: Uint8Array, dBits: 
     out[o + 53] = dHi;
   }
   return out;
+}
+
+/** TL pair index 3*T0 + T1 + 4 = 3*c0 + c1 of two codes. */
+const pairIndex = (c0: number, c1: number): number => 3 * c0 + c1;
+
+/**
+ * TL1 (formats/tl1.md): tiles BM x BK, compute blocks of bm rows x 256/bm columns, bytes emitted 16
+ * rows at a time; byte = index(w, w+1) << 4 | index(w+2, w+3) of 4 neighbouring weights of a row.
+ * The f32 scale follows the M*K/4 data bytes in a 32-byte tail.
+ */
+export function packTl1FromCodes(bits: Uint16Array, codes: Uint8Array, M: number, K: number, p: TlParams, scale: number, out: Uint8Array = new Uint8Array((M * K) / 4 + 32)): Uint8Array {
+  const { BM, BK, bm } = p;
+  const by = 256 / bm;
+  let o = 0;
+  for (let iM = 0; iM < M / BM; iM++)
+    for (let iK = 0; iK < K / BK; iK++)
+      for (let ib = 0; ib < BM / bm; ib++)
+        for (let iy = 0; iy < BK / by; iy++)
+          for (let ir = 0; ir < bm / 16; ir++)
+            for (let ip = 0; ip < by / 4; ip++) {
+              let w = (iM * BM + ib * bm + ir * 16) * K + iK * BK + iy * by + 4 * ip;
+              for (let r = 0; r < 16; r++, w += K) {
+                out[o++] = (pairIndex(codes[bits[w]], codes[bits[w + 1]]) << 4) | pairIndex(codes[bits[w + 2]], codes[bits[w + 3]]);
+              }
+            }
+  out.fill(0, o);
+  new DataView(out.buffer, out.byteOffset, out.byteLength).setFloat32((M * K) / 4, scale, true);
+  return out;
+}
+
+/** TL2's 8-row group order inside each 32-row chunk (groups 1 and 2 swap). */
+const TL2_PERM = [0, 2, 1, 3];
+
+/**
+ * TL2 (formats/tl2.md): the first K3 = K - K mod BK columns in triples (a 4-bit |value| stream, two
+ * triples per byte, then a stream of sign bits in 16-bit words), the remaining K2 columns in pairs
+ * like TL1; zero padding to roundup32 of the fork's size bound, then the f32 scale and 28 zeros.
+ */
+export function packTl2FromCodes(bits: Uint16Array, codes: Uint8Array, M: number, K: number, p: TlParams, scale: number, out?: Uint8Array): Uint8Array {
+  const { BM, BK } = p;
+  const K2 = K % BK;
+  const K3 = K - K2;
+  const signsAt = (M * K3) / 6;
+  const tailAt = signsAt + (M * K3) / 24;
+  const scaleAt = Math.ceil(tl2DataBound(M, K) / 32) * 32;
+  const o8 = out ?? new Uint8Array(scaleAt + 32);
+  o8.fill(0);
+  // every triple's value 9*T0 + 3*T1 + T2 once, row-major (the two streams below visit them in tile order)
+  const nT = K3 / 3;
+  const tv = new Int8Array(M * nT);
+  for (let r = 0; r < M; r++) {
+    for (let j = 0, w = r * K, t = r * nT; j < nT; j++, w += 3, t++) {
+      tv[t] = 9 * codes[bits[w]] + 3 * codes[bits[w + 1]] + codes[bits[w + 2]] - 13;
+    }
+  }
+  const rowOf = (iM: number, ib: number, q: number): number => iM * BM + ib * 32 + TL2_PERM[q >>> 3] * 8 + (q & 7);
+  // per row tile: where each emitted row's triples start in tv, in emission (permuted) and natural order
+  const permBase = new Int32Array(BM);
+  const natBase = new Int32Array(BM);
+  let o = 0;
+  let os = signsAt;
+  for (let iM = 0; iM < M / BM; iM++) {
+    for (let ib = 0; ib < BM / 32; ib++) {
+      for (let q = 0; q < 32; q++) {
+        permBase[ib * 32 + q] = rowOf(iM, ib, q) * nT;
+        natBase[ib * 32 + q] = (iM * BM + ib * 32 + q) * nT;
+      }
+    }
+    for (let iK = 0; iK < K3 / BK; iK++) {
+      const kOff = (iK * BK) / 3;
+      for (let ib = 0; ib < BM / 32; ib++) {
+        for (let iy = 0; iy < BK / 6; iy++) {
+          for (let q = 0, b = ib * 32; q < 32; q++, b++) {
+            const t = permBase[b] + kOff + 2 * iy;
+            o8[o++] = (Math.abs(tv[t]) << 4) | Math.abs(tv[t + 1]);
+          }
+        }
+      }
+    }
+  }
+  for (let iM = 0; iM < M / BM; iM++) {
+    for (let ib = 0; ib < BM / 32; ib++) for (let q = 0; q < 32; q++) natBase[ib * 32 + q] = (iM * BM + ib * 32 + q) * nT;
+    for (let iK = 0; iK < K3 / BK; iK++) {
+      const kOff = (iK * BK) / 3;
+      for (let ib = 0; ib < BM / 32; ib++) {
+        for (let ig = 0; ig < BK / 24; ig++) {
+          const g = kOff + 8 * ig;
+          for (let c = 0; c < 16; c++, os += 2) {
+            // bit 15 - i: row c (i even) or c + 16 (i odd), triple i >> 1 of the group
+            const r0 = natBase[ib * 32 + c] + g;
+            const r1 = natBase[ib * 32 + 16 + c] + g;
+            let word = 0;
+            for (let j = 0; j < 8; j++) {
+              if (tv[r0 + j] < 0) word |= 1 << (15 - 2 * j);
+              if (tv[r1 + j] < 0) word |= 1 << (14 - 2 * j);
+            }
+            o8[os] = word & 0xff;
+            o8[os + 1] = word >>> 8;
+          }
+        }
+      }
+    }
+  }
+  o = tailAt;
+  for (let iM = 0; iM < M / BM; iM++)
+    for (let iK2 = 0; iK2 < K2 / 32; iK2++)
+      for (let ib = 0; ib < BM / 32; ib++)
+        for (let iy = 0; iy < 8; iy++)
+          for (let q = 0; q < 32; q++) {
+            const w = rowOf(iM, ib, q) * K + K3 + iK2 * 32 + 4 * iy;
+            o8[o++] = (pairIndex(codes[bits[w]], codes[bits[w + 1]]) << 4) | pairIndex(codes[bits[w + 2]], codes[bits[w + 3]]);
+          }
+  new DataView(o8.buffer, o8.byteOffset, o8.byteLength).setFloat32(scaleAt, scale, true);
+  return o8;
 }
 
 /**
