@@ -4,6 +4,7 @@
 #include "util.h"
 #include "vec.h"
 #include <math.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #define HEAD_TILE 16          /* output-head rows converted to f32 at a time (per thread) */
@@ -180,35 +181,51 @@ static void quantize_rows(rt_state *s, void *a, int n0, int n1) {
 }
 
 typedef struct { const bc_ternary *w; float *out; int32_t *acc; } bl_out;
-typedef struct { rt_state *s; int N, K, n_out; bl_out out[3]; } bl_job;
+typedef struct {
+    rt_state *s;
+    int N, K, n_out;
+    bl_out out[3];
+    int64_t unit_rows[3];   /* rows per work unit of each output (a multiple of its row granule) */
+    int first_unit[4];      /* units of output o: [first_unit[o], first_unit[o+1]) */
+    atomic_int next;        /* the next unit to take */
+} bl_job;
 
+/* rows [m0, m1) of one output: the exact integer sums, then y = (float)sum / s * w */
+static void bitlinear_rows(rt_state *s, const bl_job *j, const bl_out *o, int64_t m0, int64_t m1, int ith) {
+    const bc_ternary *w = o->w;
+    int N = j->N, K = j->K;
+    int64_t M = w->M;
+    float *y = o->out;
+    if (!s->o.float_ref) {
+        bc_matmul(w, s->xq, s->xsum, N, o->acc, M, m0, m1, s->isa);
+        for (int n = 0; n < N; n++)
+            vec_dequant(o->acc + (size_t)n * M + m0, (int)(m1 - m0), s->xs[n], w->scale, y + (size_t)n * M + m0);
+        return;
+    }
+    /* float reference: W = T * w as float, x = q / s as float, a plain float dot product */
+    int8_t *t = s->trow + (size_t)ith * s->maxk;
+    float *wrow = s->frow + (size_t)ith * s->maxk;
+    for (int64_t m = m0; m < m1; m++) {
+        bc_decode_row(w, m, t);
+        for (int k = 0; k < K; k++) wrow[k] = (float)t[k] * w->scale;
+        for (int n = 0; n < N; n++) y[(size_t)n * M + m] = vec_dot(wrow, s->xf + (size_t)n * K, K);
+    }
+}
+
+/* Threads take units of rows from a shared counter until none are left, so a thread that the OS
+ * preempts (the machine is shared) or that runs slower costs only its current unit. Every row is
+ * computed the same way whoever takes it: results do not depend on the schedule. */
 static void bitlinear_worker(void *a, int ith, int nth) {
     bl_job *j = a;
-    rt_state *s = j->s;
-    int N = j->N, K = j->K;
-    for (int o = 0; o < j->n_out; o++) {
-        const bc_ternary *w = j->out[o].w;
-        int64_t M = w->M, m0, m1;
-        pool_split(M, bc_row_granule(w), ith, nth, &m0, &m1);
-        if (m0 >= m1) continue;
-        float *y = j->out[o].out;
-        if (!s->o.float_ref) {
-            int32_t *acc = j->out[o].acc;
-            bc_matmul(w, s->xq, s->xsum, N, acc, M, m0, m1, s->isa);
-            for (int n = 0; n < N; n++) {
-                const int32_t *an = acc + (size_t)n * M;
-                vec_dequant(an + m0, (int)(m1 - m0), s->xs[n], w->scale, y + (size_t)n * M + m0);
-            }
-        } else {
-            /* float reference: W = T * w as float, x = q / s as float, a plain float dot product */
-            int8_t *t = s->trow + (size_t)ith * s->maxk;
-            float *wrow = s->frow + (size_t)ith * s->maxk;
-            for (int64_t m = m0; m < m1; m++) {
-                bc_decode_row(w, m, t);
-                for (int k = 0; k < K; k++) wrow[k] = (float)t[k] * w->scale;
-                for (int n = 0; n < N; n++) y[(size_t)n * M + m] = vec_dot(wrow, s->xf + (size_t)n * K, K);
-            }
-        }
+    (void)nth;
+    for (;;) {
+        int u = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed);
+        if (u >= j->first_unit[j->n_out]) break;
+        int o = 0;
+        while (u >= j->first_unit[o + 1]) o++;
+        int64_t M = j->out[o].w->M, m0 = (int64_t)(u - j->first_unit[o]) * j->unit_rows[o];
+        int64_t m1 = m0 + j->unit_rows[o] < M ? m0 + j->unit_rows[o] : M;
+        bitlinear_rows(j->s, j, &j->out[o], m0, m1, ith);
     }
 }
 
@@ -217,14 +234,25 @@ static void bitlinear_worker(void *a, int ith, int nth) {
 static void bitlinear(rt_state *s, int N, const float *in, int K, int n_out, const bl_out *outs) {
     quant_arg qa = {in, K};
     for_rows(s, N, (size_t)K, quantize_rows, &qa);
-    bl_job j = {s, N, K, n_out, {{0}}};
+    bl_job j = {.s = s, .N = N, .K = K, .n_out = n_out};
+    atomic_init(&j.next, 0);
+    /* decode: many small units (cheap calls); batches: two units per thread and output, since each
+     * kernel call re-packs the activations */
+    int units_per_output = N <= 8 ? 8 * s->nth : 2 * s->nth;
     int32_t *acc = s->acc;
+    j.first_unit[0] = 0;
     for (int o = 0; o < n_out; o++) {
         j.out[o] = outs[o];
         j.out[o].acc = acc;
         acc += (size_t)N * outs[o].w->M;
+        int64_t M = outs[o].w->M, g = bc_row_granule(outs[o].w);
+        int64_t rows = (M + units_per_output - 1) / units_per_output;
+        rows = (rows + g - 1) / g * g;
+        j.unit_rows[o] = rows;
+        j.first_unit[o + 1] = j.first_unit[o] + (int)((M + rows - 1) / rows);
     }
-    pool_run(s->pool, bitlinear_worker, &j);
+    if (s->nth == 1) bitlinear_worker(&j, 0, 1);
+    else pool_run(s->pool, bitlinear_worker, &j);
 }
 
 /* ---- attention ----------------------------------------------------------------------------------- */
@@ -267,7 +295,7 @@ static void rope_store_rows(rt_state *s, void *a, int n0, int n1) {
     }
 }
 
-typedef struct { rt_state *s; int layer, pos, N; } att_job;
+typedef struct { rt_state *s; int layer, pos, N; atomic_int next; } att_job;
 
 /* One (token, kv head) pair per item: the query heads of a GQA group share the kv head's keys and values
  * (query head h uses kv head h / (n_heads / n_kv_heads)). Causal softmax(q.k / sqrt(d)) . v over
@@ -282,9 +310,11 @@ static void attention_worker(void *a, int ith, int nth) {
     const float *kc = s->kc + (size_t)j->layer * s->kvdim * s->kt_stride;
     const float *vc = s->vc + (size_t)j->layer * C * s->kvdim;
     float *score = s->scores + (size_t)ith * group * C;
-    int64_t i0, i1;
-    pool_split((int64_t)j->N * KV, 1, ith, nth, &i0, &i1);
-    for (int64_t it = i0; it < i1; it++) {
+    (void)nth;
+    /* items from a shared counter, last tokens first: they attend to the most positions */
+    for (;;) {
+        int64_t it = (int64_t)j->N * KV - 1 - atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed);
+        if (it < 0) break;
         int n = (int)(it / KV), g = (int)(it % KV), T = j->pos + n + 1;
         const float *q = s->q + (size_t)n * s->qdim + (size_t)g * group * hd;
         vec_scores_t(q, group, hd, kc + (size_t)g * hd * s->kt_stride, s->kt_stride, T, scale, score, C);
@@ -296,7 +326,8 @@ static void attention_worker(void *a, int ith, int nth) {
 static void attention(rt_state *s, int layer, int N, int pos) {
     att_arg aa = {layer, pos};
     for_rows(s, N, (size_t)(s->qdim + s->kvdim) * 4, rope_store_rows, &aa);
-    att_job j = {s, layer, pos, N};
+    att_job j = {.s = s, .layer = layer, .pos = pos, .N = N};
+    atomic_init(&j.next, 0);
     if ((size_t)N * (pos + N) * s->qdim < 65536) attention_worker(&j, 0, 1);
     else pool_run(s->pool, attention_worker, &j);
 }
@@ -320,19 +351,17 @@ static void embed_row(const rt_matrix *w, int id, float *out) {
     else matrix_row_f32(w, id, out);
 }
 
-typedef struct { rt_state *s; int N; const float *h; float *logits; int q8; } head_job;
+typedef struct { rt_state *s; int N; const float *h; float *logits; int q8; int64_t unit_rows; atomic_int next; } head_job;
 
 /* logits[n][r] = dot(row r of the head, h[n]) for this thread's share of the vocabulary.
  * For many tokens (perplexity) the hidden states are taken HEAD_TOKENS at a time, so they stay in L2
  * while the head's rows stream past them: the matrix is read N / HEAD_TOKENS times, not N times. */
 #define HEAD_TOKENS 64
-static void head_worker(void *a, int ith, int nth) {
-    head_job *j = a;
+static void head_rows(head_job *j, int64_t r0, int64_t r1, int ith) {
     rt_state *s = j->s;
     const rt_matrix *w = &s->m->output;
     int dim = (int)w->cols, N = j->N;
-    int64_t V = w->rows, r0, r1;
-    pool_split(V, HEAD_TILE, ith, nth, &r0, &r1);
+    int64_t V = w->rows;
     if (N == 1 && !j->q8 && w->type == BC_GGML_F16) {
         /* decode: stream the f16 rows once, converting in registers */
         vec_gemv_f16(w->data + (size_t)r0 * w->row_bytes, w->row_bytes, (int)(r1 - r0), j->h, dim, j->logits + r0);
@@ -364,10 +393,26 @@ static void head_worker(void *a, int ith, int nth) {
     }
 }
 
+/* units of rows from a shared counter (see bitlinear_worker) */
+static void head_worker(void *a, int ith, int nth) {
+    head_job *j = a;
+    (void)nth;
+    int64_t V = j->s->m->output.rows;
+    for (;;) {
+        int64_t r0 = (int64_t)atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed) * j->unit_rows;
+        if (r0 >= V) break;
+        head_rows(j, r0, r0 + j->unit_rows < V ? r0 + j->unit_rows : V, ith);
+    }
+}
+
 static void output_head(rt_state *s, int N, const float *h, float *logits) {
     const rt_matrix *w = &s->m->output;
     int q8 = w->type == BC_GGML_Q8_0 && !s->o.float_ref && (s->o.head_q8 == 2 || (s->o.head_q8 == 1 && N <= HEAD_Q8_MAX_TOKENS));
-    head_job j = {s, N, h, logits, q8};
+    head_job j = {.s = s, .N = N, .h = h, .logits = logits, .q8 = q8};
+    atomic_init(&j.next, 0);
+    /* decode streams the head once: small units balance the threads; batches: 4 units per thread */
+    int64_t V = w->rows, units = N <= 4 ? (V + 1023) / 1024 : 4 * s->nth;
+    j.unit_rows = ((V + units - 1) / units + HEAD_TILE - 1) / HEAD_TILE * HEAD_TILE;
     if (j.q8)
         for (int n = 0; n < N; n++)
             vec_quantize_q8(h + (size_t)n * w->cols, (int)w->cols, s->hq + (size_t)n * w->cols, s->hd + (size_t)n * (w->cols / 32));
