@@ -1,8 +1,10 @@
 // openCheckpoint: a Hugging Face model directory -> config, tensor headers and the GGUF plan.
 // Reads config.json, the safetensors headers (never the data) and the small tokenizer files.
+import { bf16ToF32, f16ToF32 } from "../quant/float.js";
 import { promises as fsp } from "node:fs";
 import { basename, join, resolve, sep } from "node:path";
 import { inputError } from "../util/errors.js";
+import { parseJsonObject } from "../util/json.js";
 import { parseModelConfig, type ModelConfig } from "./config.js";
 import { planTensors, type PlannedTensor } from "./plan.js";
 import { numel, readSafetensorsHeader, readTensorBytes, type StTensor } from "./safetensors.js";
@@ -51,14 +53,7 @@ async function readOptional(p: string): Promise<string | undefined> {
 async function readJsonObject(file: string, what: string): Promise<Record<string, unknown>> {
   const text = await readOptional(file);
   if (text === undefined) throw inputError(file, `missing ${what}`);
-  let v: unknown;
-  try {
-    v = JSON.parse(text);
-  } catch (e) {
-    throw inputError(file, `not valid JSON (${(e as Error).message})`);
-  }
-  if (v === null || typeof v !== "object" || Array.isArray(v)) throw inputError(file, "not a JSON object");
-  return v as Record<string, unknown>;
+  return parseJsonObject(file, text);
 }
 
 /** A readable model name: the repo name inside a Hub cache snapshot path, else the folder name. */
@@ -175,18 +170,7 @@ export function decodeFloatElement(dtype: "BF16" | "F16" | "F32", b: Uint8Array)
   const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
   if (dtype === "F32") return dv.getFloat32(0, true);
   const h = dv.getUint16(0, true);
-  if (dtype === "BF16") {
-    // bf16 is the top half of an f32
-    const f = new DataView(new ArrayBuffer(4));
-    f.setUint32(0, h << 16, true);
-    return f.getFloat32(0, true);
-  }
-  const sign = h & 0x8000 ? -1 : 1;
-  const exp = (h >>> 10) & 0x1f;
-  const mant = h & 0x3ff;
-  if (exp === 0) return sign * mant * 2 ** -24;
-  if (exp === 31) return mant !== 0 ? NaN : sign * Infinity;
-  return sign * (1024 + mant) * 2 ** (exp - 25);
+  return dtype === "BF16" ? bf16ToF32(h) : f16ToF32(h);
 }
 
 /**

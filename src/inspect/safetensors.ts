@@ -1,4 +1,5 @@
 // inspect for Hugging Face checkpoints: a model folder, one .safetensors file, or (headers only) a Hub repo.
+import { parseJsonObject } from "../util/json.js";
 import { promises as fsp } from "node:fs";
 import { dirname, join } from "node:path";
 import { readSafetensorsHeader, readTensorBytes, type StTensor } from "../checkpoint/safetensors.js";
@@ -40,16 +41,6 @@ async function readText(p: string): Promise<string | undefined> {
   }
 }
 
-function parseJsonObject(file: string, text: string): Record<string, unknown> {
-  let v: unknown;
-  try {
-    v = JSON.parse(text);
-  } catch (e) {
-    throw inputError(file, `not valid JSON (${(e as Error).message})`);
-  }
-  if (v === null || typeof v !== "object" || Array.isArray(v)) throw inputError(file, "not a JSON object");
-  return v as Record<string, unknown>;
-}
 
 /** A local folder or .safetensors file -> listing (headers only). */
 export async function listLocalCheckpoint(path: string, isDir: boolean): Promise<CheckpointListing> {
