@@ -147,7 +147,7 @@ static void rmsnorm_rows(rt_state *s, void *a, int n0, int n1) {
         float *y = na->out + (size_t)n * w;
         double ss = vec_sumsq(x, w); /* in double: accurate enough to be summation-order free */
         float r = 1.0f / sqrtf((float)(ss / w) + s->m->eps);
-        for (int i = 0; i < w; i++) y[i] = na->w[i] * (x[i] * r);
+        vec_norm_apply(y, x, na->w, r, w);
     }
 }
 
@@ -423,8 +423,8 @@ static void output_head(rt_state *s, int N, const float *h, float *logits) {
 
 static void add_rows(rt_state *s, void *a, int n0, int n1) {
     (void)a;
-    int dim = s->m->dim;
-    for (size_t i = (size_t)n0 * dim; i < (size_t)n1 * dim; i++) s->x[i] += s->proj[i];
+    size_t dim = (size_t)s->m->dim;
+    vec_add(s->x + (size_t)n0 * dim, s->proj + (size_t)n0 * dim, (int)((size_t)(n1 - n0) * dim));
 }
 
 static void forward_batch(rt_state *s, const int32_t *tokens, int N, int pos, int out0, int out1, float *logits) {

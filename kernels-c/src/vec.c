@@ -130,6 +130,13 @@ static void dequant_scalar(const int32_t *acc, int n, float xs, float ws, float 
     for (int i = 0; i < n; i++) y[i] = (float)acc[i] / xs * ws;
 }
 
+static void norm_apply_scalar(float *y, const float *x, const float *w, float r, int n) {
+    for (int i = 0; i < n; i++) y[i] = w[i] * (x[i] * r);
+}
+static void add_scalar(float *y, const float *x, int n) {
+    for (int i = 0; i < n; i++) y[i] += x[i];
+}
+
 void vec_quantize_q8(const float *x, int n, int8_t *q, float *d) {
     for (int b = 0; b < n / 32; b++) {
         const float *xb = x + 32 * b;
@@ -438,6 +445,18 @@ AVX2_FN static void dequant_avx2(const int32_t *acc, int n, float xs, float ws, 
     for (; i + 8 <= n; i += 8)
         _mm256_storeu_ps(y + i, _mm256_mul_ps(_mm256_div_ps(_mm256_cvtepi32_ps(_mm256_loadu_si256((const __m256i *)(acc + i))), a), b));
     dequant_scalar(acc + i, n - i, xs, ws, y + i);
+}
+
+AVX2_FN static void norm_apply_avx2(float *y, const float *x, const float *w, float r, int n) {
+    const __m256 rv = _mm256_set1_ps(r);
+    int i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_mul_ps(_mm256_loadu_ps(w + i), _mm256_mul_ps(_mm256_loadu_ps(x + i), rv)));
+    norm_apply_scalar(y + i, x + i, w + i, r, n - i);
+}
+AVX2_FN static void add_avx2(float *y, const float *x, int n) {
+    int i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_add_ps(_mm256_loadu_ps(y + i), _mm256_loadu_ps(x + i)));
+    add_scalar(y + i, x + i, n - i);
 }
 
 /* ---- AVX-512 --------------------------------------------------------------------------------------- */
@@ -790,6 +809,8 @@ static double (*p_sumsq)(const float *, int) = sumsq_scalar;
 static void (*p_scores_t)(const float *, int, int, const float *, size_t, int, float, float *, size_t) = scores_t_scalar;
 static void (*p_wsum_g)(const float *, size_t, int, const float *, size_t, int, int, float *) = wsum_g_scalar;
 static void (*p_glu)(float *, const float *, int, int) = glu_scalar;
+static void (*p_norm_apply)(float *, const float *, const float *, float, int) = norm_apply_scalar;
+static void (*p_add)(float *, const float *, int) = add_scalar;
 static void (*p_dequant)(const int32_t *, int, float, float, float *) = dequant_scalar;
 static void (*p_softmax)(float *, int) = softmax_scalar;
 static double (*p_lse)(const float *, int) = lse_scalar;
@@ -798,7 +819,7 @@ static void (*p_dot4xn)(const float *, size_t, const float *, size_t, int, int, 
 bc_isa vec_init(bc_isa isa) {
     p_dot = dot_scalar; p_axpy = axpy_scalar; p_f16_row = f16_row_scalar; p_bf16_row = bf16_row_scalar;
     p_dot4 = dot4_scalar; p_gemv_f16 = gemv_f16_scalar; p_dot_q8_0 = dot_q8_0_scalar;
-    p_quantize_act = quantize_act_scalar; p_sumsq = sumsq_scalar; p_scores_t = scores_t_scalar; p_wsum_g = wsum_g_scalar; p_glu = glu_scalar; p_dequant = dequant_scalar;
+    p_quantize_act = quantize_act_scalar; p_sumsq = sumsq_scalar; p_scores_t = scores_t_scalar; p_wsum_g = wsum_g_scalar; p_glu = glu_scalar; p_dequant = dequant_scalar; p_norm_apply = norm_apply_scalar; p_add = add_scalar;
     p_softmax = softmax_scalar; p_lse = lse_scalar; p_dot4xn = dot4xn_scalar; p_gemv_q8_0 = gemv_q8_0_generic;
 #ifdef RT_X86
     __builtin_cpu_init();
@@ -808,7 +829,7 @@ bc_isa vec_init(bc_isa isa) {
     if (isa >= BC_ISA_AVX2 && has_avx2) {
         p_dot = dot_avx2; p_axpy = axpy_avx2; p_f16_row = f16_row_avx2; p_bf16_row = bf16_row_avx2;
         p_dot4 = dot4_avx2; p_gemv_f16 = gemv_f16_avx2; p_dot_q8_0 = dot_q8_0_avx2;
-        p_quantize_act = quantize_act_avx2; p_sumsq = sumsq_avx2; p_scores_t = scores_t_avx2; p_wsum_g = wsum_g_avx2; p_glu = glu_avx2; p_dequant = dequant_avx2;
+        p_quantize_act = quantize_act_avx2; p_sumsq = sumsq_avx2; p_scores_t = scores_t_avx2; p_wsum_g = wsum_g_avx2; p_glu = glu_avx2; p_dequant = dequant_avx2; p_norm_apply = norm_apply_avx2; p_add = add_avx2;
         p_softmax = softmax_avx2; p_lse = lse_avx2; p_dot4xn = dot4xn_avx2;
         if (isa >= BC_ISA_AVX512 && has_512) {
             p_dot = dot_avx512; p_axpy = axpy_avx512; p_f16_row = f16_row_avx512;
@@ -856,3 +877,5 @@ void vec_gemv_q8_0(const uint8_t *w, size_t row_bytes, int rows, const int8_t *q
 }
 void vec_glu(float *g, const float *u, int n, int relu2) { p_glu(g, u, n, relu2); }
 void vec_dequant(const int32_t *acc, int n, float xs, float ws, float *y) { p_dequant(acc, n, xs, ws, y); }
+void vec_norm_apply(float *y, const float *x, const float *w, float r, int n) { p_norm_apply(y, x, w, r, n); }
+void vec_add(float *y, const float *x, int n) { p_add(y, x, n); }

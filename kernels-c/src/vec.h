@@ -53,6 +53,10 @@ void vec_glu(float *g, const float *u, int n, int relu2);
  * in exactly this order (a division, then a product) on every path */
 void vec_dequant(const int32_t *acc, int n, float xs, float ws, float *y);
 
+/* y[i] = w[i] * (x[i] * r) (RMSNorm's last step, in place allowed); y[i] += x[i] (the residual) */
+void vec_norm_apply(float *y, const float *x, const float *w, float r, int n);
+void vec_add(float *y, const float *x, int n);
+
 /* Q8_0 activations: x quantized per 32-block (q: int8[n], d: float[n/32]). */
 void vec_quantize_q8(const float *x, int n, int8_t *q, float *d);
 /* out[r] = dot(Q8_0 row r, Q8 activations) for rows rows row_bytes apart (GEMV for one decoded token). */

@@ -112,6 +112,13 @@ static void test_float_paths(void) {
                 }
                 rt_free(g); rt_free(u); rt_free(g2);
             }
+            float *y = fvec(n, 1), *y0 = rt_alloc(sizeof(float) * (size_t)n);
+            memcpy(y0, y, sizeof(float) * (size_t)n);
+            vec_add(y, a, n);
+            for (int i = 0; i < n; i++) CHECK(y[i] == y0[i] + a[i], "%s add", isa);
+            vec_norm_apply(y, a, b, 0.37f, n);
+            for (int i = 0; i < n; i++) CHECK(y[i] == b[i] * (a[i] * 0.37f), "%s norm_apply", isa);
+            rt_free(y); rt_free(y0);
             rt_free(a); rt_free(b); rt_free(x); rt_free(p);
         }
         /* attention pieces: scores over transposed keys, weighted sums of values, GQA groups */
