@@ -40,6 +40,7 @@ struct rt_state {
     int8_t *trow;          /* [nth][maxk] a decoded ternary row (float path) */
     float *frow;           /* [nth][maxk] */
     float *tile;           /* [nth][HEAD_TILE][dim] */
+    float *hpack;          /* [nth][dim][32]: a block of hidden states, k-major, for the head GEMM */
     /* the final hidden state quantized per 32-block for a Q8_0 head */
     int8_t *hq;
     float *hd;
@@ -103,6 +104,7 @@ rt_state *state_create(const rt_model *m, pool *p, bc_isa isa, rt_opts o) {
     s->trow = rt_alloc(T * maxk);
     s->frow = rt_alloc(fsz(T * maxk));
     s->tile = rt_alloc(fsz(T * HEAD_TILE * m->dim));
+    s->hpack = rt_alloc(fsz(T * (size_t)m->dim * VEC_HB_TOKENS));
     s->hq = rt_alloc(B * m->dim);
     s->hd = rt_alloc(fsz(B * (m->dim / 32 + 1)));
     return s;
@@ -111,7 +113,7 @@ rt_state *state_create(const rt_model *m, pool *p, bc_isa isa, rt_opts o) {
 void state_free(rt_state *s) {
     if (!s) return;
     void *bufs[] = {s->x, s->xb, s->q, s->k, s->v, s->att, s->hb, s->hb2, s->proj, s->xq, s->xs, s->xsum, s->xf,
-                    s->acc, s->kc, s->vc, s->rope_cos, s->rope_sin, s->scores, s->trow, s->frow, s->tile, s->hq, s->hd};
+                    s->acc, s->kc, s->vc, s->rope_cos, s->rope_sin, s->scores, s->trow, s->frow, s->tile, s->hpack, s->hq, s->hd};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) rt_free(bufs[i]);
     rt_free(s);
 }
@@ -353,10 +355,8 @@ static void embed_row(const rt_matrix *w, int id, float *out) {
 
 typedef struct { rt_state *s; int N; const float *h; float *logits; int q8; int64_t unit_rows; atomic_int next; } head_job;
 
-/* logits[n][r] = dot(row r of the head, h[n]) for this thread's share of the vocabulary.
- * For many tokens (perplexity) the hidden states are taken HEAD_TOKENS at a time, so they stay in L2
- * while the head's rows stream past them: the matrix is read N / HEAD_TOKENS times, not N times. */
-#define HEAD_TOKENS 64
+/* logits[n][r] = dot(row r of the head, h[n]) for rows [r0, r1). For many tokens (perplexity) the
+ * hidden states are taken 32 at a time, so the matrix is read N / 32 times, not N times. */
 static void head_rows(head_job *j, int64_t r0, int64_t r1, int ith) {
     rt_state *s = j->s;
     const rt_matrix *w = &s->m->output;
@@ -367,28 +367,31 @@ static void head_rows(head_job *j, int64_t r0, int64_t r1, int ith) {
         vec_gemv_f16(w->data + (size_t)r0 * w->row_bytes, w->row_bytes, (int)(r1 - r0), j->h, dim, j->logits + r0);
         return;
     }
-    float *tile = s->tile + (size_t)ith * HEAD_TILE * dim;
-    for (int n0 = 0; n0 < N; n0 += HEAD_TOKENS) {
-        int nt = N - n0 < HEAD_TOKENS ? N - n0 : HEAD_TOKENS;
+    if (j->q8) {
+        /* Q8_0 rows times the hidden state quantized per 32-block: int8 dot products (HEAD_TOKENS rows
+         * of the head stay in cache while the tokens pass) */
         for (int64_t r = r0; r < r1; r += HEAD_TILE) {
             int nr = (int)(r1 - r < HEAD_TILE ? r1 - r : HEAD_TILE);
-            if (j->q8) {
-                /* Q8_0 rows times the hidden state quantized per 32-block: int8 dot products */
-                for (int n = n0; n < n0 + nt; n++)
-                    vec_gemv_q8_0(w->data + (size_t)r * w->row_bytes, w->row_bytes, nr, s->hq + (size_t)n * dim,
-                                  s->hd + (size_t)n * (dim / 32), dim, j->logits + (size_t)n * V + r);
-                continue;
-            }
+            for (int n = 0; n < N; n++)
+                vec_gemv_q8_0(w->data + (size_t)r * w->row_bytes, w->row_bytes, nr, s->hq + (size_t)n * dim,
+                              s->hd + (size_t)n * (dim / 32), dim, j->logits + (size_t)n * V + r);
+        }
+        return;
+    }
+    /* a GEMM: 32 hidden states packed k-major, the head's rows converted to f32 a few at a time, each
+     * block of 12 rows x 32 tokens computed in registers */
+    float *tile = s->tile + (size_t)ith * HEAD_TILE * dim, *ph = s->hpack + (size_t)ith * dim * VEC_HB_TOKENS;
+    float out[VEC_HB_ROWS * VEC_HB_TOKENS];
+    for (int n0 = 0; n0 < N; n0 += VEC_HB_TOKENS) {
+        int nt = N - n0 < VEC_HB_TOKENS ? N - n0 : VEC_HB_TOKENS;
+        for (int k = 0; k < dim; k++)
+            for (int t = 0; t < VEC_HB_TOKENS; t++) ph[(size_t)k * VEC_HB_TOKENS + t] = t < nt ? j->h[(size_t)(n0 + t) * dim + k] : 0.0f;
+        for (int64_t r = r0; r < r1; r += VEC_HB_ROWS) {
+            int nr = (int)(r1 - r < VEC_HB_ROWS ? r1 - r : VEC_HB_ROWS);
             for (int i = 0; i < nr; i++) embed_row(w, (int)(r + i), tile + (size_t)i * dim);
-            /* 4 rows x 4 tokens at a time; leftover rows one by one */
-            int i = 0;
-            for (; i + 4 <= nr; i += 4)
-                for (int n = n0; n < n0 + nt; n += 4)
-                    vec_dot4xn(tile + (size_t)i * dim, (size_t)dim, j->h + (size_t)n * dim, (size_t)dim, n0 + nt - n < 4 ? n0 + nt - n : 4,
-                               dim, j->logits + (size_t)n * V + r + i, 1, (size_t)V);
-            for (; i < nr; i++)
-                for (int n = n0; n < n0 + nt; n++)
-                    j->logits[(size_t)n * V + r + i] = vec_dot(tile + (size_t)i * dim, j->h + (size_t)n * dim, dim);
+            vec_head_block(tile, nr, ph, dim, out);
+            for (int t = 0; t < nt; t++)
+                for (int i = 0; i < nr; i++) j->logits[(size_t)(n0 + t) * V + r + i] = out[i * VEC_HB_TOKENS + t];
         }
     }
 }

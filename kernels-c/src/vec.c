@@ -137,6 +137,17 @@ static void add_scalar(float *y, const float *x, int n) {
     for (int i = 0; i < n; i++) y[i] += x[i];
 }
 
+static void head_block_scalar(const float *rows, int nr, const float *ph, int n, float *out) {
+    for (int r = 0; r < nr; r++) {
+        float acc[32] = {0};
+        for (int k = 0; k < n; k++) {
+            float w = rows[(size_t)r * n + k];
+            for (int t = 0; t < 32; t++) acc[t] += w * ph[(size_t)k * 32 + t];
+        }
+        memcpy(out + r * 32, acc, sizeof acc);
+    }
+}
+
 void vec_quantize_q8(const float *x, int n, int8_t *q, float *d) {
     for (int b = 0; b < n / 32; b++) {
         const float *xb = x + 32 * b;
@@ -459,6 +470,30 @@ AVX2_FN static void add_avx2(float *y, const float *x, int n) {
     add_scalar(y + i, x + i, n - i);
 }
 
+/* 3 rows x 32 tokens per pass: 12 accumulators, per k 4 loads + 3 broadcasts for 12 FMAs */
+AVX2_FN static void head_block_avx2(const float *rows, int nr, const float *ph, int n, float *out) {
+    for (int r0 = 0; r0 < nr; r0 += 3) {
+        const float *w0 = rows + (size_t)r0 * n;
+        const float *w1 = r0 + 1 < nr ? w0 + n : w0, *w2 = r0 + 2 < nr ? w0 + 2 * (size_t)n : w0;
+        __m256 a[3][4];
+        _Pragma("GCC unroll 3") for (int r = 0; r < 3; r++)
+            _Pragma("GCC unroll 4") for (int v = 0; v < 4; v++) a[r][v] = _mm256_setzero_ps();
+        for (int k = 0; k < n; k++) {
+            const float *p = ph + (size_t)k * 32;
+            __m256 h0 = _mm256_loadu_ps(p), h1 = _mm256_loadu_ps(p + 8), h2 = _mm256_loadu_ps(p + 16), h3 = _mm256_loadu_ps(p + 24);
+            __m256 b0 = _mm256_set1_ps(w0[k]), b1 = _mm256_set1_ps(w1[k]), b2 = _mm256_set1_ps(w2[k]);
+            a[0][0] = _mm256_fmadd_ps(b0, h0, a[0][0]); a[0][1] = _mm256_fmadd_ps(b0, h1, a[0][1]);
+            a[0][2] = _mm256_fmadd_ps(b0, h2, a[0][2]); a[0][3] = _mm256_fmadd_ps(b0, h3, a[0][3]);
+            a[1][0] = _mm256_fmadd_ps(b1, h0, a[1][0]); a[1][1] = _mm256_fmadd_ps(b1, h1, a[1][1]);
+            a[1][2] = _mm256_fmadd_ps(b1, h2, a[1][2]); a[1][3] = _mm256_fmadd_ps(b1, h3, a[1][3]);
+            a[2][0] = _mm256_fmadd_ps(b2, h0, a[2][0]); a[2][1] = _mm256_fmadd_ps(b2, h1, a[2][1]);
+            a[2][2] = _mm256_fmadd_ps(b2, h2, a[2][2]); a[2][3] = _mm256_fmadd_ps(b2, h3, a[2][3]);
+        }
+        for (int r = 0; r < 3 && r0 + r < nr; r++)
+            for (int v = 0; v < 4; v++) _mm256_storeu_ps(out + (r0 + r) * 32 + 8 * v, a[r][v]);
+    }
+}
+
 /* ---- AVX-512 --------------------------------------------------------------------------------------- */
 
 AVX512_FN static float dot_avx512(const float *a, const float *b, int n) {
@@ -740,6 +775,26 @@ AVX512_FN static void dequant_avx512(const int32_t *acc, int n, float xs, float 
     }
 }
 
+/* 12 rows x 32 tokens: 24 accumulators; per k 2 loads + 12 broadcasts feed 24 FMAs */
+AVX512_FN static void head_block_avx512(const float *rows, int nr, const float *ph, int n, float *out) {
+    const float *w[VEC_HB_ROWS];
+    for (int r = 0; r < VEC_HB_ROWS; r++) w[r] = rows + (size_t)(r < nr ? r : 0) * n;
+    __m512 a[VEC_HB_ROWS][2];
+    _Pragma("GCC unroll 12") for (int r = 0; r < VEC_HB_ROWS; r++) a[r][0] = a[r][1] = _mm512_setzero_ps();
+    for (int k = 0; k < n; k++) {
+        __m512 h0 = _mm512_loadu_ps(ph + (size_t)k * 32), h1 = _mm512_loadu_ps(ph + (size_t)k * 32 + 16);
+        _Pragma("GCC unroll 12") for (int r = 0; r < VEC_HB_ROWS; r++) {
+            __m512 b = _mm512_set1_ps(w[r][k]);
+            a[r][0] = _mm512_fmadd_ps(b, h0, a[r][0]);
+            a[r][1] = _mm512_fmadd_ps(b, h1, a[r][1]);
+        }
+    }
+    for (int r = 0; r < nr; r++) {
+        _mm512_storeu_ps(out + r * 32, a[r][0]);
+        _mm512_storeu_ps(out + r * 32 + 16, a[r][1]);
+    }
+}
+
 /* VNNI: one dpbusd per 32-value block does the 32 multiply-adds into 8 int32 lanes. */
 AVX512_FN static float dot_q8_0_avx512(const uint8_t *row, const int8_t *q, const float *d, int n) {
     __m256 acc = _mm256_setzero_ps();
@@ -809,6 +864,7 @@ static double (*p_sumsq)(const float *, int) = sumsq_scalar;
 static void (*p_scores_t)(const float *, int, int, const float *, size_t, int, float, float *, size_t) = scores_t_scalar;
 static void (*p_wsum_g)(const float *, size_t, int, const float *, size_t, int, int, float *) = wsum_g_scalar;
 static void (*p_glu)(float *, const float *, int, int) = glu_scalar;
+static void (*p_head_block)(const float *, int, const float *, int, float *) = head_block_scalar;
 static void (*p_norm_apply)(float *, const float *, const float *, float, int) = norm_apply_scalar;
 static void (*p_add)(float *, const float *, int) = add_scalar;
 static void (*p_dequant)(const int32_t *, int, float, float, float *) = dequant_scalar;
@@ -819,7 +875,7 @@ static void (*p_dot4xn)(const float *, size_t, const float *, size_t, int, int, 
 bc_isa vec_init(bc_isa isa) {
     p_dot = dot_scalar; p_axpy = axpy_scalar; p_f16_row = f16_row_scalar; p_bf16_row = bf16_row_scalar;
     p_dot4 = dot4_scalar; p_gemv_f16 = gemv_f16_scalar; p_dot_q8_0 = dot_q8_0_scalar;
-    p_quantize_act = quantize_act_scalar; p_sumsq = sumsq_scalar; p_scores_t = scores_t_scalar; p_wsum_g = wsum_g_scalar; p_glu = glu_scalar; p_dequant = dequant_scalar; p_norm_apply = norm_apply_scalar; p_add = add_scalar;
+    p_quantize_act = quantize_act_scalar; p_sumsq = sumsq_scalar; p_scores_t = scores_t_scalar; p_wsum_g = wsum_g_scalar; p_glu = glu_scalar; p_dequant = dequant_scalar; p_head_block = head_block_scalar; p_norm_apply = norm_apply_scalar; p_add = add_scalar;
     p_softmax = softmax_scalar; p_lse = lse_scalar; p_dot4xn = dot4xn_scalar; p_gemv_q8_0 = gemv_q8_0_generic;
 #ifdef RT_X86
     __builtin_cpu_init();
@@ -829,12 +885,12 @@ bc_isa vec_init(bc_isa isa) {
     if (isa >= BC_ISA_AVX2 && has_avx2) {
         p_dot = dot_avx2; p_axpy = axpy_avx2; p_f16_row = f16_row_avx2; p_bf16_row = bf16_row_avx2;
         p_dot4 = dot4_avx2; p_gemv_f16 = gemv_f16_avx2; p_dot_q8_0 = dot_q8_0_avx2;
-        p_quantize_act = quantize_act_avx2; p_sumsq = sumsq_avx2; p_scores_t = scores_t_avx2; p_wsum_g = wsum_g_avx2; p_glu = glu_avx2; p_dequant = dequant_avx2; p_norm_apply = norm_apply_avx2; p_add = add_avx2;
+        p_quantize_act = quantize_act_avx2; p_sumsq = sumsq_avx2; p_scores_t = scores_t_avx2; p_wsum_g = wsum_g_avx2; p_glu = glu_avx2; p_dequant = dequant_avx2; p_head_block = head_block_avx2; p_norm_apply = norm_apply_avx2; p_add = add_avx2;
         p_softmax = softmax_avx2; p_lse = lse_avx2; p_dot4xn = dot4xn_avx2;
         if (isa >= BC_ISA_AVX512 && has_512) {
             p_dot = dot_avx512; p_axpy = axpy_avx512; p_f16_row = f16_row_avx512;
             p_dot4 = dot4_avx512; p_gemv_f16 = gemv_f16_avx512; p_dot_q8_0 = dot_q8_0_avx512;
-            p_quantize_act = quantize_act_avx512; p_sumsq = sumsq_avx512; p_scores_t = scores_t_avx512; p_wsum_g = wsum_g_avx512; p_glu = glu_avx512; p_dequant = dequant_avx512;
+            p_quantize_act = quantize_act_avx512; p_sumsq = sumsq_avx512; p_scores_t = scores_t_avx512; p_wsum_g = wsum_g_avx512; p_glu = glu_avx512; p_dequant = dequant_avx512; p_head_block = head_block_avx512;
             p_softmax = softmax_avx512; p_lse = lse_avx512; p_dot4xn = dot4xn_avx512; p_gemv_q8_0 = gemv_q8_0_avx512;
             return BC_ISA_AVX512;
         }
@@ -879,3 +935,4 @@ void vec_glu(float *g, const float *u, int n, int relu2) { p_glu(g, u, n, relu2)
 void vec_dequant(const int32_t *acc, int n, float xs, float ws, float *y) { p_dequant(acc, n, xs, ws, y); }
 void vec_norm_apply(float *y, const float *x, const float *w, float r, int n) { p_norm_apply(y, x, w, r, n); }
 void vec_add(float *y, const float *x, int n) { p_add(y, x, n); }
+void vec_head_block(const float *rows, int nr, const float *ph, int n, float *out) { p_head_block(rows, nr, ph, n, out); }

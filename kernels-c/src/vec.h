@@ -57,6 +57,13 @@ void vec_dequant(const int32_t *acc, int n, float xs, float ws, float *y);
 void vec_norm_apply(float *y, const float *x, const float *w, float r, int n);
 void vec_add(float *y, const float *x, int n);
 
+/* One block of the output head for many tokens: out[r * 32 + t] = dot(rows[r], token t) for r < nr
+ * (nr <= VEC_HB_ROWS, f32 rows of length n, row stride n) and 32 tokens packed k-major,
+ * ph[k * 32 + t] (unused lanes zero). */
+#define VEC_HB_ROWS 12
+#define VEC_HB_TOKENS 32
+void vec_head_block(const float *rows, int nr, const float *ph, int n, float *out);
+
 /* Q8_0 activations: x quantized per 32-block (q: int8[n], d: float[n/32]). */
 void vec_quantize_q8(const float *x, int n, int8_t *q, float *d);
 /* out[r] = dot(Q8_0 row r, Q8 activations) for rows rows row_bytes apart (GEMV for one decoded token). */
