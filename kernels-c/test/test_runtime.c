@@ -175,6 +175,20 @@ static void test_float_paths(void) {
                     CHECK(close_to(o4[r + 4 * t], ref, 1e-5, 1e-5), "%s dot4xn r=%d t=%d nt=%d", isa, r, t, nt);
                 }
         }
+        /* the batched head block: 12 rows x 32 packed tokens */
+        {
+            float *ph = rt_alloc(sizeof(float) * (size_t)dim * 32), *ob = rt_alloc(sizeof(float) * 12 * 32);
+            for (int k2 = 0; k2 < dim; k2++)
+                for (int t = 0; t < 32; t++) ph[(size_t)k2 * 32 + t] = t < 4 ? hs[t * dim + k2] : 0.0f;
+            vec_head_block(wf, rows, ph, dim, ob);
+            for (int r = 0; r < rows; r++)
+                for (int t = 0; t < 32; t++) {
+                    double ref = 0;
+                    if (t < 4) for (int i = 0; i < dim; i++) ref += (double)wf[r * dim + i] * hs[t * dim + i];
+                    CHECK(close_to(ob[r * 32 + t], ref, 1e-5, 1e-5), "%s head_block r=%d t=%d", isa, r, t);
+                }
+            rt_free(ph); rt_free(ob);
+        }
         for (int r = 0; r < rows; r++)
             for (int b = 0; b < dim / 32; b++) {
                 uint8_t *blk = w8 + ((size_t)r * dim / 32 + b) * 34;
