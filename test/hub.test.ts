@@ -614,6 +614,10 @@ test("resolveModelSource: a directory as is, org/name pulled with provenance, an
   assert.is(src.dir, join(cache, "models--tiny--bitnet", "snapshots", tiny.commit));
   assert.ok(readFileSync(join(src.dir, "model.safetensors")).equals(MODEL));
   await rejects(resolveModelSource("no/such/dir"), /not a model directory and not a Hub repo id/);
+  // "fixtures/x" with ./fixtures present is a mistyped local path: refused without a network request
+  const before = hub.log.length;
+  await rejects(resolveModelSource("fixtures/no-such-model", { endpoint: hub.url, cacheDir: cache, offline: false, quiet: true }), /no such model folder/);
+  assert.is(hub.log.length, before);
 });
 
 test("hubOptionsFromEnv: flags over environment, Python's cache and token precedence", () => {

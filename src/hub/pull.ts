@@ -502,6 +502,14 @@ export interface ModelSource {
  * is pulled (default file set, at `opts.revision`) and its snapshot folder returned with the repo and
  * commit for provenance.
  */
+function isDirectory(p: string): boolean {
+  try {
+    return statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
 export async function resolveModelSource(arg: string, opts: Partial<Omit<PullOptions, "repo">> = {}): Promise<ModelSource> {
   let isDir = false;
   let exists = false;
@@ -513,6 +521,10 @@ export async function resolveModelSource(arg: string, opts: Partial<Omit<PullOpt
     /* not a local path */
   }
   if (isDir) return { dir: resolve(arg) };
+  // "models/foo" where ./models exists is a mistyped local path, not a repo id: don't go to the network
+  if (!exists && looksLikeRepoId(arg) && isDirectory(arg.split("/")[0])) {
+    throw new BitconvError(`${arg}: no such model folder (${resolve(arg.split("/")[0])} exists, so this is not taken as a Hub repo id)`, 2);
+  }
   if (!exists && looksLikeRepoId(arg)) {
     const r = await pull({ ...opts, repo: arg, include: undefined, exclude: undefined, localDir: undefined });
     return { dir: r.snapshotPath, repo: r.repo, commit: r.commit };
