@@ -3,6 +3,7 @@
 #include "cli.h"
 #include "util.h"
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -116,6 +117,13 @@ static int sample(const float *logits, int V, float temp, float top_p, rt_rng *r
 
 /* ---- the command ------------------------------------------------------------------------------------ */
 
+static volatile sig_atomic_t stop_requested = 0;
+static void on_sigint(int sig) {
+    (void)sig;
+    stop_requested = 1;
+    signal(SIGINT, SIG_DFL); /* a second Ctrl-C ends the process at once */
+}
+
 int cmd_generate(const rt_args *a) {
     rt_model m;
     cli_load_model(a, &m);
@@ -140,7 +148,8 @@ int cmd_generate(const rt_args *a) {
     forward(s, prompt, (int)n0, 0, (int)n0 - 1, (int)n0, logits);
     double t_prompt = rt_now() - t0;
     int n_out = 0;
-    for (int i = 0; i < ng; i++) {
+    signal(SIGINT, on_sigint); /* Ctrl-C: stop after the current token, print what there is */
+    for (int i = 0; i < ng && !stop_requested; i++) {
         int tok = sample(logits, m.n_vocab, a->temp, a->top_p, &rng, c);
         if (tok == m.eos || tok == m.eot) break;
         out[n_out++] = tok;
@@ -148,6 +157,7 @@ int cmd_generate(const rt_args *a) {
         else if (!a->json) { fwrite(buf, 1, token_bytes(&m, tok, buf, sizeof buf), stdout); fflush(stdout); }
         if (i + 1 < ng) forward(s, &tok, 1, (int)n0 + i, 0, 1, logits);
     }
+    signal(SIGINT, SIG_DFL);
     double t_all = rt_now() - t0;
     if (a->json) {
         printf("{\"ids\":[");

@@ -109,8 +109,12 @@ int cmd_perplexity(const rt_args *a) {
     int bos = (m.add_bos && m.bos >= 0) ? m.bos : -1;
 
     pool *p = cli_pool(a);
-    rt_state *s = state_create(&m, p, a->isa, cli_opts(a, n_ctx));
-    float *logits = rt_alloc((size_t)scored * V * sizeof(float));
+    rt_opts opts = cli_opts(a, n_ctx);
+    rt_state *s = state_create(&m, p, a->isa, opts);
+    /* a chunk runs in batches of opts.max_batch tokens (the KV cache carries the earlier ones), each
+     * batch's scored rows are scored before the next: logits for at most one batch are held */
+    int B = opts.max_batch;
+    float *logits = rt_alloc((size_t)(B < scored ? B : scored) * V * sizeof(float));
     int32_t *chunk = rt_alloc((size_t)n_ctx * sizeof(int32_t));
     size_t nrec = record_u16s(V);
     uint16_t *rec = rt_alloc(nrec * 2);
@@ -141,12 +145,15 @@ int cmd_perplexity(const rt_args *a) {
     for (int c = 0; c < n_chunk && !interrupted; c++) {
         memcpy(chunk, tokens + (size_t)c * n_ctx, (size_t)n_ctx * sizeof(int32_t));
         if (bos >= 0) chunk[0] = bos;
+        for (int b0 = 0; b0 < n_ctx; b0 += B) {
+        int nb = n_ctx - b0 < B ? n_ctx - b0 : B;
+        int lo = first > b0 ? first : b0, hi = n_ctx - 1 < b0 + nb ? n_ctx - 1 : b0 + nb; /* scored positions here */
         double te = rt_now();
-        forward(s, chunk, n_ctx, 0, first, n_ctx - 1, logits);
+        forward(s, chunk + b0, nb, b0, lo - b0, hi > lo ? hi - b0 : lo - b0, logits);
         eval_s += rt_now() - te;
-        for (int i = 0; i < scored; i++) {
-            const float *row = logits + (size_t)i * V;
-            int next = chunk[first + i + 1];
+        for (int pos = lo; pos < hi; pos++) {
+            const float *row = logits + (size_t)(pos - lo) * V;
+            int next = chunk[pos + 1];
             double lse = vec_log_sum_exp(row, V); /* sums in double, like llama.cpp's log-softmax */
             double nll = lse - row[next];
             sum += nll;
@@ -183,6 +190,7 @@ int cmd_perplexity(const rt_args *a) {
                 base_nll -= lp[next];
                 top1_same += best_b == best_q;
             }
+        }
         }
         done = c + 1;
         double ppl = exp(sum / (double)count);
