@@ -91,6 +91,8 @@ for (const l of LAYOUT_NAMES) {
     assert.is(r.hyperparameters.block_count, cfg.num_hidden_layers);
     assert.is(r.hyperparameters.embedding_length, cfg.hidden_size);
     assert.is(r.hyperparameters["attention.head_count_kv"], cfg.num_key_value_heads);
+    // stored as FLOAT32; shown as the config's decimal, not the f32's exact binary expansion
+    assert.is(r.hyperparameters["attention.layer_norm_rms_epsilon"], cfg.rms_norm_eps);
     assert.equal(r.tokenizer, {
       model: "gpt2", pre: "llama-bpe", vocab_size: cfg.vocab_size, bos_token_id: cfg.bos_token_id, eos_token_id: cfg.eos_token_id,
       merges: tokJson.model.merges.length, chat_template: false,

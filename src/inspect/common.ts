@@ -17,6 +17,16 @@ export function kindOf(name: string): string {
 }
 
 /** A value made JSON-safe: bigint -> string, long arrays summarized. */
+/** The shortest decimal that reads back as the same float32 (1e-5, not 0.000009999999747378752). */
+export function shortestF32(v: number): number {
+  if (!Number.isFinite(v)) return v;
+  for (let p = 1; p <= 9; p++) {
+    const d = Number(v.toPrecision(p));
+    if (Math.fround(d) === v) return d;
+  }
+  return v;
+}
+
 export function jsonable(v: unknown, maxArray = 64): unknown {
   if (typeof v === "bigint") return v.toString();
   if (typeof v === "number" && !Number.isFinite(v)) return String(v);

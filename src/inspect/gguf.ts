@@ -1,9 +1,10 @@
 // inspect for GGUF files: ours, llama.cpp's, bitnet.cpp's.
 import { readGguf, readTensorData, type GgufFile, type GgufTensor } from "../gguf/reader.js";
+import { GgufValueType } from "../gguf/types.js";
 import { tl1Params, tl2Params, unpackTl2 } from "../layouts/index.js";
 import { BitconvError, inputError } from "../util/errors.js";
 import { decodeBlock, type BlockTensor, type PackedLayout } from "./blocks.js";
-import { bpw, computeTotals, jsonable, layerOf, type Category } from "./common.js";
+import { bpw, computeTotals, jsonable, layerOf, shortestF32, type Category } from "./common.js";
 import { countI2s, countTernary, countTl1, countTq, emptyCounts, type Counts } from "./stats.js";
 import type { InspectOptions, InspectResult, TensorRow, TensorStats } from "./types.js";
 
@@ -148,8 +149,10 @@ export async function inspectGguf(path: string, opts: InspectOptions): Promise<I
   const metadata: Record<string, unknown> = {};
   const provenance: Record<string, unknown> = {};
   for (const [k, e] of f.kv) {
-    metadata[k] = jsonable(e.value);
-    if (arch && k.startsWith(`${arch}.`)) hyperparameters[k.slice(arch.length + 1)] = jsonable(e.value);
+    // FLOAT32 keys are stored as f32: show the decimal they were written from
+    const value = e.type === GgufValueType.FLOAT32 && typeof e.value === "number" ? shortestF32(e.value) : jsonable(e.value);
+    metadata[k] = value;
+    if (arch && k.startsWith(`${arch}.`)) hyperparameters[k.slice(arch.length + 1)] = value;
     if (k.startsWith("bitconv.") || k.startsWith("general.source.") || k.startsWith("general.base_model.") || k === "general.quantized_by") {
       provenance[k] = jsonable(e.value);
     }
