@@ -127,9 +127,6 @@ export function packTq1_0FromCodes(bits: Uint16Array, codes: Uint8Array, dBits: 
   return out;
 }
 
-/** TL pair index 3*T0 + T1 + 4 = 3*c0 + c1 of two codes. */
-const pairIndex = (c0: number, c1: number): number => 3 * c0 + c1;
-
 /**
  * TL1 (formats/tl1.md): tiles BM x BK, compute blocks of bm rows x 256/bm columns, bytes emitted 16
  * rows at a time; byte = index(w, w+1) << 4 | index(w+2, w+3) of 4 neighbouring weights of a row.
@@ -138,30 +135,58 @@ const pairIndex = (c0: number, c1: number): number => 3 * c0 + c1;
 export function packTl1FromCodes(bits: Uint16Array, codes: Uint8Array, M: number, K: number, p: TlParams, scale: number, out: Uint8Array = new Uint8Array((M * K) / 4 + 32)): Uint8Array {
   const { BM, BK, bm } = p;
   const by = 256 / bm;
-  let o = 0;
-  for (let iM = 0; iM < M / BM; iM++)
-    for (let iK = 0; iK < K / BK; iK++)
-      for (let ib = 0; ib < BM / bm; ib++)
-        for (let iy = 0; iy < BK / by; iy++)
-          for (let ir = 0; ir < bm / 16; ir++)
-            for (let ip = 0; ip < by / 4; ip++) {
-              let w = (iM * BM + ib * bm + ir * 16) * K + iK * BK + iy * by + 4 * ip;
-              for (let r = 0; r < 16; r++, w += K) {
-                out[o++] = (pairIndex(codes[bits[w]], codes[bits[w + 1]]) << 4) | pairIndex(codes[bits[w + 2]], codes[bits[w + 3]]);
-              }
-            }
-  out.fill(0, o);
+  // one row-major pass: byte (iM, iK, ib, iy, ir, ip, r) sits at the sum of these strides
+  const sIp = 16;
+  const sIr = (by / 4) * sIp;
+  const sIy = (bm / 16) * sIr;
+  const sIb = (BK / by) * sIy;
+  const sIK = (BM / bm) * sIb;
+  const sIM = (K / BK) * sIK;
+  const nIK = K / BK;
+  const nIy = BK / by;
+  const nIp = by / 4;
+  for (let m = 0; m < M; m++) {
+    const iM = (m / BM) | 0;
+    const rt = m - iM * BM;
+    const ib = (rt / bm) | 0;
+    const rb = rt - ib * bm;
+    const rowAt = iM * sIM + ib * sIb + (rb >>> 4) * sIr + (rb & 15);
+    let w = m * K;
+    for (let iK = 0; iK < nIK; iK++) {
+      for (let iy = 0, oy = rowAt + iK * sIK; iy < nIy; iy++, oy += sIy) {
+        for (let ip = 0, o = oy; ip < nIp; ip++, o += sIp, w += 4) {
+          out[o] = ((3 * codes[bits[w]] + codes[bits[w + 1]]) << 4) | (3 * codes[bits[w + 2]] + codes[bits[w + 3]]);
+        }
+      }
+    }
+  }
+  out.fill(0, (M * K) / 4);
   new DataView(out.buffer, out.byteOffset, out.byteLength).setFloat32((M * K) / 4, scale, true);
   return out;
 }
 
-/** TL2's 8-row group order inside each 32-row chunk (groups 1 and 2 swap). */
+/** TL2's 8-row group order inside each 32-row chunk (groups 1 and 2 swap; the swap is its own inverse). */
 const TL2_PERM = [0, 2, 1, 3];
+
+/** TL2 magnitude byte of two triple values u0, u1 (u = 9*c0 + 3*c1 + c2, 0..26): |u0-13| << 4 | |u1-13|. */
+const TL2_MAG = (() => {
+  const t = new Uint8Array(27 * 27);
+  for (let a = 0; a < 27; a++) for (let b = 0; b < 27; b++) t[a * 27 + b] = (Math.abs(a - 13) << 4) | Math.abs(b - 13);
+  return t;
+})();
+
+/** Sign nibble (bit 3 = first triple) spread to bits 7, 5, 3, 1 (a row's bits of one sign byte; >>> 1 for the odd row). */
+const TL2_SPREAD = (() => {
+  const t = new Uint8Array(16);
+  for (let x = 0; x < 16; x++) t[x] = (((x >>> 3) & 1) << 7) | (((x >>> 2) & 1) << 5) | (((x >>> 1) & 1) << 3) | ((x & 1) << 1);
+  return t;
+})();
 
 /**
  * TL2 (formats/tl2.md): the first K3 = K - K mod BK columns in triples (a 4-bit |value| stream, two
  * triples per byte, then a stream of sign bits in 16-bit words), the remaining K2 columns in pairs
  * like TL1; zero padding to roundup32 of the fork's size bound, then the f32 scale and 28 zeros.
+ * One row-major pass over the weights; each row's bytes go straight to their places in tile order.
  */
 export function packTl2FromCodes(bits: Uint16Array, codes: Uint8Array, M: number, K: number, p: TlParams, scale: number, out?: Uint8Array): Uint8Array {
   const { BM, BK } = p;
@@ -169,74 +194,64 @@ export function packTl2FromCodes(bits: Uint16Array, codes: Uint8Array, M: number
   const K3 = K - K2;
   const signsAt = (M * K3) / 6;
   const tailAt = signsAt + (M * K3) / 24;
+  const dataEnd = tailAt + (M * K2) / 4;
   const scaleAt = Math.ceil(tl2DataBound(M, K) / 32) * 32;
   const o8 = out ?? new Uint8Array(scaleAt + 32);
-  o8.fill(0);
-  // every triple's value 9*T0 + 3*T1 + T2 once, row-major (the two streams below visit them in tile order)
-  const nT = K3 / 3;
-  const tv = new Int8Array(M * nT);
+  const mag = TL2_MAG;
+  const spread = TL2_SPREAD;
+  const nIK = K3 / BK;
+  const nIK2 = K2 / 32;
+  const nIb = BM / 32;
+  const nIg = BK / 24;
+  const magTile = (BK / 6) * 32; // magnitude bytes per (iM, iK, ib)
+  const sgnTile = (BK / 24) * 32; // sign bytes per (iM, iK, ib)
   for (let r = 0; r < M; r++) {
-    for (let j = 0, w = r * K, t = r * nT; j < nT; j++, w += 3, t++) {
-      tv[t] = 9 * codes[bits[w]] + 3 * codes[bits[w + 1]] + codes[bits[w + 2]] - 13;
-    }
-  }
-  const rowOf = (iM: number, ib: number, q: number): number => iM * BM + ib * 32 + TL2_PERM[q >>> 3] * 8 + (q & 7);
-  // per row tile: where each emitted row's triples start in tv, in emission (permuted) and natural order
-  const permBase = new Int32Array(BM);
-  const natBase = new Int32Array(BM);
-  let o = 0;
-  let os = signsAt;
-  for (let iM = 0; iM < M / BM; iM++) {
-    for (let ib = 0; ib < BM / 32; ib++) {
-      for (let q = 0; q < 32; q++) {
-        permBase[ib * 32 + q] = rowOf(iM, ib, q) * nT;
-        natBase[ib * 32 + q] = (iM * BM + ib * 32 + q) * nT;
-      }
-    }
-    for (let iK = 0; iK < K3 / BK; iK++) {
-      const kOff = (iK * BK) / 3;
-      for (let ib = 0; ib < BM / 32; ib++) {
-        for (let iy = 0; iy < BK / 6; iy++) {
-          for (let q = 0, b = ib * 32; q < 32; q++, b++) {
-            const t = permBase[b] + kOff + 2 * iy;
-            o8[o++] = (Math.abs(tv[t]) << 4) | Math.abs(tv[t + 1]);
-          }
+    const iM = (r / BM) | 0;
+    const rt = r - iM * BM;
+    const ib = rt >>> 5;
+    const rr = rt & 31;
+    const q = TL2_PERM[rr >>> 3] * 8 + (rr & 7); // emission slot of this row in its 32-row chunk
+    const half = rr >>> 4; // rows c and c + 16 share a sign word: even bits for c, odd for c + 16
+    const c = rr & 15;
+    let w = r * K;
+    for (let iK = 0; iK < nIK; iK++) {
+      const blk = (iM * nIK + iK) * nIb + ib;
+      let om = blk * magTile + q;
+      let os = signsAt + blk * sgnTile + 2 * c;
+      for (let ig = 0; ig < nIg; ig++, om += 128, os += 32, w += 24) {
+        const u0 = 9 * codes[bits[w]] + 3 * codes[bits[w + 1]] + codes[bits[w + 2]];
+        const u1 = 9 * codes[bits[w + 3]] + 3 * codes[bits[w + 4]] + codes[bits[w + 5]];
+        const u2 = 9 * codes[bits[w + 6]] + 3 * codes[bits[w + 7]] + codes[bits[w + 8]];
+        const u3 = 9 * codes[bits[w + 9]] + 3 * codes[bits[w + 10]] + codes[bits[w + 11]];
+        const u4 = 9 * codes[bits[w + 12]] + 3 * codes[bits[w + 13]] + codes[bits[w + 14]];
+        const u5 = 9 * codes[bits[w + 15]] + 3 * codes[bits[w + 16]] + codes[bits[w + 17]];
+        const u6 = 9 * codes[bits[w + 18]] + 3 * codes[bits[w + 19]] + codes[bits[w + 20]];
+        const u7 = 9 * codes[bits[w + 21]] + 3 * codes[bits[w + 22]] + codes[bits[w + 23]];
+        o8[om] = mag[u0 * 27 + u1];
+        o8[om + 32] = mag[u2 * 27 + u3];
+        o8[om + 64] = mag[u4 * 27 + u5];
+        o8[om + 96] = mag[u6 * 27 + u7];
+        // triple value < 0 iff u < 13; triples 0..3 go to the word's high byte, 4..7 to its low byte
+        const hi = spread[((u0 - 13) >>> 31 << 3) | ((u1 - 13) >>> 31 << 2) | ((u2 - 13) >>> 31 << 1) | ((u3 - 13) >>> 31)] >>> half;
+        const lo = spread[((u4 - 13) >>> 31 << 3) | ((u5 - 13) >>> 31 << 2) | ((u6 - 13) >>> 31 << 1) | ((u7 - 13) >>> 31)] >>> half;
+        // row c comes before row c + 16, so it sets the bytes and row c + 16 adds its bits
+        if (half === 0) {
+          o8[os] = lo;
+          o8[os + 1] = hi;
+        } else {
+          o8[os] |= lo;
+          o8[os + 1] |= hi;
         }
       }
     }
-  }
-  for (let iM = 0; iM < M / BM; iM++) {
-    for (let ib = 0; ib < BM / 32; ib++) for (let q = 0; q < 32; q++) natBase[ib * 32 + q] = (iM * BM + ib * 32 + q) * nT;
-    for (let iK = 0; iK < K3 / BK; iK++) {
-      const kOff = (iK * BK) / 3;
-      for (let ib = 0; ib < BM / 32; ib++) {
-        for (let ig = 0; ig < BK / 24; ig++) {
-          const g = kOff + 8 * ig;
-          for (let c = 0; c < 16; c++, os += 2) {
-            // bit 15 - i: row c (i even) or c + 16 (i odd), triple i >> 1 of the group
-            const r0 = natBase[ib * 32 + c] + g;
-            const r1 = natBase[ib * 32 + 16 + c] + g;
-            let word = 0;
-            for (let j = 0; j < 8; j++) {
-              if (tv[r0 + j] < 0) word |= 1 << (15 - 2 * j);
-              if (tv[r1 + j] < 0) word |= 1 << (14 - 2 * j);
-            }
-            o8[os] = word & 0xff;
-            o8[os + 1] = word >>> 8;
-          }
-        }
+    for (let iK2 = 0; iK2 < nIK2; iK2++) {
+      let ot = tailAt + ((iM * nIK2 + iK2) * nIb + ib) * 256 + q;
+      for (let iy = 0; iy < 8; iy++, ot += 32, w += 4) {
+        o8[ot] = ((3 * codes[bits[w]] + codes[bits[w + 1]]) << 4) | (3 * codes[bits[w + 2]] + codes[bits[w + 3]]);
       }
     }
   }
-  o = tailAt;
-  for (let iM = 0; iM < M / BM; iM++)
-    for (let iK2 = 0; iK2 < K2 / 32; iK2++)
-      for (let ib = 0; ib < BM / 32; ib++)
-        for (let iy = 0; iy < 8; iy++)
-          for (let q = 0; q < 32; q++) {
-            const w = rowOf(iM, ib, q) * K + K3 + iK2 * 32 + 4 * iy;
-            o8[o++] = (pairIndex(codes[bits[w]], codes[bits[w + 1]]) << 4) | pairIndex(codes[bits[w + 2]], codes[bits[w + 3]]);
-          }
+  o8.fill(0, dataEnd);
   new DataView(o8.buffer, o8.byteOffset, o8.byteLength).setFloat32(scaleAt, scale, true);
   return o8;
 }
