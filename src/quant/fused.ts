@@ -103,19 +103,31 @@ const TQ1_BYTE = Uint8Array.from({ length: 243 }, (_, v) => Math.floor((v * 256 
  * TQ1_0 (formats/tq1_0.md): blocks of 256 values -> qs[48] | qh[4] | f16 d, codes c = T + 1 packed in
  * base 3, first element most significant: qs[m] = c[m], c[m+32], .., c[m+128] (m < 32);
  * qs[32+m] = c[160+m], c[176+m], .., c[224+m] (m < 16); qh[j] = (c[240+j], .., c[252+j]) * 3.
+ * `bits` must start 4-byte aligned (read two per word, like absSum16).
  */
 export function packTq1_0FromCodes(bits: Uint16Array, codes: Uint8Array, dBits: number, out: Uint8Array = new Uint8Array((bits.length / 256) * 54)): Uint8Array {
   const n = bits.length;
   const dLo = dBits & 0xff;
   const dHi = dBits >>> 8;
+  const wd = words(bits); // blocks start at even elements: two neighbouring m per word
   for (let e = 0, o = 0; e < n; e += 256, o += 54) {
-    for (let m = 0; m < 32; m++) {
-      const x = e + m;
-      out[o + m] = TQ1_BYTE[codes[bits[x]] * 81 + codes[bits[x + 32]] * 27 + codes[bits[x + 64]] * 9 + codes[bits[x + 96]] * 3 + codes[bits[x + 128]]];
+    for (let m = 0, h = e >>> 1; m < 32; m += 2, h++) {
+      const a = wd[h];
+      const b = wd[h + 16];
+      const c = wd[h + 32];
+      const d = wd[h + 48];
+      const f = wd[h + 64];
+      out[o + m] = TQ1_BYTE[codes[a & 0xffff] * 81 + codes[b & 0xffff] * 27 + codes[c & 0xffff] * 9 + codes[d & 0xffff] * 3 + codes[f & 0xffff]];
+      out[o + m + 1] = TQ1_BYTE[codes[a >>> 16] * 81 + codes[b >>> 16] * 27 + codes[c >>> 16] * 9 + codes[d >>> 16] * 3 + codes[f >>> 16]];
     }
-    for (let m = 0; m < 16; m++) {
-      const x = e + 160 + m;
-      out[o + 32 + m] = TQ1_BYTE[codes[bits[x]] * 81 + codes[bits[x + 16]] * 27 + codes[bits[x + 32]] * 9 + codes[bits[x + 48]] * 3 + codes[bits[x + 64]]];
+    for (let m = 0, h = (e + 160) >>> 1; m < 16; m += 2, h++) {
+      const a = wd[h];
+      const b = wd[h + 8];
+      const c = wd[h + 16];
+      const d = wd[h + 24];
+      const f = wd[h + 32];
+      out[o + 32 + m] = TQ1_BYTE[codes[a & 0xffff] * 81 + codes[b & 0xffff] * 27 + codes[c & 0xffff] * 9 + codes[d & 0xffff] * 3 + codes[f & 0xffff]];
+      out[o + 33 + m] = TQ1_BYTE[codes[a >>> 16] * 81 + codes[b >>> 16] * 27 + codes[c >>> 16] * 9 + codes[d >>> 16] * 3 + codes[f >>> 16]];
     }
     for (let j = 0; j < 4; j++) {
       const x = e + 240 + j;
