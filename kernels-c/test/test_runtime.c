@@ -10,27 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int failures = 0, checks = 0;
-#define CHECK(cond, ...)                                                                           \
-    do {                                                                                           \
-        checks++;                                                                                  \
-        if (!(cond)) {                                                                             \
-            failures++;                                                                            \
-            if (failures <= 40) {                                                                  \
-                fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                               \
-                fprintf(stderr, __VA_ARGS__);                                                      \
-                fputc('\n', stderr);                                                               \
-            }                                                                                      \
-        }                                                                                          \
-    } while (0)
-
-static uint64_t rs = 0x853C49E6748FEA9Bull;
-static uint64_t rnd(void) {
-    uint64_t z = (rs += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
+#define TEST_SEED 0x853C49E6748FEA9Bull
+#include "check.h"
 static float frand(float scale) { return ((float)(rnd() >> 40) / 16777216.0f * 2.0f - 1.0f) * scale; }
 static float *fvec(int n, float scale) {
     float *v = rt_alloc(sizeof(float) * (size_t)(n ? n : 1));
