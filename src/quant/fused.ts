@@ -157,6 +157,7 @@ export function packTl1FromCodes(bits: Uint16Array, codes: Uint8Array, M: number
   const nIK = K / BK;
   const nIy = BK / by;
   const nIp = by / 4;
+  const wd = words(bits); // K is a multiple of 4, so every 4-weight run starts on a word
   for (let m = 0; m < M; m++) {
     const iM = (m / BM) | 0;
     const rt = m - iM * BM;
@@ -167,7 +168,9 @@ export function packTl1FromCodes(bits: Uint16Array, codes: Uint8Array, M: number
     for (let iK = 0; iK < nIK; iK++) {
       for (let iy = 0, oy = rowAt + iK * sIK; iy < nIy; iy++, oy += sIy) {
         for (let ip = 0, o = oy; ip < nIp; ip++, o += sIp, w += 4) {
-          out[o] = ((3 * codes[bits[w]] + codes[bits[w + 1]]) << 4) | (3 * codes[bits[w + 2]] + codes[bits[w + 3]]);
+          const x0 = wd[w >>> 1];
+          const x1 = wd[(w >>> 1) + 1];
+          out[o] = ((3 * codes[x0 & 0xffff] + codes[x0 >>> 16]) << 4) | (3 * codes[x1 & 0xffff] + codes[x1 >>> 16]);
         }
       }
     }
@@ -215,6 +218,7 @@ export function packTl2FromCodes(bits: Uint16Array, codes: Uint8Array, M: number
   const nIK2 = K2 / 32;
   const nIb = BM / 32;
   const nIg = BK / 24;
+  const wd = words(bits); // K is even, so every row starts on a word
   const magTile = (BK / 6) * 32; // magnitude bytes per (iM, iK, ib)
   const sgnTile = (BK / 24) * 32; // sign bytes per (iM, iK, ib)
   for (let r = 0; r < M; r++) {
@@ -231,14 +235,17 @@ export function packTl2FromCodes(bits: Uint16Array, codes: Uint8Array, M: number
       let om = blk * magTile + q;
       let os = signsAt + blk * sgnTile + 2 * c;
       for (let ig = 0; ig < nIg; ig++, om += 128, os += 32, w += 24) {
-        const u0 = 9 * codes[bits[w]] + 3 * codes[bits[w + 1]] + codes[bits[w + 2]];
-        const u1 = 9 * codes[bits[w + 3]] + 3 * codes[bits[w + 4]] + codes[bits[w + 5]];
-        const u2 = 9 * codes[bits[w + 6]] + 3 * codes[bits[w + 7]] + codes[bits[w + 8]];
-        const u3 = 9 * codes[bits[w + 9]] + 3 * codes[bits[w + 10]] + codes[bits[w + 11]];
-        const u4 = 9 * codes[bits[w + 12]] + 3 * codes[bits[w + 13]] + codes[bits[w + 14]];
-        const u5 = 9 * codes[bits[w + 15]] + 3 * codes[bits[w + 16]] + codes[bits[w + 17]];
-        const u6 = 9 * codes[bits[w + 18]] + 3 * codes[bits[w + 19]] + codes[bits[w + 20]];
-        const u7 = 9 * codes[bits[w + 21]] + 3 * codes[bits[w + 22]] + codes[bits[w + 23]];
+        const h = w >>> 1; // w is even (K and 24 are): two weights per word
+        const x0 = wd[h], x1 = wd[h + 1], x2 = wd[h + 2], x3 = wd[h + 3], x4 = wd[h + 4], x5 = wd[h + 5];
+        const x6 = wd[h + 6], x7 = wd[h + 7], x8 = wd[h + 8], x9 = wd[h + 9], x10 = wd[h + 10], x11 = wd[h + 11];
+        const u0 = 9 * codes[x0 & 0xffff] + 3 * codes[x0 >>> 16] + codes[x1 & 0xffff];
+        const u1 = 9 * codes[x1 >>> 16] + 3 * codes[x2 & 0xffff] + codes[x2 >>> 16];
+        const u2 = 9 * codes[x3 & 0xffff] + 3 * codes[x3 >>> 16] + codes[x4 & 0xffff];
+        const u3 = 9 * codes[x4 >>> 16] + 3 * codes[x5 & 0xffff] + codes[x5 >>> 16];
+        const u4 = 9 * codes[x6 & 0xffff] + 3 * codes[x6 >>> 16] + codes[x7 & 0xffff];
+        const u5 = 9 * codes[x7 >>> 16] + 3 * codes[x8 & 0xffff] + codes[x8 >>> 16];
+        const u6 = 9 * codes[x9 & 0xffff] + 3 * codes[x9 >>> 16] + codes[x10 & 0xffff];
+        const u7 = 9 * codes[x10 >>> 16] + 3 * codes[x11 & 0xffff] + codes[x11 >>> 16];
         o8[om] = mag[u0 * 27 + u1];
         o8[om + 32] = mag[u2 * 27 + u3];
         o8[om + 64] = mag[u4 * 27 + u5];
@@ -259,7 +266,9 @@ export function packTl2FromCodes(bits: Uint16Array, codes: Uint8Array, M: number
     for (let iK2 = 0; iK2 < nIK2; iK2++) {
       let ot = tailAt + ((iM * nIK2 + iK2) * nIb + ib) * 256 + q;
       for (let iy = 0; iy < 8; iy++, ot += 32, w += 4) {
-        o8[ot] = ((3 * codes[bits[w]] + codes[bits[w + 1]]) << 4) | (3 * codes[bits[w + 2]] + codes[bits[w + 3]]);
+        const x0 = wd[w >>> 1];
+        const x1 = wd[(w >>> 1) + 1];
+        o8[ot] = ((3 * codes[x0 & 0xffff] + codes[x0 >>> 16]) << 4) | (3 * codes[x1 & 0xffff] + codes[x1 >>> 16]);
       }
     }
   }
