@@ -2,6 +2,7 @@
 // retries with exponential backoff, and the translation of Hub failures into clear BitconvErrors.
 import { HubApiError } from "@huggingface/hub";
 import { BitconvError } from "../util/errors.js";
+import { sleep } from "../util/sleep.js";
 import type { HubOptions } from "./options.js";
 
 /** A failure worth another attempt: 5xx, 429, connection resets, timeouts, short bodies. */
@@ -111,20 +112,6 @@ export function statusIsTransient(status: number): boolean {
   return status >= 500 || status === 429 || status === 408;
 }
 
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((res, rej) => {
-    if (signal?.aborted) return rej(signal.reason);
-    const t = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      res();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(t);
-      rej(signal?.reason);
-    };
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
-}
 
 export function backoffMs(policy: RetryPolicy, attempt: number): number {
   const d = Math.min(policy.baseDelayMs * 2 ** (attempt - 1), 30_000);

@@ -10,6 +10,7 @@ import { promises as fsp, readFileSync, unlinkSync } from "node:fs";
 import { hostname } from "node:os";
 import { dirname } from "node:path";
 import { randomBytes } from "node:crypto";
+import { sleep } from "../util/sleep.js";
 
 export interface LockOptions {
   /** A lock untouched for this long is stale (default 30 s). */
@@ -100,20 +101,6 @@ async function breakStale(path: string, observed: string): Promise<void> {
   await fsp.rm(aside, { force: true });
 }
 
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((res, rej) => {
-    if (signal?.aborted) return rej(signal.reason);
-    const t = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      res();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(t);
-      rej(signal?.reason);
-    };
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
-}
 
 /** Waits until the lock at `path` is ours. */
 export async function acquireLock(path: string, opts: LockOptions = {}): Promise<HeldLock> {
