@@ -2,6 +2,7 @@
 // formats/<layout>.md (an implementation independent of src/layouts' unpackers, which the tests use
 // as the cross-check). What a "block" is per layout is in docs/inspect.md and BLOCK_DEFINITIONS.
 
+import { f16ToF32 } from "../quant/float.js";
 import { BitconvError } from "../util/errors.js";
 import type { BitField, BlockByte, BlockDecode, BlockValue } from "./types.js";
 
@@ -36,14 +37,6 @@ const hex2 = (b: number): string => b.toString(16).padStart(2, "0");
 const sgn = (v: number): string => (v > 0 ? "+1" : v < 0 ? "-1" : "0");
 const PERM = [0, 2, 1, 3];
 
-function f16ToF32(h: number): number {
-  const s = h & 0x8000 ? -1 : 1;
-  const e = (h >>> 10) & 31;
-  const m = h & 1023;
-  if (e === 0) return s * m * 2 ** -24;
-  if (e === 31) return m ? NaN : s * Infinity;
-  return s * (1 + m / 1024) * 2 ** (e - 15);
-}
 const f32At = (b: Uint8Array, o: number): number => new DataView(b.buffer, b.byteOffset, b.byteLength).getFloat32(o, true);
 
 /** Number of blocks of a tensor in this layout. */

@@ -1,6 +1,7 @@
 // Ternary statistics: counts of -1, 0, +1 straight from packed bytes (lookup tables, no unpacking where
 // the counts do not depend on the element order), and absmean statistics of float master weights.
 
+import { f16ToF32 } from "../quant/float.js";
 import { absmeanScale } from "../quant/absmean.js";
 
 export interface Counts {
@@ -101,14 +102,6 @@ export interface BlockDStats {
   d: number;
 }
 
-function f16(h: number): number {
-  const s = h & 0x8000 ? -1 : 1;
-  const e = (h >>> 10) & 31;
-  const m = h & 1023;
-  if (e === 0) return s * m * 2 ** -24;
-  if (e === 31) return m ? NaN : s * Infinity;
-  return s * (1 + m / 1024) * 2 ** (e - 15);
-}
 
 /** TQ2_0 / TQ1_0 blocks: counts plus the range of per-block d over blocks with a non-zero value. */
 export function countTq(bytes: Uint8Array, layout: "tq1_0" | "tq2_0", c = emptyCounts()): { counts: Counts; d: BlockDStats } {
@@ -126,7 +119,7 @@ export function countTq(bytes: Uint8Array, layout: "tq1_0" | "tq2_0", c = emptyC
       addLut(c, LUT_TQ1_QS, bytes, o, o + 48);
       addLut(c, LUT_TQ1_QH, bytes, o + 48, o + 52);
     }
-    const d = f16(bytes[o + dAt] | (bytes[o + dAt + 1] << 8));
+    const d = f16ToF32(bytes[o + dAt] | (bytes[o + dAt + 1] << 8));
     if (Number.isNaN(first)) first = d;
     if (c.minus + c.plus + c.invalid !== before) {
       if (Number.isNaN(firstNonZero)) firstNonZero = d;
@@ -187,11 +180,10 @@ export function toF32(bytes: Uint8Array, dtype: string): Float32Array {
     const u = new Uint32Array(out.buffer);
     for (let i = 0; i < n; i++) u[i] = dv.getUint16(2 * i, true) << 16;
   } else if (dtype === "F16") {
-    for (let i = 0; i < n; i++) out[i] = f16(dv.getUint16(2 * i, true));
+    for (let i = 0; i < n; i++) out[i] = f16ToF32(dv.getUint16(2 * i, true));
   } else {
     throw new Error(`no float conversion for ${dtype}`);
   }
   return out;
 }
 
-export const f16ToNumber = f16;
