@@ -25,26 +25,16 @@ import {
   type TlParams,
 } from "../src/layouts/index.js";
 import { BitconvError } from "../src/util/errors.js";
+import { uniform } from "./helpers/prng.js";
 
 const FORMATS = new URL("../../formats/", import.meta.url);
 
 // ---------- helpers ----------
 
-/** mulberry32: a small seeded PRNG so failures reproduce. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Random ternary matrix; zeroFrac of the values are 0, the rest ±1 evenly. */
 function randomTernary(n: number, seed: number, zeroFrac = 1 / 3): Int8Array {
-  const r = prng(seed);
+  const r = uniform(seed);
   const T = new Int8Array(n);
   for (let i = 0; i < n; i++) {
     const u = r();

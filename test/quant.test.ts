@@ -10,6 +10,7 @@ import {
   absSum16, anyNonFinite16, map16Checked, packI2sFromCodes, packTl1FromCodes, packTl2FromCodes, packTq1_0FromCodes, packTq2_0FromCodes, ternaryFromCodes,
 } from "../src/quant/fused.js";
 import { absmeanCodes16 } from "../src/quant/absmean.js";
+import { uniform } from "./helpers/prng.js";
 import { packI2_S, packTl1, packTl2, packTq1_0, packTq2_0, tl1Params, tl2Params } from "../src/layouts/index.js";
 
 const fround = Math.fround;
@@ -63,16 +64,6 @@ function randomF32(rng: () => number, emin: number, emax: number): number {
   return fround((rng() < 0.5 ? -1 : 1) * (1 + rng()) * 2 ** e);
 }
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const sameValue = (a: number, b: number) => (Number.isNaN(a) && Number.isNaN(b)) || a === b;
 
@@ -115,7 +106,7 @@ test("absmean: tiny tensors clamp the mean at 1e-5", () => {
 });
 
 test("absmean: bf16/f16 table path equals the f32 path", () => {
-  const rng = mulberry32(7);
+  const rng = uniform(7);
   for (const format of ["bf16", "f16"] as const) {
     const n = 5000;
     const bits = new Uint16Array(n);
@@ -181,7 +172,7 @@ test("f32 -> f16: nearest-even incl. subnormals, ties and overflow (vs table sea
       check(s * (mid - ulp));
     }
   }
-  const rng = mulberry32(11);
+  const rng = uniform(11);
   for (let i = 0; i < 200000; i++) check(randomF32(rng, -30, 17));
   for (const x of [65504, 65519, 65519.99, 65520, 65536, 1e10, 2 ** -24, 2 ** -25, 2 ** -25 * 1.0001, 2 ** -26, 1e-10, 0]) {
     check(x);
@@ -197,7 +188,7 @@ test("f32 -> f16: nearest-even incl. subnormals, ties and overflow (vs table sea
 });
 
 test("f32 -> bf16: nearest-even (vs neighbour distances)", () => {
-  const rng = mulberry32(3);
+  const rng = uniform(3);
   for (let i = 0; i < 200000; i++) {
     const x = randomF32(rng, -140, 127);
     const got = f32ToBf16Bits(x);
@@ -286,7 +277,7 @@ test("NORM-rope row permutation: interleaves the two halves of each head", () =>
 // ---- fused 16-bit paths (checked against src/layouts and the plain loops) ----
 
 function randomBf16Weights(n: number, seed: number): Uint16Array {
-  const rng = mulberry32(seed);
+  const rng = uniform(seed);
   const bits = new Uint16Array(n);
   for (let i = 0; i < n; i++) bits[i] = f32ToBf16Bits((rng() - 0.5) * 0.1 * (1 + 4 * rng() ** 6));
   return bits;

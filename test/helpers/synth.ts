@@ -9,6 +9,7 @@ import { DTYPE_SIZE, numel, type StDtype } from "../../src/checkpoint/safetensor
 import { packHfPacked } from "../../src/layouts/hfPacked.js";
 import { f32ArrayToBf16, f32ArrayToF16 } from "../../src/quant/float.js";
 import { writeSafetensors, type TensorSource } from "./safetensorsWriter.js";
+import { mulberry32 } from "./prng.js";
 
 export type FloatDtype = "BF16" | "F16" | "F32";
 
@@ -49,17 +50,6 @@ const TORCH_DTYPE: Record<FloatDtype, string> = { BF16: "bfloat16", F16: "float1
 
 // ---------------------------------------------------------------- random numbers
 
-/** mulberry32: tiny, fast, and good enough for weights. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  };
-}
 
 function fnv1a(s: string): number {
   let h = 0x811c9dc5;
