@@ -9,6 +9,7 @@
 
 #define HEAD_TILE 16          /* output-head rows converted to f32 at a time (per thread) */
 #define HEAD_Q8_MAX_TOKENS 2  /* a Q8_0 head runs in int8 for at most this many rows (see rt_opts) */
+_Static_assert(HEAD_TILE == 16, "head units must be whole Q8_0x16 tiles");
 
 struct rt_state {
     const rt_model *m;
@@ -44,9 +45,34 @@ struct rt_state {
     /* the final hidden state quantized per 32-block for a Q8_0 head */
     int8_t *hq;
     float *hd;
+    uint8_t *head_x16;     /* the Q8_0 head repacked as Q8_0x16 (vec.h), or NULL */
 };
 
 static size_t fsz(size_t n) { return n * sizeof(float); }
+
+/* A Q8_0 head on AVX-512 VNNI is repacked once into 16-row tiles (vec.h, Q8_0x16): the decode GEMV
+ * then does one dpbusd per 64 weight bytes with no per-block shuffles and keeps up with memory
+ * (row-major Q8_0 needs ~4x the instructions and was compute-bound at half the bandwidth). Costs a
+ * second copy of the head in memory (the mmap'd original is left untouched but for embedding rows). */
+typedef struct { rt_state *s; int64_t tiles; } repack_job;
+
+static void head_repack_worker(void *a, int ith, int nth) {
+    repack_job *j = a;
+    const rt_matrix *w = &j->s->m->output;
+    int64_t t0, t1;
+    pool_split(j->tiles, 1, ith, nth, &t0, &t1);
+    vec_repack_q8_0x16(w->data, w->row_bytes, w->rows, (int)w->cols, t0, t1, j->s->head_x16);
+}
+
+static void head_repack(rt_state *s) {
+    const rt_matrix *w = &s->m->output;
+    s->head_x16 = NULL;
+    if (w->type != BC_GGML_Q8_0 || s->o.float_ref || s->o.head_q8 == 0 || !vec_has_q8_0x16() || w->cols > VEC_Q8X16_MAX_N)
+        return;
+    s->head_x16 = rt_alloc_large(vec_q8_0x16_bytes(w->rows, (int)w->cols));
+    repack_job j = {s, (w->rows + 15) / 16};
+    pool_run(s->pool, head_repack_worker, &j);
+}
 
 rt_state *state_create(const rt_model *m, pool *p, bc_isa isa, rt_opts o) {
     rt_state *s = rt_alloc(sizeof *s);
@@ -107,13 +133,14 @@ rt_state *state_create(const rt_model *m, pool *p, bc_isa isa, rt_opts o) {
     s->hpack = rt_alloc(fsz(T * (size_t)m->dim * VEC_HB_TOKENS));
     s->hq = rt_alloc(B * m->dim);
     s->hd = rt_alloc(fsz(B * (m->dim / 32 + 1)));
+    head_repack(s);
     return s;
 }
 
 void state_free(rt_state *s) {
     if (!s) return;
     void *bufs[] = {s->x, s->xb, s->q, s->k, s->v, s->att, s->hb, s->hb2, s->proj, s->xq, s->xs, s->xsum, s->xf,
-                    s->acc, s->kc, s->vc, s->rope_cos, s->rope_sin, s->scores, s->trow, s->frow, s->tile, s->hpack, s->hq, s->hd};
+                    s->acc, s->kc, s->vc, s->rope_cos, s->rope_sin, s->scores, s->trow, s->frow, s->tile, s->hpack, s->hq, s->hd, s->head_x16};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) rt_free(bufs[i]);
     rt_free(s);
 }
@@ -365,6 +392,19 @@ static void head_rows(head_job *j, int64_t r0, int64_t r1, int ith) {
     if (N == 1 && !j->q8 && w->type == BC_GGML_F16) {
         /* decode: stream the f16 rows once, converting in registers */
         vec_gemv_f16(w->data + (size_t)r0 * w->row_bytes, w->row_bytes, (int)(r1 - r0), j->h, dim, j->logits + r0);
+        return;
+    }
+    if (j->q8 && s->head_x16) {
+        /* r0, r1 are tile-aligned (unit_rows is a multiple of HEAD_TILE = 16); decode streams the
+         * tiles once; batches take one tile (in cache) past every token, four tokens per load */
+        if (N <= 4) {
+            vec_gemv_q8_0x16(s->head_x16, r0 / 16, (r1 + 15) / 16, V, dim, N, s->hq, s->hd, j->logits, (size_t)V);
+            return;
+        }
+        for (int64_t t = r0 / 16; t < (r1 + 15) / 16; t++)
+            for (int n0 = 0; n0 < N; n0 += 4)
+                vec_gemv_q8_0x16(s->head_x16, t, t + 1, V, dim, N - n0 < 4 ? N - n0 : 4, s->hq + (size_t)n0 * dim,
+                                 s->hd + (size_t)n0 * (dim / 32), j->logits + (size_t)n0 * V, (size_t)V);
         return;
     }
     if (j->q8) {

@@ -1,4 +1,5 @@
 #include "util.h"
+#include <sys/mman.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -28,6 +29,19 @@ void *rt_alloc(size_t n) {
 }
 
 void rt_free(void *p) { free(p); }
+
+void *rt_alloc_large(size_t n) {
+    const size_t huge = (size_t)2 << 20;
+    size_t rounded = (n + huge - 1) / huge * huge;
+    if (rounded < n || rounded == 0) rt_die(RT_EXIT_FAIL, NULL, "out of memory (%zu bytes)", n);
+    void *p = aligned_alloc(huge, rounded);
+    if (!p) rt_die(RT_EXIT_FAIL, NULL, "out of memory (%zu bytes)", n);
+#ifdef MADV_HUGEPAGE
+    /* streamed once per token: 2 MiB pages spare the TLB (a hint; failure is harmless) */
+    madvise(p, rounded, MADV_HUGEPAGE);
+#endif
+    return p;
+}
 
 float rt_f16_to_f32(uint16_t h) {
     uint32_t sign = (uint32_t)(h & 0x8000) << 16;

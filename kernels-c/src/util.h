@@ -15,6 +15,8 @@ _Noreturn void rt_die(int code, const char *file, const char *fmt, ...) __attrib
  * zeroed; free with rt_free. */
 void *rt_alloc(size_t n);
 void rt_free(void *p);
+/* n bytes, 2 MiB aligned, transparent huge pages asked for, NOT zeroed (for big buffers filled at once) */
+void *rt_alloc_large(size_t n);
 
 /* Overflow-checked size arithmetic: return 0 on success, -1 when the result does not fit. */
 static inline int rt_mul_u64(uint64_t a, uint64_t b, uint64_t *out) { return __builtin_mul_overflow(a, b, out) ? -1 : 0; }

@@ -173,6 +173,46 @@ static float dot_q8_0_scalar(const uint8_t *row, const int8_t *q, const float *d
     return s;
 }
 
+/* ---- Q8_0x16 (vec.h): a Q8_0 matrix in tiles of 16 rows, repacked at load for the VNNI head GEMV -- */
+
+size_t vec_q8_0x16_bytes(int64_t rows, int n) { return (size_t)((rows + 15) / 16) * (size_t)(n / 32) * VEC_Q8X16_BLOCK; }
+
+void vec_repack_q8_0x16(const uint8_t *w, size_t row_bytes, int64_t rows, int n, int64_t t0, int64_t t1, uint8_t *dst) {
+    int nb = n / 32;
+    for (int64_t t = t0; t < t1; t++)
+        for (int b = 0; b < nb; b++) {
+            uint8_t *o = dst + ((size_t)t * (size_t)nb + (size_t)b) * VEC_Q8X16_BLOCK;
+            for (int r = 0; r < 16; r++) {
+                int64_t row = 16 * t + r;
+                /* rows past the end: code 0x80 (weight 0) and scale 0 */
+                const uint8_t *blk = row < rows ? w + (size_t)row * row_bytes + 34 * (size_t)b : NULL;
+                for (int g = 0; g < 8; g++)
+                    for (int i = 0; i < 4; i++) o[64 * g + 4 * r + i] = blk ? (uint8_t)(blk[2 + 4 * g + i] ^ 0x80) : 0x80;
+                uint16_t d = blk ? rt_rd16(blk) : 0;
+                memcpy(o + 512 + 2 * r, &d, 2);
+            }
+        }
+}
+
+static void gemv_q8_0x16_scalar(const uint8_t *p, int64_t t0, int64_t t1, int64_t rows, int n, int nt, const int8_t *q,
+                                const float *d, float *out, size_t ostride) {
+    int nb = n / 32;
+    for (int64_t t = t0; t < t1; t++)
+        for (int k = 0; k < nt; k++)
+            for (int r = 0; r < 16 && 16 * t + r < rows; r++) {
+                float s = 0;
+                for (int b = 0; b < nb; b++) {
+                    const uint8_t *o = p + ((size_t)t * (size_t)nb + (size_t)b) * VEC_Q8X16_BLOCK;
+                    const int8_t *x = q + (size_t)k * (size_t)n + 32 * b;
+                    int32_t acc = 0;
+                    for (int g = 0; g < 8; g++)
+                        for (int i = 0; i < 4; i++) acc += (int32_t)(int8_t)(o[64 * g + 4 * r + i] ^ 0x80) * x[4 * g + i];
+                    s += (float)acc * (rt_f16_to_f32(rt_rd16(o + 512 + 2 * r)) * d[(size_t)k * (size_t)nb + b]);
+                }
+                out[(size_t)k * ostride + (size_t)(16 * t + r)] = s;
+            }
+}
+
 #ifdef RT_X86
 /* ---- AVX2 + FMA + F16C ----------------------------------------------------------------------------- */
 
@@ -546,7 +586,11 @@ AVX512_FN static void gemv_f16_avx512(const uint8_t *w, size_t row_bytes, int ro
         const uint8_t *p0 = w + (size_t)r * row_bytes, *p1 = p0 + row_bytes, *p2 = p1 + row_bytes, *p3 = p2 + row_bytes;
         __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
         int i = 0;
+        /* the four rows are contiguous: fetch the next four, 128 bytes a step, while these are summed */
+        const char *next = (const char *)(p0 + 4 * row_bytes);
         for (; i + 16 <= n; i += 16) {
+            _mm_prefetch(next + 8 * i, _MM_HINT_T0);
+            _mm_prefetch(next + 8 * i + 64, _MM_HINT_T0);
             __m512 xv = _mm512_loadu_ps(x + i);
             a0 = _mm512_fmadd_ps(F16X16(p0 + 2 * i), xv, a0);
             a1 = _mm512_fmadd_ps(F16X16(p1 + 2 * i), xv, a1);
@@ -847,6 +891,71 @@ AVX512_FN static void gemv_q8_0_avx512(const uint8_t *w, size_t row_bytes, int r
 }
 #endif
 
+#ifdef RT_X86
+/* Q8_0x16 on VNNI: per 32-block, eight dpbusd multiply 16 rows x 4 codes (unsigned, w + 128) by 4
+ * activations broadcast to every lane, so each lane ends up with one row's block sum: no horizontal
+ * adds, no sign juggling. The +128 is taken back with 128 * (sum of the block's activations), computed
+ * once per call. NT tokens share each load of the weights. */
+#define Q8X16_PF (4 * VEC_Q8X16_BLOCK)
+AVX512_FN static inline __attribute__((always_inline)) void q8x16_tile(const uint8_t *tp, int nb, int n, int NT,
+                                                                       const int8_t *q, const float *d, const int32_t *cx, __m512 *f) {
+    for (int k = 0; k < NT; k++) f[k] = _mm512_setzero_ps();
+    for (int b = 0; b < nb; b++) {
+        const uint8_t *bp = tp + (size_t)b * VEC_Q8X16_BLOCK;
+        for (int l = 0; l < VEC_Q8X16_BLOCK; l += 64) _mm_prefetch((const char *)(bp + Q8X16_PF + l), _MM_HINT_T0);
+        __m512i wv[8];
+        for (int g = 0; g < 8; g++) wv[g] = _mm512_loadu_si512((const void *)(bp + 64 * g));
+        __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(bp + 512)));
+        for (int k = 0; k < NT; k++) {
+            const int8_t *xb = q + (size_t)k * (size_t)n + 32 * b;
+            __m512i a0 = _mm512_setzero_si512(), a1 = a0;
+            for (int g = 0; g < 8; g += 2) {
+                a0 = _mm512_dpbusd_epi32(a0, wv[g], _mm512_set1_epi32((int32_t)rt_rd32((const uint8_t *)xb + 4 * g)));
+                a1 = _mm512_dpbusd_epi32(a1, wv[g + 1], _mm512_set1_epi32((int32_t)rt_rd32((const uint8_t *)xb + 4 * g + 4)));
+            }
+            __m512i i = _mm512_sub_epi32(_mm512_add_epi32(a0, a1), _mm512_set1_epi32(cx[k * nb + b]));
+            __m512 sc = _mm512_mul_ps(dw, _mm512_set1_ps(d[(size_t)k * (size_t)nb + b]));
+            f[k] = _mm512_add_ps(f[k], _mm512_mul_ps(_mm512_cvtepi32_ps(i), sc));
+        }
+    }
+}
+
+AVX512_FN static void q8x16_tiles(const uint8_t *p, int64_t t0, int64_t t1, int64_t rows, int n, int NT, const int8_t *q,
+                                  const float *d, const int32_t *cx, float *out, size_t ostride) {
+    int nb = n / 32;
+    for (int64_t t = t0; t < t1; t++) {
+        __m512 f[4];
+        const uint8_t *tp = p + (size_t)t * (size_t)nb * VEC_Q8X16_BLOCK;
+        switch (NT) { /* constant trip counts: the accumulators stay in registers */
+        case 1: q8x16_tile(tp, nb, n, 1, q, d, cx, f); break;
+        case 2: q8x16_tile(tp, nb, n, 2, q, d, cx, f); break;
+        case 3: q8x16_tile(tp, nb, n, 3, q, d, cx, f); break;
+        default: q8x16_tile(tp, nb, n, 4, q, d, cx, f); break;
+        }
+        int64_t left = rows - 16 * t;
+        __mmask16 m = left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1);
+        for (int k = 0; k < NT; k++) _mm512_mask_storeu_ps(out + (size_t)k * ostride + (size_t)(16 * t), m, f[k]);
+    }
+}
+
+AVX512_FN static void gemv_q8_0x16_avx512(const uint8_t *p, int64_t t0, int64_t t1, int64_t rows, int n, int nt,
+                                          const int8_t *q, const float *d, float *out, size_t ostride) {
+    int nb = n / 32;
+    int32_t cx[4 * VEC_Q8X16_MAX_N / 32];
+    for (int k0 = 0; k0 < nt; k0 += 4) {
+        int NT = nt - k0 < 4 ? nt - k0 : 4;
+        const int8_t *qk = q + (size_t)k0 * (size_t)n;
+        for (int k = 0; k < NT; k++)
+            for (int b = 0; b < nb; b++) {
+                int32_t s = 0;
+                for (int i = 0; i < 32; i++) s += qk[(size_t)k * (size_t)n + 32 * b + i];
+                cx[k * nb + b] = 128 * s;
+            }
+        q8x16_tiles(p, t0, t1, rows, n, NT, qk, d + (size_t)k0 * (size_t)nb, cx, out + (size_t)k0 * ostride, ostride);
+    }
+}
+#endif
+
 static void gemv_q8_0_generic(const uint8_t *w, size_t row_bytes, int rows, const int8_t *q, const float *d, int n, float *out);
 
 /* ---- dispatch -------------------------------------------------------------------------------------- */
@@ -859,6 +968,8 @@ static void (*p_dot4)(const float *, const float *, const float *, const float *
 static void (*p_gemv_f16)(const uint8_t *, size_t, int, const float *, int, float *) = gemv_f16_scalar;
 static float (*p_dot_q8_0)(const uint8_t *, const int8_t *, const float *, int) = dot_q8_0_scalar;
 static void (*p_gemv_q8_0)(const uint8_t *, size_t, int, const int8_t *, const float *, int, float *) = gemv_q8_0_generic;
+typedef void (*gemv_q8_0x16_fn)(const uint8_t *, int64_t, int64_t, int64_t, int, int, const int8_t *, const float *, float *, size_t);
+static gemv_q8_0x16_fn p_gemv_q8_0x16 = NULL;
 static float (*p_quantize_act)(const float *, int, int8_t *, int32_t *) = quantize_act_scalar;
 static double (*p_sumsq)(const float *, int) = sumsq_scalar;
 static void (*p_scores_t)(const float *, int, int, const float *, size_t, int, float, float *, size_t) = scores_t_scalar;
@@ -877,6 +988,7 @@ bc_isa vec_init(bc_isa isa) {
     p_dot4 = dot4_scalar; p_gemv_f16 = gemv_f16_scalar; p_dot_q8_0 = dot_q8_0_scalar;
     p_quantize_act = quantize_act_scalar; p_sumsq = sumsq_scalar; p_scores_t = scores_t_scalar; p_wsum_g = wsum_g_scalar; p_glu = glu_scalar; p_dequant = dequant_scalar; p_head_block = head_block_scalar; p_norm_apply = norm_apply_scalar; p_add = add_scalar;
     p_softmax = softmax_scalar; p_lse = lse_scalar; p_dot4xn = dot4xn_scalar; p_gemv_q8_0 = gemv_q8_0_generic;
+    p_gemv_q8_0x16 = NULL;
 #ifdef RT_X86
     __builtin_cpu_init();
     int has_avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
@@ -892,6 +1004,7 @@ bc_isa vec_init(bc_isa isa) {
             p_dot4 = dot4_avx512; p_gemv_f16 = gemv_f16_avx512; p_dot_q8_0 = dot_q8_0_avx512;
             p_quantize_act = quantize_act_avx512; p_sumsq = sumsq_avx512; p_scores_t = scores_t_avx512; p_wsum_g = wsum_g_avx512; p_glu = glu_avx512; p_dequant = dequant_avx512; p_head_block = head_block_avx512;
             p_softmax = softmax_avx512; p_lse = lse_avx512; p_dot4xn = dot4xn_avx512; p_gemv_q8_0 = gemv_q8_0_avx512;
+            p_gemv_q8_0x16 = gemv_q8_0x16_avx512;
             return BC_ISA_AVX512;
         }
         return BC_ISA_AVX2;
@@ -927,6 +1040,15 @@ void vec_dot4xn(const float *rows, size_t row_stride, const float *xs, size_t x_
 }
 static void gemv_q8_0_generic(const uint8_t *w, size_t row_bytes, int rows, const int8_t *q, const float *d, int n, float *out) {
     for (int r = 0; r < rows; r++) out[r] = p_dot_q8_0(w + (size_t)r * row_bytes, q, d, n);
+}
+int vec_has_q8_0x16(void) { return p_gemv_q8_0x16 != NULL; }
+void vec_gemv_q8_0x16(const uint8_t *p, int64_t t0, int64_t t1, int64_t rows, int n, int nt, const int8_t *q, const float *d,
+                      float *out, size_t ostride) {
+    (p_gemv_q8_0x16 ? p_gemv_q8_0x16 : gemv_q8_0x16_scalar)(p, t0, t1, rows, n, nt, q, d, out, ostride);
+}
+void vec_gemv_q8_0x16_reference(const uint8_t *p, int64_t t0, int64_t t1, int64_t rows, int n, int nt, const int8_t *q,
+                                const float *d, float *out, size_t ostride) {
+    gemv_q8_0x16_scalar(p, t0, t1, rows, n, nt, q, d, out, ostride);
 }
 void vec_gemv_q8_0(const uint8_t *w, size_t row_bytes, int rows, const int8_t *q, const float *d, int n, float *out) {
     p_gemv_q8_0(w, row_bytes, rows, q, d, n, out);

@@ -71,4 +71,23 @@ void vec_gemv_q8_0(const uint8_t *w, size_t row_bytes, int rows, const int8_t *q
 /* dot of one Q8_0 row (34-byte blocks) with Q8 activations, n a multiple of 32. */
 float vec_dot_q8_0(const uint8_t *row, const int8_t *q, const float *d, int n);
 
+/* Q8_0x16: a Q8_0 matrix (rows x n) repacked in memory for the decode GEMV of a Q8_0 output head.
+ * Tiles of 16 rows; tile t, 32-block b lies at (t * n/32 + b) * VEC_Q8X16_BLOCK: 512 code bytes, the
+ * byte of row r, column 4g + i (g < 8, i < 4) at 64g + 4r + i, stored as w ^ 0x80 (= w + 128 as
+ * unsigned), then the 16 rows' f16 scales. Same size as Q8_0; rows past the end are zero.
+ * Only AVX-512 VNNI has a fast kernel (vec_has_q8_0x16); elsewhere the row-major Q8_0 path is used. */
+#define VEC_Q8X16_BLOCK (16 * 34)
+#define VEC_Q8X16_MAX_N 32768
+size_t vec_q8_0x16_bytes(int64_t rows, int n);
+/* tiles [t0, t1) of dst from the Q8_0 rows w (row_bytes apart) */
+void vec_repack_q8_0x16(const uint8_t *w, size_t row_bytes, int64_t rows, int n, int64_t t0, int64_t t1, uint8_t *dst);
+int vec_has_q8_0x16(void);
+/* out[k * ostride + r] = dot(row r, token k) for the rows of tiles [t0, t1) below `rows`, tokens k < nt:
+ * q + k*n, d + k*(n/32) as from vec_quantize_q8; n <= VEC_Q8X16_MAX_N */
+void vec_gemv_q8_0x16(const uint8_t *p, int64_t t0, int64_t t1, int64_t rows, int n, int nt, const int8_t *q, const float *d,
+                      float *out, size_t ostride);
+/* the portable reference of the same (for the tests) */
+void vec_gemv_q8_0x16_reference(const uint8_t *p, int64_t t0, int64_t t1, int64_t rows, int n, int nt, const int8_t *q,
+                                const float *d, float *out, size_t ostride);
+
 #endif

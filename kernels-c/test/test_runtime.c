@@ -58,6 +58,72 @@ static void test_quantize_exact(void) {
     }
 }
 
+
+/* Q8_0x16 (vec.h): the repacked bytes sit where the spec says, and the GEMV of the running ISA and the
+ * portable reference both equal a double-precision dot of the original Q8_0 rows, for partial tiles,
+ * tile sub-ranges and 1..6 tokens, writing nothing outside their rows and tokens. */
+static void check_q8_0x16(const char *isa) {
+    const int dims[2] = {64, 2560};
+    for (int di = 0; di < 2; di++) {
+        int dim = dims[di], nb = dim / 32;
+        int64_t rows = 37; /* two whole tiles and a partial one */
+        size_t rb = (size_t)nb * 34;
+        uint8_t *w8 = rt_alloc((size_t)rows * rb), *pk = rt_alloc(vec_q8_0x16_bytes(rows, dim));
+        for (int64_t r = 0; r < rows; r++)
+            for (int b = 0; b < nb; b++) {
+                uint8_t *blk = w8 + (size_t)r * rb + 34 * (size_t)b;
+                uint16_t d = rt_f32_to_f16(0.002f + 0.001f * (float)(rnd() % 20));
+                memcpy(blk, &d, 2);
+                for (int i = 0; i < 32; i++) blk[2 + i] = (uint8_t)(rnd() % 256); /* -128 and 127 included */
+            }
+        if (dim == 64) memset(w8 + 2, 0x80, 32), memset(w8 + rb + 2, 0x7f, 32); /* rows of all -128, all 127 */
+        CHECK(vec_q8_0x16_bytes(rows, dim) == 3 * (size_t)nb * 544, "q8_0x16 size");
+        vec_repack_q8_0x16(w8, rb, rows, dim, 0, 3, pk);
+        for (int c = 0; c < 200; c++) {
+            int64_t r = (int64_t)(rnd() % 48);
+            int col = (int)(rnd() % (unsigned)dim), b = col / 32, j = col % 32, t = (int)(r / 16), rr = (int)(r % 16);
+            const uint8_t *o = pk + ((size_t)t * nb + b) * 544;
+            uint8_t want = r < rows ? (uint8_t)(w8[(size_t)r * rb + 34 * (size_t)b + 2 + j] ^ 0x80) : 0x80;
+            CHECK(o[64 * (j / 4) + 4 * rr + j % 4] == want, "q8_0x16 code r=%lld col=%d", (long long)r, col);
+            uint16_t ds = r < rows ? rt_rd16(w8 + (size_t)r * rb + 34 * (size_t)b) : 0;
+            CHECK(rt_rd16(o + 512 + 2 * rr) == ds, "q8_0x16 scale r=%lld b=%d", (long long)r, b);
+        }
+        int8_t *hq = rt_alloc((size_t)6 * dim);
+        float *hd = rt_alloc(sizeof(float) * 6 * (size_t)nb), *hf = rt_alloc(sizeof(float) * (size_t)dim);
+        for (int k = 0; k < 6; k++) {
+            for (int i = 0; i < dim; i++) hf[i] = frand(k == 5 ? 100.0f : 1.0f);
+            vec_quantize_q8(hf, dim, hq + (size_t)k * dim, hd + (size_t)k * nb);
+        }
+        const size_t os = 50;
+        float *out = rt_alloc(sizeof(float) * 6 * os);
+        for (int nt = 1; nt <= 6; nt++)
+            for (int pass = 0; pass < 4; pass++) {
+                int64_t t0 = pass == 2 ? 1 : 0, t1 = pass == 3 ? 2 : 3;
+                for (size_t i = 0; i < 6 * os; i++) out[i] = -12345.0f;
+                if (pass % 2) vec_gemv_q8_0x16_reference(pk, t0, t1, rows, dim, nt, hq, hd, out, os);
+                else vec_gemv_q8_0x16(pk, t0, t1, rows, dim, nt, hq, hd, out, os);
+                for (int k = 0; k < 6; k++)
+                    for (int64_t r = 0; r < (int64_t)os; r++) {
+                        float got = out[(size_t)k * os + (size_t)r];
+                        if (k >= nt || r >= rows || r < 16 * t0 || r >= 16 * t1) {
+                            CHECK(got == -12345.0f, "%s q8_0x16 wrote outside: k=%d r=%lld nt=%d", isa, k, (long long)r, nt);
+                            continue;
+                        }
+                        double ref = 0;
+                        for (int b = 0; b < nb; b++) {
+                            const uint8_t *blk = w8 + (size_t)r * rb + 34 * (size_t)b;
+                            long acc = 0;
+                            for (int i = 0; i < 32; i++) acc += (long)(int8_t)blk[2 + i] * hq[(size_t)k * dim + 32 * b + i];
+                            ref += (double)acc * rt_f16_to_f32(rt_rd16(blk)) * hd[(size_t)k * nb + b];
+                        }
+                        CHECK(close_to(got, ref, 1e-5, 1e-5), "%s q8_0x16%s dim=%d nt=%d k=%d r=%lld: %g vs %g", isa,
+                              pass % 2 ? " reference" : "", dim, nt, k, (long long)r, (double)got, ref);
+                    }
+            }
+        rt_free(w8); rt_free(pk); rt_free(hq); rt_free(hd); rt_free(hf); rt_free(out);
+    }
+}
+
 static void test_float_paths(void) {
     for (int k = 0; k < 3; k++) {
         bc_isa got = vec_init(ISAS[k]);
@@ -195,6 +261,7 @@ static void test_float_paths(void) {
             CHECK(close_to(vec_dot_q8_0(w8 + (size_t)r * dim / 32 * 34, hq, hd_, dim), ref, 1e-5, 1e-5), "%s dot_q8_0 row %d", isa, r);
         }
         rt_free(w16); rt_free(w8); rt_free(wf); rt_free(h); rt_free(out);
+        check_q8_0x16(isa);
     }
 }
 
