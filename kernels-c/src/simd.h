@@ -54,6 +54,34 @@ void bc_gemv2b_avx512(const uint8_t *base, int64_t rowstride, int64_t chunkstrid
 void bc_gemv2b_avx2(const uint8_t *base, int64_t rowstride, int64_t bstride, int64_t nchunks32,
                     const int8_t *xp, int32_t xsum, int32_t *y, int64_t m0, int64_t m1);
 
+/* ---- table-lookup GEMV helpers (TL1, TL2: one token) ----
+ * A table holds the 16 int16 sums a 4-bit code can stand for, as a low- and a high-byte plane
+ * (64 bytes each: one 16-entry plane per 128-bit lane). bc_lut_acc looks up 64 codes (one per byte
+ * of nv) in both planes and unpacks them to int16: sa gets bytes 0-7 of every 128-bit lane, sb bytes
+ * 8-15 (negated where ka / kb are set). */
+#if defined(__x86_64__)
+#include <immintrin.h>
+static BC_TARGET_AVX512 inline void bc_lut_planes(__m256i v, uint8_t *lo, uint8_t *hi) {
+    __m128i l = _mm256_cvtepi16_epi8(v), h = _mm256_cvtepi16_epi8(_mm256_srai_epi16(v, 8));
+    _mm_storeu_si128((__m128i *)lo, l);
+    _mm_storeu_si128((__m128i *)hi, h);
+}
+static BC_TARGET_AVX512 inline void bc_lut_acc(__m512i nv, const uint8_t *t, __mmask32 ka, __mmask32 kb, __m512i *sa, __m512i *sb) {
+    __m512i lo = _mm512_shuffle_epi8(_mm512_load_si512((const void *)t), nv);
+    __m512i hi = _mm512_shuffle_epi8(_mm512_load_si512((const void *)(t + 64)), nv);
+    __m512i va = _mm512_unpacklo_epi8(lo, hi), vb = _mm512_unpackhi_epi8(lo, hi);
+    *sa = _mm512_mask_sub_epi16(_mm512_add_epi16(*sa, va), ka, *sa, va);
+    *sb = _mm512_mask_sub_epi16(_mm512_add_epi16(*sb, vb), kb, *sb, vb);
+}
+/* int16 sums of the pair code i (the nibble 3*(T0+1) + (T1+1)): (i/3 - 1) * x0 + (i%3 - 1) * x1, also
+ * for codes valid data never holds (the scalar decode's arithmetic) */
+static BC_TARGET_AVX512 inline __m256i bc_lut_pair(int8_t x0, int8_t x1) {
+    const __m256i f0 = _mm256_setr_epi16(-1, -1, -1, 0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3, 4);
+    const __m256i f1 = _mm256_setr_epi16(-1, 0, 1, -1, 0, 1, -1, 0, 1, -1, 0, 1, -1, 0, 1, -1);
+    return _mm256_add_epi16(_mm256_mullo_epi16(f0, _mm256_set1_epi16(x0)), _mm256_mullo_epi16(f1, _mm256_set1_epi16(x1)));
+}
+#endif
+
 /* TL2 byte-stream geometry (layouts.md section 6). */
 typedef struct { int64_t K3, K2, mag_off, sign_off, tail_off, end; } bc_tl2_geom;
 bc_tl2_geom bc_tl2_geometry(const bc_ternary *w);

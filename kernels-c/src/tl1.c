@@ -4,6 +4,8 @@
  *   row m = iM*BM + ib*bm + ir*16 + r, weights iK*BK + iy*by + 4*ip .. +3. */
 #include "simd.h"
 #include <immintrin.h>
+#include <stdlib.h>
+#include <string.h>
 
 void bc_tl1_decode_row(const bc_ternary *w, int64_t m, int8_t *out) {
     int64_t K = w->K, BM = w->BM, BK = w->BK, bm = w->bm, by = 256 / bm;
@@ -96,8 +98,79 @@ static int64_t tl1_kc(const bc_ternary *w) {
     return w->BK * (n < 1 ? 1 : n);
 }
 
+/* ---- AVX-512 GEMV (one token): table lookup, as TL1 was designed for ----
+ * Each nibble is a pair of weights, so per token every pair of columns gets the 16 int16 sums its
+ * code can stand for (bc_lut_pair). A 64-byte group iy of a sub-block holds four 16-row x 4-weight
+ * quarters j = (ir, ip) (bm 32: ir = j/2, ip = j%2; bm 64: ir = j, ip = 0); its tables put, per
+ * 128-bit lane j, the pair of ip's high nibbles (columns 4ip, 4ip+1 of the group) in the first two
+ * planes and of its low nibbles (4ip+2, 4ip+3) in the last two: 256 bytes per group of by columns.
+ * After bc_lut_acc, quarter j of sa holds rows ir*16 + 0..7 and of sb rows ir*16 + 8..15. */
+#define LUT_GROUP 256
+#define LUT_FLUSH 32 /* groups between int16 -> int32 flushes: 32 * 2 pairs * 256 < 32768 */
+
+static BC_TARGET_AVX512 void lut_tables(const bc_ternary *w, const int8_t *x, uint8_t *tab) {
+    int64_t by = 256 / w->bm, nip = by / 4;
+    for (int64_t gi = 0; gi < w->K / by; gi++)
+        for (int j = 0; j < 4; j++) {
+            const int8_t *xc = x + gi * by + 4 * (j % nip);
+            uint8_t *o = tab + gi * LUT_GROUP + 16 * j;
+            bc_lut_planes(bc_lut_pair(xc[0], xc[1]), o, o + 64);
+            bc_lut_planes(bc_lut_pair(xc[2], xc[3]), o + 128, o + 192);
+        }
+}
+
+/* quarter j of sa / sb (an immediate) added to rows ir*16 + 0..7 / 8..15, ir = j / nip */
+#define LUT_QUARTER(j)                                                                                   \
+    do {                                                                                                 \
+        int32_t *a = acc + ((j) / nip) * 16;                                                             \
+        __m256i lo = _mm256_cvtepi16_epi32(_mm512_extracti32x4_epi32(*sa, j));                           \
+        __m256i hi = _mm256_cvtepi16_epi32(_mm512_extracti32x4_epi32(*sb, j));                           \
+        _mm256_storeu_si256((__m256i *)a, _mm256_add_epi32(_mm256_loadu_si256((const __m256i *)a), lo)); \
+        _mm256_storeu_si256((__m256i *)(a + 8), _mm256_add_epi32(_mm256_loadu_si256((const __m256i *)(a + 8)), hi)); \
+    } while (0)
+static BC_TARGET_AVX512 inline void lut_flush(__m512i *sa, __m512i *sb, int64_t nip, int32_t *acc) {
+    LUT_QUARTER(0);
+    LUT_QUARTER(1);
+    LUT_QUARTER(2);
+    LUT_QUARTER(3);
+    *sa = *sb = _mm512_setzero_si512();
+}
+
+#define LUT_PF 1024
+static BC_TARGET_AVX512 void gemv_lut_avx512(const bc_ternary *w, const uint8_t *tab, int32_t *y, int64_t m0, int64_t m1) {
+    int64_t BM = w->BM, BK = w->BK, bm = w->bm, by = 256 / bm, nK = w->K / BK, nb = BM / bm, niy = BK / by;
+    const __m512i nib = _mm512_set1_epi8(0x0F);
+    int32_t *acc = bc_scratch(3, sizeof(int32_t) * (size_t)BM);
+    if (!acc) abort();
+    for (int64_t iM = m0 / BM; iM * BM < m1; iM++) {
+        memset(acc, 0, sizeof(int32_t) * (size_t)BM);
+        const uint8_t *z = tl1_sub(w, iM, 0, 0); /* the tile's bytes in order: iK, ib, iy */
+        for (int64_t iK = 0; iK < nK; iK++)
+            for (int64_t ib = 0; ib < nb; ib++) {
+                __m512i sa = _mm512_setzero_si512(), sb = sa;
+                const uint8_t *t = tab + iK * niy * LUT_GROUP;
+                for (int64_t iy = 0; iy < niy; iy++, z += 64, t += LUT_GROUP) {
+                    _mm_prefetch((const char *)(z + LUT_PF), _MM_HINT_T0);
+                    __m512i Z = _mm512_loadu_si512((const void *)z);
+                    bc_lut_acc(_mm512_and_si512(_mm512_srli_epi16(Z, 4), nib), t, 0, 0, &sa, &sb);
+                    bc_lut_acc(_mm512_and_si512(Z, nib), t + 128, 0, 0, &sa, &sb);
+                    if (iy % LUT_FLUSH == LUT_FLUSH - 1) lut_flush(&sa, &sb, by / 4, acc + ib * bm);
+                }
+                lut_flush(&sa, &sb, by / 4, acc + ib * bm);
+            }
+        memcpy(y + iM * BM, acc, sizeof(int32_t) * (size_t)BM);
+    }
+}
+
 void bc_tl1_matmul_avx512(const bc_ternary *w, const int8_t *x, const int32_t *xsum, int64_t N,
                           int32_t *y, int64_t ldy, int64_t m0, int64_t m1) {
+    if (N == 1) {
+        uint8_t *tab = bc_scratch(2, (size_t)(w->K / (256 / w->bm)) * LUT_GROUP);
+        if (!tab) abort();
+        lut_tables(w, x, tab);
+        gemv_lut_avx512(w, tab, y, m0, m1);
+        return;
+    }
     bc_gemm_avx512(w, panel_avx512, tl1_kc(w), w->K, x, xsum, N, y, ldy, m0, m1);
 }
 

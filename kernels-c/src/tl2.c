@@ -3,6 +3,7 @@
  * K2 = K%BK columns. PERM = [0,2,1,3] swaps 8-row groups 1 and 2 of every 32-row chunk. */
 #include "simd.h"
 #include <immintrin.h>
+#include <stdlib.h>
 
 static const int PERM[4] = {0, 2, 1, 3};
 
@@ -73,7 +74,14 @@ static const int8_t DIV3[16] = {0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3, 4, 4, 4, 5};
 static const int8_t MOD3[16] = {0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0};
 /* code of digit d (0 = most significant) of the triple with magnitude mag, positive / negative */
 static int8_t POS[3][16], NEG[3][16];
+/* T value (digit - 1) of digit d of the triple 13 + mag, as int16 factors for the lookup tables (the
+ * scalar decode's arithmetic, also for nibbles that valid data never holds) */
+static int16_t TRIPLE_T[3][16];
 static void init_tables(void) {
+    for (int i = 0; i < 16; i++) {
+        int u = 13 + i;
+        TRIPLE_T[0][i] = (int16_t)(u / 9 - 1); TRIPLE_T[1][i] = (int16_t)(u / 3 % 3 - 1); TRIPLE_T[2][i] = (int16_t)(u % 3 - 1);
+    }
     for (int mag = 0; mag < 16; mag++) {
         int up = 13 + mag, un = 13 - mag;
         if (un < 0) un = 0; /* magnitudes > 13 never occur in valid data */
@@ -195,10 +203,130 @@ static BC_TARGET_AVX512 void panel_avx512(const bc_ternary *w, int64_t m, int ro
     panel_generic(w, m, k0, kc, panel, unit_avx512, tail_avx512);
 }
 
+/* ---- AVX-512 GEMV (one token): table lookup, the idea TL2 was designed for ----
+ * Per token, each column triple gets the 16 sums v[mag] = sum_d (digit_d(13 + mag) - 1) * x as int16,
+ * split into a low- and a high-byte plane; a row's triple then costs one pshufb per plane (its
+ * magnitude nibble is the index) and a conditional negation (its sign bit): 64 row-triples per
+ * 8 instructions, against decoding codes, zipping them to a panel and a dpbusd pass.
+ * Tables of one sign unit (8 triples): for n < 4, plane P: 64 bytes = plane P of triple n in the
+ * two low 128-bit lanes and of triple n + 4 in the two high ones, matching the nibble vectors N[n]
+ * of unit_avx512. Unpacking the planes gives int16 lanes in p order [0-7, 16-23 | 0-7, 16-23]
+ * (unpacklo) and [8-15, 24-31 | 8-15, 24-31] (unpackhi), which PERM maps to natural rows 0..15 and
+ * 16..31: no final permutation. */
+#define LUT_UNIT 512      /* table bytes per sign unit */
+#define LUT_TAIL 256      /* table bytes per two tail groups (8 pairs of columns) */
+#define LUT_FLUSH 16      /* units between int16 -> int32 flushes: 16 * 4 triples * 384 < 32768 */
+
+/* both 128-bit lane pairs of a 64-byte plane hold the same 16 entries */
+static BC_TARGET_AVX512 inline void lut_planes(__m256i v, uint8_t *lo, uint8_t *hi) {
+    bc_lut_planes(v, lo, hi);
+    bc_lut_planes(v, lo + 16, hi + 16);
+}
+
+static BC_TARGET_AVX512 void lut_tables(const bc_tl2_geom *g, const int8_t *x, uint8_t *tab, uint8_t *ttab) {
+    const __m256i t0 = _mm256_loadu_si256((const __m256i *)TRIPLE_T[0]), t1 = _mm256_loadu_si256((const __m256i *)TRIPLE_T[1]),
+                  t2 = _mm256_loadu_si256((const __m256i *)TRIPLE_T[2]);
+    for (int64_t u = 0; u < g->K3 / 24; u++) /* unit u covers columns 24u .. 24u + 23 (BK % 24 == 0) */
+        for (int tl = 0; tl < 8; tl++) {
+            const int8_t *xt = x + 24 * u + 3 * tl;
+            __m256i v = _mm256_add_epi16(_mm256_add_epi16(_mm256_mullo_epi16(t0, _mm256_set1_epi16(xt[0])),
+                                                          _mm256_mullo_epi16(t1, _mm256_set1_epi16(xt[1]))),
+                                         _mm256_mullo_epi16(t2, _mm256_set1_epi16(xt[2])));
+            uint8_t *o = tab + u * LUT_UNIT + (tl & 3) * 128 + 32 * (tl >> 2);
+            lut_planes(v, o, o + 64);
+        }
+    for (int64_t j = 0; j < g->K2 / 2; j++) { /* pair j: columns K3 + 2j, +1; in group iy = (j%16)/2 */
+        __m256i v = bc_lut_pair(x[g->K3 + 2 * j], x[g->K3 + 2 * j + 1]);
+        int64_t iK2 = j / 16, iy = (j % 16) / 2;
+        uint8_t *o = ttab + (iK2 * 4 + iy / 2) * LUT_TAIL + (j % 2) * 128 + 32 * (iy % 2);
+        lut_planes(v, o, o + 64);
+    }
+}
+
+static BC_TARGET_AVX512 inline void lut_flush(__m512i *sa, __m512i *sb, __m512i *acc) {
+    acc[0] = _mm512_add_epi32(acc[0], _mm512_add_epi32(_mm512_cvtepi16_epi32(_mm512_castsi512_si256(*sa)),
+                                                       _mm512_cvtepi16_epi32(_mm512_extracti64x4_epi64(*sa, 1))));
+    acc[1] = _mm512_add_epi32(acc[1], _mm512_add_epi32(_mm512_cvtepi16_epi32(_mm512_castsi512_si256(*sb)),
+                                                       _mm512_cvtepi16_epi32(_mm512_extracti64x4_epi64(*sb, 1))));
+    *sa = *sb = _mm512_setzero_si512();
+}
+
+/* The sign unit's word c holds natural rows c (bit 15 - 2tl) and c + 16 (bit 14 - 2tl); the int16
+ * lanes j of va are natural row j % 16 of triple n (j < 16) or n + 4, those of vb row 16 + j % 16:
+ * with the 16 words in both halves, one test per vector gives its negation mask. */
+static BC_TARGET_AVX512 inline void lut_unit(const uint8_t *mag, const uint8_t *sgn, const uint8_t *t, __m512i *sa, __m512i *sb) {
+    const __m512i nib = _mm512_set1_epi8(0x0F);
+    __m512i Z0 = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)mag)),
+                                    _mm256_loadu_si256((const __m256i *)(mag + 64)), 1);
+    __m512i Z1 = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(mag + 32))),
+                                    _mm256_loadu_si256((const __m256i *)(mag + 96)), 1);
+    __m512i S = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)sgn));
+    __m512i B[4];
+    for (int n = 0; n < 4; n++)
+        B[n] = _mm512_inserti64x4(_mm512_set1_epi16((short)(1u << (15 - 2 * n))), _mm256_set1_epi16((short)(1u << (7 - 2 * n))), 1);
+    __m512i N[4] = {_mm512_and_si512(_mm512_srli_epi16(Z0, 4), nib), _mm512_and_si512(Z0, nib),
+                    _mm512_and_si512(_mm512_srli_epi16(Z1, 4), nib), _mm512_and_si512(Z1, nib)};
+    for (int n = 0; n < 4; n++)
+        bc_lut_acc(N[n], t + 128 * n, _mm512_test_epi16_mask(S, B[n]), _mm512_test_epi16_mask(S, _mm512_srli_epi16(B[n], 1)), sa, sb);
+}
+
+#define LUT_PF 1024 /* bytes ahead in the magnitude stream */
+static BC_TARGET_AVX512 void gemv_lut_avx512(const bc_ternary *w, const bc_tl2_geom *g, const uint8_t *tab,
+                                             const uint8_t *ttab, int32_t *y, int64_t m0, int64_t m1) {
+    int64_t BM = w->BM, BK = w->BK, nb = BM / 32, nK = g->K3 / BK, ng = BK / 24, nK2 = g->K2 / 32;
+    const uint8_t *d = w->data;
+    const __m512i nib = _mm512_set1_epi8(0x0F);
+    __m512i *acc = bc_scratch(3, sizeof(__m512i) * 2 * (size_t)nb);
+    if (!acc) abort();
+    for (int64_t iM = m0 / BM; iM * BM < m1; iM++) {
+        for (int64_t i = 0; i < 2 * nb; i++) acc[i] = _mm512_setzero_si512();
+        /* the tile's magnitudes and signs are two sequential streams: iK, then ib, then unit */
+        const uint8_t *mag = d + g->mag_off + iM * nK * nb * (BK / 6) * 32;
+        const uint8_t *sgn = d + g->sign_off + iM * nK * nb * ng * 32;
+        for (int64_t iK = 0; iK < nK; iK++)
+            for (int64_t ib = 0; ib < nb; ib++) {
+                __m512i sa = _mm512_setzero_si512(), sb = sa;
+                for (int64_t ig = 0; ig < ng; ig++, mag += 128, sgn += 32) {
+                    _mm_prefetch((const char *)(mag + LUT_PF), _MM_HINT_T0);
+                    _mm_prefetch((const char *)(mag + LUT_PF + 64), _MM_HINT_T0);
+                    _mm_prefetch((const char *)(sgn + LUT_PF / 4), _MM_HINT_T0);
+                    lut_unit(mag, sgn, tab + (iK * ng + ig) * LUT_UNIT, &sa, &sb);
+                    if (ig % LUT_FLUSH == LUT_FLUSH - 1) lut_flush(&sa, &sb, acc + 2 * ib);
+                }
+                lut_flush(&sa, &sb, acc + 2 * ib);
+            }
+        const uint8_t *tail = d + g->tail_off + iM * nK2 * nb * 8 * 32;
+        for (int64_t iK2 = 0; iK2 < nK2; iK2++)
+            for (int64_t ib = 0; ib < nb; ib++) {
+                __m512i sa = _mm512_setzero_si512(), sb = sa;
+                for (int q = 0; q < 4; q++, tail += 64) { /* groups iy = 2q, 2q + 1 */
+                    __m512i Z = _mm512_loadu_si512((const void *)tail);
+                    const uint8_t *t = ttab + (iK2 * 4 + q) * LUT_TAIL;
+                    bc_lut_acc(_mm512_and_si512(_mm512_srli_epi16(Z, 4), nib), t, 0, 0, &sa, &sb);
+                    bc_lut_acc(_mm512_and_si512(Z, nib), t + 128, 0, 0, &sa, &sb);
+                }
+                lut_flush(&sa, &sb, acc + 2 * ib);
+            }
+        for (int64_t ib = 0; ib < nb; ib++) {
+            _mm512_storeu_si512((void *)(y + iM * BM + 32 * ib), acc[2 * ib]);
+            _mm512_storeu_si512((void *)(y + iM * BM + 32 * ib + 16), acc[2 * ib + 1]);
+        }
+    }
+}
+
 void bc_tl2_matmul_avx512(const bc_ternary *w, const int8_t *x, const int32_t *xsum, int64_t N,
                           int32_t *y, int64_t ldy, int64_t m0, int64_t m1) {
     pthread_once(&tables_once, init_tables);
-    bc_gemm_avx512(w, panel_avx512, tl2_kc(w), bc_tl2_geometry(w).K3, x, xsum, N, y, ldy, m0, m1);
+    bc_tl2_geom g = bc_tl2_geometry(w);
+    if (N == 1) {
+        uint8_t *tab = bc_scratch(2, (size_t)(g.K3 / 24 * LUT_UNIT + (g.K2 / 32) * 4 * LUT_TAIL) + 64);
+        if (!tab) abort();
+        uint8_t *ttab = tab + g.K3 / 24 * LUT_UNIT;
+        lut_tables(&g, x, tab, ttab);
+        gemv_lut_avx512(w, &g, tab, ttab, y, m0, m1);
+        return;
+    }
+    bc_gemm_avx512(w, panel_avx512, tl2_kc(w), g.K3, x, xsum, N, y, ldy, m0, m1);
 }
 
 /* ---- AVX2: one ymm = one triple of 32 rows (p order). Sign masks: the unit's 16 words as loaded
