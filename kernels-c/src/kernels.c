@@ -95,7 +95,7 @@ void bc_matmul_by_rows(const bc_ternary *w, bc_decode_fn decode, const int8_t *x
     }
 }
 
-#define BC_SCRATCH_SLOTS 4
+#define BC_SCRATCH_SLOTS 6 /* 0..3 general, 4..5 bc_lut_tables */
 typedef struct { void *p[BC_SCRATCH_SLOTS]; size_t n[BC_SCRATCH_SLOTS]; } scratch_set;
 static pthread_key_t scratch_key;
 static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
@@ -123,6 +123,31 @@ void *bc_scratch(int slot, size_t bytes) {
         s->n[slot] = want;
     }
     return s->p[slot];
+}
+
+/* The tables in slot 4 were built for the activation row copied in slot 5, under this key. */
+static __thread struct { int64_t K, key; size_t bytes; int valid; } lut_held;
+
+uint8_t *bc_lut_tables(const int8_t *x, int64_t K, int64_t key, size_t bytes, int *fresh) {
+    if (lut_held.valid && lut_held.K == K && lut_held.key == key && lut_held.bytes == bytes) {
+        int8_t *xc = bc_scratch(5, (size_t)K); /* sizes unchanged: the same buffers, contents kept */
+        uint8_t *t = bc_scratch(4, bytes);
+        if (xc && t && memcmp(xc, x, (size_t)K) == 0) {
+            *fresh = 0;
+            return t;
+        }
+    }
+    lut_held.valid = 0;
+    int8_t *xc = bc_scratch(5, (size_t)K);
+    uint8_t *t = bc_scratch(4, bytes);
+    if (!xc || !t) return NULL;
+    memcpy(xc, x, (size_t)K);
+    lut_held.K = K;
+    lut_held.key = key;
+    lut_held.bytes = bytes;
+    lut_held.valid = 1;
+    *fresh = 1;
+    return t;
 }
 
 /* ================= the shared GEMM engine ================= */

@@ -54,6 +54,13 @@ void bc_gemv2b_avx512(const uint8_t *base, int64_t rowstride, int64_t chunkstrid
 void bc_gemv2b_avx2(const uint8_t *base, int64_t rowstride, int64_t bstride, int64_t nchunks32,
                     const int8_t *xp, int32_t xsum, int32_t *y, int64_t m0, int64_t m1);
 
+/* The per-thread buffer (`bytes` long) for one token's lookup tables (TL1/TL2 GEMV). The runtime calls
+ * a matmul once per unit of rows, and q/k/v or gate/up share their input, so tables are kept: *fresh
+ * is 0 when the buffer already holds the tables built for exactly these K activation bytes under
+ * `key` (layout and parameters; the bytes are compared), else 1 and the caller must build them.
+ * NULL when out of memory. */
+uint8_t *bc_lut_tables(const int8_t *x, int64_t K, int64_t key, size_t bytes, int *fresh);
+
 /* ---- table-lookup GEMV helpers (TL1, TL2: one token) ----
  * A table holds the 16 int16 sums a 4-bit code can stand for, as a low- and a high-byte plane
  * (64 bytes each: one 16-entry plane per 128-bit lane). bc_lut_acc looks up 64 codes (one per byte

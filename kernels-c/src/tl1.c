@@ -165,9 +165,10 @@ static BC_TARGET_AVX512 void gemv_lut_avx512(const bc_ternary *w, const uint8_t 
 void bc_tl1_matmul_avx512(const bc_ternary *w, const int8_t *x, const int32_t *xsum, int64_t N,
                           int32_t *y, int64_t ldy, int64_t m0, int64_t m1) {
     if (N == 1) {
-        uint8_t *tab = bc_scratch(2, (size_t)(w->K / (256 / w->bm)) * LUT_GROUP);
+        int fresh;
+        uint8_t *tab = bc_lut_tables(x, w->K, ((int64_t)BC_LAYOUT_TL1 << 32) | w->bm, (size_t)(w->K / (256 / w->bm)) * LUT_GROUP, &fresh);
         if (!tab) abort();
-        lut_tables(w, x, tab);
+        if (fresh) lut_tables(w, x, tab);
         gemv_lut_avx512(w, tab, y, m0, m1);
         return;
     }

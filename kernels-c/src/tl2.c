@@ -319,10 +319,12 @@ void bc_tl2_matmul_avx512(const bc_ternary *w, const int8_t *x, const int32_t *x
     pthread_once(&tables_once, init_tables);
     bc_tl2_geom g = bc_tl2_geometry(w);
     if (N == 1) {
-        uint8_t *tab = bc_scratch(2, (size_t)(g.K3 / 24 * LUT_UNIT + (g.K2 / 32) * 4 * LUT_TAIL) + 64);
+        int fresh;
+        uint8_t *tab = bc_lut_tables(x, w->K, ((int64_t)BC_LAYOUT_TL2 << 32) | w->BK,
+                                     (size_t)(g.K3 / 24 * LUT_UNIT + (g.K2 / 32) * 4 * LUT_TAIL) + 64, &fresh);
         if (!tab) abort();
         uint8_t *ttab = tab + g.K3 / 24 * LUT_UNIT;
-        lut_tables(&g, x, tab, ttab);
+        if (fresh) lut_tables(&g, x, tab, ttab);
         gemv_lut_avx512(w, &g, tab, ttab, y, m0, m1);
         return;
     }

@@ -438,6 +438,27 @@ int main(void) {
             }
     }
 
+    /* the TL GEMVs keep one token's tables between calls: the same activation buffer with one byte
+     * changed, or the same bytes under other TL parameters, must not reuse them */
+    {
+        const shape tl[3] = {{BC_LAYOUT_TL1, 64, 256, 64, 128, 32}, {BC_LAYOUT_TL1, 64, 256, 64, 128, 64},
+                             {BC_LAYOUT_TL2, 64, 288, 32, 96, 32}};
+        int8_t *x = xmalloc(288);
+        fill_acts(x, 288, X_RANDOM);
+        for (int i = 0; i < 3; i++) {
+            int8_t *T = xmalloc((size_t)(tl[i].M * tl[i].K));
+            fill_weights(T, tl[i].M * tl[i].K, W_RANDOM);
+            uint8_t *data = pack(&tl[i], T);
+            check_matmul(&tl[i], data, T, x, 1, 0, tl[i].M, "lut cache: first");
+            check_matmul(&tl[i], data, T, x, 1, 0, tl[i].M, "lut cache: same x");
+            x[i * 50 + 7] = (int8_t)(x[i * 50 + 7] == 5 ? -5 : 5);
+            check_matmul(&tl[i], data, T, x, 1, 0, tl[i].M, "lut cache: x changed in place");
+            free(data);
+            free(T);
+        }
+        free(x);
+    }
+
     /* the BitNet 2B-4T shapes (TL parameters chosen legal for them) */
     if (full) {
         const int64_t MK[4][2] = {{2560, 2560}, {640, 2560}, {6912, 2560}, {2560, 6912}};
