@@ -74,12 +74,15 @@ void bc_i2_s_matmul_avx512(const bc_ternary *w, const int8_t *x, const int32_t *
     if (!xp) abort();
     for (int64_t n = 0; n < N; n++) {
         const int8_t *xn = x + n * K;
+        /* lane L of shift s in chunk i pairs with element i*256 + (L/32)*128 + 32*(3-s) + L%32: two
+         * 32-byte runs (the half chunk's upper lanes are 0) */
         for (int64_t i = 0; i < nch + half; i++)
-            for (int s = 0; s < 4; s++)
-                for (int L = 0; L < 64; L++) {
-                    int64_t e = i * 256 + (L / 32) * 128 + 32 * (3 - s) + L % 32;
-                    xp[i * 256 + s * 64 + L] = (i < nch || L < 32) ? xn[e] : 0;
-                }
+            for (int s = 0; s < 4; s++) {
+                int8_t *o = xp + i * 256 + s * 64;
+                memcpy(o, xn + i * 256 + 32 * (3 - s), 32);
+                if (i < nch) memcpy(o + 32, xn + i * 256 + 128 + 32 * (3 - s), 32);
+                else memset(o + 32, 0, 32);
+            }
         bc_gemv2b_avx512(w->data, K / 4, 64, nch, (int)half, xp, xsum[n], y + n * ldy, m0, m1);
     }
 }

@@ -179,19 +179,27 @@ size_t vec_q8_0x16_bytes(int64_t rows, int n) { return (size_t)((rows + 15) / 16
 
 void vec_repack_q8_0x16(const uint8_t *w, size_t row_bytes, int64_t rows, int n, int64_t t0, int64_t t1, uint8_t *dst) {
     int nb = n / 32;
-    for (int64_t t = t0; t < t1; t++)
+    for (int64_t t = t0; t < t1; t++) {
+        int64_t live = rows - 16 * t < 16 ? rows - 16 * t : 16;
         for (int b = 0; b < nb; b++) {
             uint8_t *o = dst + ((size_t)t * (size_t)nb + (size_t)b) * VEC_Q8X16_BLOCK;
+            uint32_t codes[8][16];
+            uint16_t scales[16];
             for (int r = 0; r < 16; r++) {
-                int64_t row = 16 * t + r;
                 /* rows past the end: code 0x80 (weight 0) and scale 0 */
-                const uint8_t *blk = row < rows ? w + (size_t)row * row_bytes + 34 * (size_t)b : NULL;
-                for (int g = 0; g < 8; g++)
-                    for (int i = 0; i < 4; i++) o[64 * g + 4 * r + i] = blk ? (uint8_t)(blk[2 + 4 * g + i] ^ 0x80) : 0x80;
-                uint16_t d = blk ? rt_rd16(blk) : 0;
-                memcpy(o + 512 + 2 * r, &d, 2);
+                if (r >= live) {
+                    for (int g = 0; g < 8; g++) codes[g][r] = 0x80808080u;
+                    scales[r] = 0;
+                    continue;
+                }
+                const uint8_t *blk = w + (size_t)(16 * t + r) * row_bytes + 34 * (size_t)b;
+                for (int g = 0; g < 8; g++) codes[g][r] = rt_rd32(blk + 2 + 4 * g) ^ 0x80808080u; /* w + 128 */
+                scales[r] = rt_rd16(blk);
             }
+            memcpy(o, codes, 512);
+            memcpy(o + 512, scales, 32);
         }
+    }
 }
 
 static void gemv_q8_0x16_scalar(const uint8_t *p, int64_t t0, int64_t t1, int64_t rows, int n, int nt, const int8_t *q,
