@@ -588,33 +588,30 @@ AVX512_FN static void dot4_avx512(const float *r0, const float *r1, const float 
 }
 
 #define F16X16(p) _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(p)))
+/* Four rows at a time, one from each quarter of the range: four sequential streams (one stream of four
+ * contiguous rows left a core ~15 % below DRAM speed), each prefetched one row ahead. */
 AVX512_FN static void gemv_f16_avx512(const uint8_t *w, size_t row_bytes, int rows, const float *x, int n, float *out) {
-    int r = 0;
-    for (; r + 4 <= rows; r += 4) {
-        const uint8_t *p0 = w + (size_t)r * row_bytes, *p1 = p0 + row_bytes, *p2 = p1 + row_bytes, *p3 = p2 + row_bytes;
+    int q = rows / 4, n16 = n / 16 * 16;
+    for (int r = 0; r < q; r++) {
+        const uint8_t *p[4];
+        for (int j = 0; j < 4; j++) p[j] = w + (size_t)(j * q + r) * row_bytes;
         __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-        int i = 0;
-        /* the four rows are contiguous: fetch the next four, 128 bytes a step, while these are summed */
-        const char *next = (const char *)(p0 + 4 * row_bytes);
-        for (; i + 16 <= n; i += 16) {
-            _mm_prefetch(next + 8 * i, _MM_HINT_T0);
-            _mm_prefetch(next + 8 * i + 64, _MM_HINT_T0);
+        for (int i = 0; i < n16; i += 16) {
+            if ((i & 31) == 0) /* one cache line of each stream per 32 values */
+                for (int j = 0; j < 4; j++) _mm_prefetch((const char *)(p[j] + row_bytes + 2 * (size_t)i), _MM_HINT_T0);
             __m512 xv = _mm512_loadu_ps(x + i);
-            a0 = _mm512_fmadd_ps(F16X16(p0 + 2 * i), xv, a0);
-            a1 = _mm512_fmadd_ps(F16X16(p1 + 2 * i), xv, a1);
-            a2 = _mm512_fmadd_ps(F16X16(p2 + 2 * i), xv, a2);
-            a3 = _mm512_fmadd_ps(F16X16(p3 + 2 * i), xv, a3);
+            a0 = _mm512_fmadd_ps(F16X16(p[0] + 2 * i), xv, a0);
+            a1 = _mm512_fmadd_ps(F16X16(p[1] + 2 * i), xv, a1);
+            a2 = _mm512_fmadd_ps(F16X16(p[2] + 2 * i), xv, a2);
+            a3 = _mm512_fmadd_ps(F16X16(p[3] + 2 * i), xv, a3);
         }
         float o[4] = {_mm512_reduce_add_ps(a0), _mm512_reduce_add_ps(a1), _mm512_reduce_add_ps(a2), _mm512_reduce_add_ps(a3)};
-        for (; i < n; i++) {
-            o[0] += rt_f16_to_f32(rt_rd16(p0 + 2 * i)) * x[i];
-            o[1] += rt_f16_to_f32(rt_rd16(p1 + 2 * i)) * x[i];
-            o[2] += rt_f16_to_f32(rt_rd16(p2 + 2 * i)) * x[i];
-            o[3] += rt_f16_to_f32(rt_rd16(p3 + 2 * i)) * x[i];
+        for (int j = 0; j < 4; j++) {
+            for (int i = n16; i < n; i++) o[j] += rt_f16_to_f32(rt_rd16(p[j] + 2 * i)) * x[i];
+            out[j * q + r] = o[j];
         }
-        memcpy(out + r, o, sizeof o);
     }
-    if (r < rows) gemv_f16_scalar(w + (size_t)r * row_bytes, row_bytes, rows - r, x, n, out + r);
+    if (4 * q < rows) gemv_f16_scalar(w + (size_t)(4 * q) * row_bytes, row_bytes, rows - 4 * q, x, n, out + 4 * q);
 }
 
 AVX512_FN static float quantize_act_avx512(const float *x, int n, int8_t *q, int32_t *sum) {
