@@ -68,10 +68,13 @@ uint8_t *bc_lut_tables(const int8_t *x, int64_t K, int64_t key, size_t bytes, in
  * 8-15 (negated where ka / kb are set). */
 #if defined(__x86_64__)
 #include <immintrin.h>
-static BC_TARGET_AVX512 inline void bc_lut_planes(__m256i v, uint8_t *lo, uint8_t *hi) {
-    __m128i l = _mm256_cvtepi16_epi8(v), h = _mm256_cvtepi16_epi8(_mm256_srai_epi16(v, 8));
-    _mm_storeu_si128((__m128i *)lo, l);
-    _mm_storeu_si128((__m128i *)hi, h);
+static BC_TARGET_AVX2 inline void bc_lut_planes(__m256i v, uint8_t *lo, uint8_t *hi) {
+    /* per 128-bit lane: 8 low bytes then 8 high bytes; then qwords 0, 2 | 1, 3 */
+    const __m256i split = _mm256_setr_epi8(0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15,
+                                           0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15);
+    __m256i t = _mm256_permute4x64_epi64(_mm256_shuffle_epi8(v, split), 0xD8);
+    _mm_storeu_si128((__m128i *)lo, _mm256_castsi256_si128(t));
+    _mm_storeu_si128((__m128i *)hi, _mm256_extracti128_si256(t, 1));
 }
 static BC_TARGET_AVX512 inline void bc_lut_acc(__m512i nv, const uint8_t *t, __mmask32 ka, __mmask32 kb, __m512i *sa, __m512i *sb) {
     __m512i lo = _mm512_shuffle_epi8(_mm512_load_si512((const void *)t), nv);
@@ -80,9 +83,24 @@ static BC_TARGET_AVX512 inline void bc_lut_acc(__m512i nv, const uint8_t *t, __m
     *sa = _mm512_mask_sub_epi16(_mm512_add_epi16(*sa, va), ka, *sa, va);
     *sb = _mm512_mask_sub_epi16(_mm512_add_epi16(*sb, vb), kb, *sb, vb);
 }
+/* AVX2: the same for 32 codes (planes of 32 bytes: 16 entries per 128-bit lane); ga / gb give the
+ * sign of each int16 lane (psignw: negated where < 0; never pass 0, it would zero the lane) */
+static BC_TARGET_AVX2 inline void bc_lut_acc256(__m256i nv, const uint8_t *tlo, const uint8_t *thi, __m256i *sa, __m256i *sb) {
+    __m256i lo = _mm256_shuffle_epi8(_mm256_load_si256((const __m256i *)tlo), nv);
+    __m256i hi = _mm256_shuffle_epi8(_mm256_load_si256((const __m256i *)thi), nv);
+    *sa = _mm256_add_epi16(*sa, _mm256_unpacklo_epi8(lo, hi));
+    *sb = _mm256_add_epi16(*sb, _mm256_unpackhi_epi8(lo, hi));
+}
+static BC_TARGET_AVX2 inline void bc_lut_acc256_signed(__m256i nv, const uint8_t *tlo, const uint8_t *thi, __m256i ga, __m256i gb,
+                                                       __m256i *sa, __m256i *sb) {
+    __m256i lo = _mm256_shuffle_epi8(_mm256_load_si256((const __m256i *)tlo), nv);
+    __m256i hi = _mm256_shuffle_epi8(_mm256_load_si256((const __m256i *)thi), nv);
+    *sa = _mm256_add_epi16(*sa, _mm256_sign_epi16(_mm256_unpacklo_epi8(lo, hi), ga));
+    *sb = _mm256_add_epi16(*sb, _mm256_sign_epi16(_mm256_unpackhi_epi8(lo, hi), gb));
+}
 /* int16 sums of the pair code i (the nibble 3*(T0+1) + (T1+1)): (i/3 - 1) * x0 + (i%3 - 1) * x1, also
  * for codes valid data never holds (the scalar decode's arithmetic) */
-static BC_TARGET_AVX512 inline __m256i bc_lut_pair(int8_t x0, int8_t x1) {
+static BC_TARGET_AVX2 inline __m256i bc_lut_pair(int8_t x0, int8_t x1) {
     const __m256i f0 = _mm256_setr_epi16(-1, -1, -1, 0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3, 4);
     const __m256i f1 = _mm256_setr_epi16(-1, 0, 1, -1, 0, 1, -1, 0, 1, -1, 0, 1, -1, 0, 1, -1);
     return _mm256_add_epi16(_mm256_mullo_epi16(f0, _mm256_set1_epi16(x0)), _mm256_mullo_epi16(f1, _mm256_set1_epi16(x1)));

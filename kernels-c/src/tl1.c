@@ -108,7 +108,7 @@ static int64_t tl1_kc(const bc_ternary *w) {
 #define LUT_GROUP 256
 #define LUT_FLUSH 32 /* groups between int16 -> int32 flushes: 32 * 2 pairs * 256 < 32768 */
 
-static BC_TARGET_AVX512 void lut_tables(const bc_ternary *w, const int8_t *x, uint8_t *tab) {
+static BC_TARGET_AVX2 void lut_tables(const bc_ternary *w, const int8_t *x, uint8_t *tab) {
     int64_t by = 256 / w->bm, nip = by / 4;
     for (int64_t gi = 0; gi < w->K / by; gi++)
         for (int j = 0; j < 4; j++) {
@@ -162,14 +162,19 @@ static BC_TARGET_AVX512 void gemv_lut_avx512(const bc_ternary *w, const uint8_t 
     }
 }
 
+/* this thread's tables for token x (built unless already held) */
+static uint8_t *token_tables(const bc_ternary *w, const int8_t *x) {
+    int fresh;
+    uint8_t *tab = bc_lut_tables(x, w->K, ((int64_t)BC_LAYOUT_TL1 << 32) | w->bm, (size_t)(w->K / (256 / w->bm)) * LUT_GROUP, &fresh);
+    if (!tab) abort();
+    if (fresh) lut_tables(w, x, tab);
+    return tab;
+}
+
 void bc_tl1_matmul_avx512(const bc_ternary *w, const int8_t *x, const int32_t *xsum, int64_t N,
                           int32_t *y, int64_t ldy, int64_t m0, int64_t m1) {
     if (N == 1) {
-        int fresh;
-        uint8_t *tab = bc_lut_tables(x, w->K, ((int64_t)BC_LAYOUT_TL1 << 32) | w->bm, (size_t)(w->K / (256 / w->bm)) * LUT_GROUP, &fresh);
-        if (!tab) abort();
-        if (fresh) lut_tables(w, x, tab);
-        gemv_lut_avx512(w, tab, y, m0, m1);
+        gemv_lut_avx512(w, token_tables(w, x), y, m0, m1);
         return;
     }
     bc_gemm_avx512(w, panel_avx512, tl1_kc(w), w->K, x, xsum, N, y, ldy, m0, m1);
@@ -206,7 +211,56 @@ static BC_TARGET_AVX2 void panel_avx2(const bc_ternary *w, int64_t m, int rows, 
     }
 }
 
+/* ---- AVX2 GEMV (one token): the same tables; a group's two 32-byte halves h hold quarters 2h, 2h+1
+ * (one per 128-bit lane), so lane L of sa[h] / sb[h] is rows ir*16 + 0..7 / 8..15 of quarter 2h + L. */
+#define LUT_HALF(h, L)                                                                                   \
+    do {                                                                                                 \
+        int32_t *a = acc + ((2 * (h) + (L)) / nip) * 16;                                                 \
+        __m256i lo = _mm256_cvtepi16_epi32(_mm256_extracti128_si256(sa[h], L));                          \
+        __m256i hi = _mm256_cvtepi16_epi32(_mm256_extracti128_si256(sb[h], L));                          \
+        _mm256_storeu_si256((__m256i *)a, _mm256_add_epi32(_mm256_loadu_si256((const __m256i *)a), lo)); \
+        _mm256_storeu_si256((__m256i *)(a + 8), _mm256_add_epi32(_mm256_loadu_si256((const __m256i *)(a + 8)), hi)); \
+    } while (0)
+static BC_TARGET_AVX2 inline void lut_flush256(__m256i *sa, __m256i *sb, int64_t nip, int32_t *acc) {
+    LUT_HALF(0, 0);
+    LUT_HALF(0, 1);
+    LUT_HALF(1, 0);
+    LUT_HALF(1, 1);
+    sa[0] = sa[1] = sb[0] = sb[1] = _mm256_setzero_si256();
+}
+
+static BC_TARGET_AVX2 void gemv_lut_avx2(const bc_ternary *w, const uint8_t *tab, int32_t *y, int64_t m0, int64_t m1) {
+    int64_t BM = w->BM, BK = w->BK, bm = w->bm, by = 256 / bm, nK = w->K / BK, nb = BM / bm, niy = BK / by;
+    const __m256i nib = _mm256_set1_epi8(0x0F);
+    int32_t *acc = bc_scratch(3, sizeof(int32_t) * (size_t)BM);
+    if (!acc) abort();
+    for (int64_t iM = m0 / BM; iM * BM < m1; iM++) {
+        memset(acc, 0, sizeof(int32_t) * (size_t)BM);
+        const uint8_t *z = tl1_sub(w, iM, 0, 0);
+        for (int64_t iK = 0; iK < nK; iK++)
+            for (int64_t ib = 0; ib < nb; ib++) {
+                __m256i sa[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()}, sb[2] = {sa[0], sa[0]};
+                const uint8_t *t = tab + iK * niy * LUT_GROUP;
+                for (int64_t iy = 0; iy < niy; iy++, z += 64, t += LUT_GROUP) {
+                    _mm_prefetch((const char *)(z + LUT_PF), _MM_HINT_T0);
+                    for (int h = 0; h < 2; h++) {
+                        __m256i Z = _mm256_loadu_si256((const __m256i *)(z + 32 * h));
+                        bc_lut_acc256(_mm256_and_si256(_mm256_srli_epi16(Z, 4), nib), t + 32 * h, t + 64 + 32 * h, &sa[h], &sb[h]);
+                        bc_lut_acc256(_mm256_and_si256(Z, nib), t + 128 + 32 * h, t + 192 + 32 * h, &sa[h], &sb[h]);
+                    }
+                    if (iy % LUT_FLUSH == LUT_FLUSH - 1) lut_flush256(sa, sb, by / 4, acc + ib * bm);
+                }
+                lut_flush256(sa, sb, by / 4, acc + ib * bm);
+            }
+        memcpy(y + iM * BM, acc, sizeof(int32_t) * (size_t)BM);
+    }
+}
+
 void bc_tl1_matmul_avx2(const bc_ternary *w, const int8_t *x, const int32_t *xsum, int64_t N,
                         int32_t *y, int64_t ldy, int64_t m0, int64_t m1) {
+    if (N == 1) {
+        gemv_lut_avx2(w, token_tables(w, x), y, m0, m1);
+        return;
+    }
     bc_gemm_avx2(w, panel_avx2, tl1_kc(w), w->K, x, xsum, N, y, ldy, m0, m1);
 }

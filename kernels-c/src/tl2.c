@@ -218,12 +218,12 @@ static BC_TARGET_AVX512 void panel_avx512(const bc_ternary *w, int64_t m, int ro
 #define LUT_FLUSH 16      /* units between int16 -> int32 flushes: 16 * 4 triples * 384 < 32768 */
 
 /* both 128-bit lane pairs of a 64-byte plane hold the same 16 entries */
-static BC_TARGET_AVX512 inline void lut_planes(__m256i v, uint8_t *lo, uint8_t *hi) {
+static BC_TARGET_AVX2 inline void lut_planes(__m256i v, uint8_t *lo, uint8_t *hi) {
     bc_lut_planes(v, lo, hi);
     bc_lut_planes(v, lo + 16, hi + 16);
 }
 
-static BC_TARGET_AVX512 void lut_tables(const bc_tl2_geom *g, const int8_t *x, uint8_t *tab, uint8_t *ttab) {
+static BC_TARGET_AVX2 void lut_tables(const bc_tl2_geom *g, const int8_t *x, uint8_t *tab, uint8_t *ttab) {
     const __m256i t0 = _mm256_loadu_si256((const __m256i *)TRIPLE_T[0]), t1 = _mm256_loadu_si256((const __m256i *)TRIPLE_T[1]),
                   t2 = _mm256_loadu_si256((const __m256i *)TRIPLE_T[2]);
     for (int64_t u = 0; u < g->K3 / 24; u++) /* unit u covers columns 24u .. 24u + 23 (BK % 24 == 0) */
@@ -314,17 +314,23 @@ static BC_TARGET_AVX512 void gemv_lut_avx512(const bc_ternary *w, const bc_tl2_g
     }
 }
 
+/* this thread's tables for token x (built unless already held); the tail's follow at *ttab */
+static uint8_t *token_tables(const bc_ternary *w, const bc_tl2_geom *g, const int8_t *x, uint8_t **ttab) {
+    int fresh;
+    uint8_t *tab = bc_lut_tables(x, w->K, ((int64_t)BC_LAYOUT_TL2 << 32) | w->BK,
+                                 (size_t)(g->K3 / 24 * LUT_UNIT + (g->K2 / 32) * 4 * LUT_TAIL) + 64, &fresh);
+    if (!tab) abort();
+    *ttab = tab + g->K3 / 24 * LUT_UNIT;
+    if (fresh) lut_tables(g, x, tab, *ttab);
+    return tab;
+}
+
 void bc_tl2_matmul_avx512(const bc_ternary *w, const int8_t *x, const int32_t *xsum, int64_t N,
                           int32_t *y, int64_t ldy, int64_t m0, int64_t m1) {
     pthread_once(&tables_once, init_tables);
     bc_tl2_geom g = bc_tl2_geometry(w);
     if (N == 1) {
-        int fresh;
-        uint8_t *tab = bc_lut_tables(x, w->K, ((int64_t)BC_LAYOUT_TL2 << 32) | w->BK,
-                                     (size_t)(g.K3 / 24 * LUT_UNIT + (g.K2 / 32) * 4 * LUT_TAIL) + 64, &fresh);
-        if (!tab) abort();
-        uint8_t *ttab = tab + g.K3 / 24 * LUT_UNIT;
-        if (fresh) lut_tables(&g, x, tab, ttab);
+        uint8_t *ttab, *tab = token_tables(w, &g, x, &ttab);
         gemv_lut_avx512(w, &g, tab, ttab, y, m0, m1);
         return;
     }
@@ -400,8 +406,83 @@ static BC_TARGET_AVX2 void panel_avx2(const bc_ternary *w, int64_t m, int rows, 
     panel_generic(w, m, k0, kc, panel, unit_avx2, tail_avx2);
 }
 
+/* ---- AVX2 GEMV (one token): the same tables, 32 rows x one triple per vector. va / vb come out as
+ * natural rows 0..15 / 16..31 (as with AVX-512); the sign of row c (c + 16) of triple tl is bit
+ * 15 - 2tl (14 - 2tl) of word c, moved to the top by a shift for psignw. Each lane takes all 8
+ * triples of a unit, so flush every 8 units (8 * 8 * 384 < 32768). */
+#define LUT_FLUSH256 8
+static BC_TARGET_AVX2 inline void lut_flush256(__m256i *sa, __m256i *sb, __m256i *acc) {
+    acc[0] = _mm256_add_epi32(acc[0], _mm256_cvtepi16_epi32(_mm256_castsi256_si128(*sa)));
+    acc[1] = _mm256_add_epi32(acc[1], _mm256_cvtepi16_epi32(_mm256_extracti128_si256(*sa, 1)));
+    acc[2] = _mm256_add_epi32(acc[2], _mm256_cvtepi16_epi32(_mm256_castsi256_si128(*sb)));
+    acc[3] = _mm256_add_epi32(acc[3], _mm256_cvtepi16_epi32(_mm256_extracti128_si256(*sb, 1)));
+    *sa = *sb = _mm256_setzero_si256();
+}
+
+static BC_TARGET_AVX2 inline void lut_unit256(const uint8_t *mag, const uint8_t *sgn, const uint8_t *t, __m256i *sa, __m256i *sb) {
+    const __m256i nib = _mm256_set1_epi8(0x0F), one = _mm256_set1_epi16(1);
+    __m256i S = _mm256_loadu_si256((const __m256i *)sgn);
+#pragma GCC unroll 4
+    for (int iy = 0; iy < 4; iy++) {
+        __m256i Z = _mm256_loadu_si256((const __m256i *)(mag + 32 * iy));
+        __m256i nv[2] = {_mm256_and_si256(_mm256_srli_epi16(Z, 4), nib), _mm256_and_si256(Z, nib)};
+#pragma GCC unroll 2
+        for (int q = 0; q < 2; q++) {
+            int tl = 2 * iy + q;
+            const uint8_t *tt = t + 128 * (tl & 3) + 32 * (tl >> 2);
+            bc_lut_acc256_signed(nv[q], tt, tt + 64, _mm256_or_si256(_mm256_slli_epi16(S, 2 * tl), one),
+                                 _mm256_or_si256(_mm256_slli_epi16(S, 2 * tl + 1), one), sa, sb);
+        }
+    }
+}
+
+static BC_TARGET_AVX2 void gemv_lut_avx2(const bc_ternary *w, const bc_tl2_geom *g, const uint8_t *tab,
+                                         const uint8_t *ttab, int32_t *y, int64_t m0, int64_t m1) {
+    int64_t BM = w->BM, BK = w->BK, nb = BM / 32, nK = g->K3 / BK, ng = BK / 24, nK2 = g->K2 / 32;
+    const uint8_t *d = w->data;
+    const __m256i nib = _mm256_set1_epi8(0x0F);
+    __m256i *acc = bc_scratch(3, sizeof(__m256i) * 4 * (size_t)nb);
+    if (!acc) abort();
+    for (int64_t iM = m0 / BM; iM * BM < m1; iM++) {
+        for (int64_t i = 0; i < 4 * nb; i++) acc[i] = _mm256_setzero_si256();
+        const uint8_t *mag = d + g->mag_off + iM * nK * nb * (BK / 6) * 32;
+        const uint8_t *sgn = d + g->sign_off + iM * nK * nb * ng * 32;
+        for (int64_t iK = 0; iK < nK; iK++)
+            for (int64_t ib = 0; ib < nb; ib++) {
+                __m256i sa = _mm256_setzero_si256(), sb = sa;
+                for (int64_t ig = 0; ig < ng; ig++, mag += 128, sgn += 32) {
+                    _mm_prefetch((const char *)(mag + LUT_PF), _MM_HINT_T0);
+                    _mm_prefetch((const char *)(mag + LUT_PF + 64), _MM_HINT_T0);
+                    _mm_prefetch((const char *)(sgn + LUT_PF / 4), _MM_HINT_T0);
+                    lut_unit256(mag, sgn, tab + (iK * ng + ig) * LUT_UNIT, &sa, &sb);
+                    if (ig % LUT_FLUSH256 == LUT_FLUSH256 - 1) lut_flush256(&sa, &sb, acc + 4 * ib);
+                }
+                lut_flush256(&sa, &sb, acc + 4 * ib);
+            }
+        const uint8_t *tail = d + g->tail_off + iM * nK2 * nb * 8 * 32;
+        for (int64_t iK2 = 0; iK2 < nK2; iK2++)
+            for (int64_t ib = 0; ib < nb; ib++) {
+                __m256i sa = _mm256_setzero_si256(), sb = sa;
+                for (int iy = 0; iy < 8; iy++, tail += 32) {
+                    __m256i Z = _mm256_loadu_si256((const __m256i *)tail);
+                    const uint8_t *t = ttab + (iK2 * 4 + iy / 2) * LUT_TAIL + 32 * (iy % 2);
+                    bc_lut_acc256(_mm256_and_si256(_mm256_srli_epi16(Z, 4), nib), t, t + 64, &sa, &sb);
+                    bc_lut_acc256(_mm256_and_si256(Z, nib), t + 128, t + 192, &sa, &sb);
+                }
+                lut_flush256(&sa, &sb, acc + 4 * ib);
+            }
+        for (int64_t i = 0; i < 4 * nb; i++) _mm256_storeu_si256((__m256i *)(y + iM * BM + 8 * i), acc[i]);
+    }
+}
+
 void bc_tl2_matmul_avx2(const bc_ternary *w, const int8_t *x, const int32_t *xsum, int64_t N,
                         int32_t *y, int64_t ldy, int64_t m0, int64_t m1) {
     pthread_once(&tables_once, init_tables);
-    bc_gemm_avx2(w, panel_avx2, tl2_kc(w), bc_tl2_geometry(w).K3, x, xsum, N, y, ldy, m0, m1);
+    bc_tl2_geom g = bc_tl2_geometry(w);
+    if (N == 1) {
+        uint8_t *ttab, *tab = token_tables(w, &g, x, &ttab);
+        gemv_lut_avx2(w, &g, tab, ttab, y, m0, m1);
+        return;
+    }
+    bc_gemm_avx2(w, panel_avx2, tl2_kc(w), g.K3, x, xsum, N, y, ldy, m0, m1);
 }
