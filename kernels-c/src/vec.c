@@ -281,29 +281,29 @@ AVX2_FN static void dot4_avx2(const float *r0, const float *r1, const float *r2,
 }
 
 #define F16X8(p) _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(p)))
+/* four streams, one row from each quarter of the range, prefetched a row ahead (see gemv_f16_avx512) */
 AVX2_FN static void gemv_f16_avx2(const uint8_t *w, size_t row_bytes, int rows, const float *x, int n, float *out) {
-    int r = 0;
-    for (; r + 4 <= rows; r += 4) {
-        const uint8_t *p0 = w + (size_t)r * row_bytes, *p1 = p0 + row_bytes, *p2 = p1 + row_bytes, *p3 = p2 + row_bytes;
+    int q = rows / 4, n8 = n / 8 * 8;
+    for (int r = 0; r < q; r++) {
+        const uint8_t *p[4];
+        for (int j = 0; j < 4; j++) p[j] = w + (size_t)(j * q + r) * row_bytes;
         __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-        int i = 0;
-        for (; i + 8 <= n; i += 8) {
+        for (int i = 0; i < n8; i += 8) {
+            if ((i & 31) == 0)
+                for (int j = 0; j < 4; j++) _mm_prefetch((const char *)(p[j] + row_bytes + 2 * (size_t)i), _MM_HINT_T0);
             __m256 xv = _mm256_loadu_ps(x + i);
-            a0 = _mm256_fmadd_ps(F16X8(p0 + 2 * i), xv, a0);
-            a1 = _mm256_fmadd_ps(F16X8(p1 + 2 * i), xv, a1);
-            a2 = _mm256_fmadd_ps(F16X8(p2 + 2 * i), xv, a2);
-            a3 = _mm256_fmadd_ps(F16X8(p3 + 2 * i), xv, a3);
+            a0 = _mm256_fmadd_ps(F16X8(p[0] + 2 * i), xv, a0);
+            a1 = _mm256_fmadd_ps(F16X8(p[1] + 2 * i), xv, a1);
+            a2 = _mm256_fmadd_ps(F16X8(p[2] + 2 * i), xv, a2);
+            a3 = _mm256_fmadd_ps(F16X8(p[3] + 2 * i), xv, a3);
         }
         float o[4] = {hsum256(a0), hsum256(a1), hsum256(a2), hsum256(a3)};
-        for (; i < n; i++) {
-            o[0] += rt_f16_to_f32(rt_rd16(p0 + 2 * i)) * x[i];
-            o[1] += rt_f16_to_f32(rt_rd16(p1 + 2 * i)) * x[i];
-            o[2] += rt_f16_to_f32(rt_rd16(p2 + 2 * i)) * x[i];
-            o[3] += rt_f16_to_f32(rt_rd16(p3 + 2 * i)) * x[i];
+        for (int j = 0; j < 4; j++) {
+            for (int i = n8; i < n; i++) o[j] += rt_f16_to_f32(rt_rd16(p[j] + 2 * i)) * x[i];
+            out[j * q + r] = o[j];
         }
-        memcpy(out + r, o, sizeof o);
     }
-    if (r < rows) gemv_f16_scalar(w + (size_t)r * row_bytes, row_bytes, rows - r, x, n, out + r);
+    if (4 * q < rows) gemv_f16_scalar(w + (size_t)(4 * q) * row_bytes, row_bytes, rows - 4 * q, x, n, out + 4 * q);
 }
 
 /* Q8_0 x Q8: |w| as unsigned times sign(w)*x as signed (maddubs needs one unsigned operand). */
