@@ -10,6 +10,7 @@ interface Pending {
 }
 
 const WORKER_URL = new URL("./worker.js", import.meta.url);
+const CLOSE_WAIT_MS = 10_000;
 
 export class WorkerPool {
   private readonly idle: Worker[] = [];
@@ -78,6 +79,15 @@ export class WorkerPool {
   }
 
   async close(): Promise<void> {
-    await Promise.all(this.all.map((w) => w.terminate()));
+    // While terminate() stops a busy thread nothing may hold the event loop open (seen with Node 20:
+    // the process then exited 0 before the error that closed the pool was ever reported), so a
+    // timer holds it; threads that have not stopped after CLOSE_WAIT_MS are left to process exit.
+    let timer: NodeJS.Timeout | undefined;
+    const giveUp = new Promise<void>((resolve) => (timer = setTimeout(resolve, CLOSE_WAIT_MS)));
+    try {
+      await Promise.race([Promise.all(this.all.map((w) => w.terminate())), giveUp]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 }
