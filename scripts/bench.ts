@@ -429,9 +429,14 @@ export function renderTable(r: BenchReport, markdown = false): string {
     if (markdown) L.push(`### ${t}`, "");
     else L.push(t);
   };
-  const busy = Math.max(...m.loadavg_start, ...(m.loadavg_end ?? []));
-  if (busy > m.logical_cpus) {
-    L.push(`WARNING: the machine was busy during this run (load average up to ${busy} on ${m.logical_cpus} logical CPUs): every figure, bandwidth included, is low and noisy.`);
+  // before: the minute before the run; after: the last minute, less this run's own busy threads
+  const before = m.loadavg_start[0];
+  const after = m.loadavg_end !== undefined ? m.loadavg_end[0] - r.threads : 0;
+  if (before > m.logical_cpus / 2 || after > 0.5) {
+    L.push(
+      `WARNING: the machine was busy around this run (1-minute load average ${before} before it, ${m.loadavg_end?.[0] ?? "?"} at its end ` +
+        `with ${r.threads} threads of its own, on ${m.logical_cpus} logical CPUs): every figure, bandwidth included, may be low and noisy.`,
+    );
     L.push("");
   }
   if (!markdown) {
