@@ -180,7 +180,7 @@ async function writeArtifact(
   };
   const bar = progressBar({ quiet, unit: "bytes" });
   const hashing = hashInputs(plan);
-  const window = Math.max(2, threads * 2);
+  const window = Math.max(2, threads * 4);
   const results: (Promise<JobResult> | undefined)[] = new Array(plan.jobs.length);
   const scales: number[] = new Array(plan.jobs.length);
   let launched = 0;
