@@ -46,11 +46,12 @@ struct rt_state {
     int8_t *hq;
     float *hd;
     uint8_t *head_x16;     /* the Q8_0 head repacked as Q8_0x16 (vec.h), or NULL */
+    int head_x16_tried;    /* repacked on the first int8 head call (batches run the head in float by default) */
 };
 
 static size_t fsz(size_t n) { return n * sizeof(float); }
 
-/* A Q8_0 head on AVX-512 VNNI is repacked once into 16-row tiles (vec.h, Q8_0x16): the decode GEMV
+/* A Q8_0 head on AVX-512 VNNI is repacked once, on its first int8 use, into 16-row tiles (vec.h, Q8_0x16): the decode GEMV
  * then does one dpbusd per 64 weight bytes with no per-block shuffles and keeps up with memory
  * (row-major Q8_0 needs ~4x the instructions and was compute-bound at half the bandwidth). Costs a
  * second copy of the head in memory (the mmap'd original is left untouched but for embedding rows). */
@@ -133,7 +134,6 @@ rt_state *state_create(const rt_model *m, pool *p, bc_isa isa, rt_opts o) {
     s->hpack = rt_alloc(fsz(T * (size_t)m->dim * VEC_HB_TOKENS));
     s->hq = rt_alloc(B * m->dim);
     s->hd = rt_alloc(fsz(B * (m->dim / 32 + 1)));
-    head_repack(s);
     return s;
 }
 
@@ -456,6 +456,10 @@ static void output_head(rt_state *s, int N, const float *h, float *logits) {
     /* decode streams the head once: small units balance the threads; batches: 4 units per thread */
     int64_t V = w->rows, units = N <= 4 ? (V + 1023) / 1024 : 4 * s->nth;
     j.unit_rows = ((V + units - 1) / units + HEAD_TILE - 1) / HEAD_TILE * HEAD_TILE;
+    if (j.q8 && !s->head_x16_tried) {
+        head_repack(s);
+        s->head_x16_tried = 1;
+    }
     if (j.q8)
         for (int n = 0; n < N; n++)
             vec_quantize_q8(h + (size_t)n * w->cols, (int)w->cols, s->hq + (size_t)n * w->cols, s->hd + (size_t)n * (w->cols / 32));
