@@ -119,20 +119,18 @@ static BC_TARGET_AVX2 void lut_tables(const bc_ternary *w, const int8_t *x, uint
         }
 }
 
-/* quarter j of sa / sb (an immediate) added to rows ir*16 + 0..7 / 8..15, ir = j / nip */
-#define LUT_QUARTER(j)                                                                                   \
-    do {                                                                                                 \
-        int32_t *a = acc + ((j) / nip) * 16;                                                             \
-        __m256i lo = _mm256_cvtepi16_epi32(_mm512_extracti32x4_epi32(*sa, j));                           \
-        __m256i hi = _mm256_cvtepi16_epi32(_mm512_extracti32x4_epi32(*sb, j));                           \
-        _mm256_storeu_si256((__m256i *)a, _mm256_add_epi32(_mm256_loadu_si256((const __m256i *)a), lo)); \
-        _mm256_storeu_si256((__m256i *)(a + 8), _mm256_add_epi32(_mm256_loadu_si256((const __m256i *)(a + 8)), hi)); \
-    } while (0)
+/* rows a[0..7] += lo, a[8..15] += hi: one 16-row quarter's int16 sums widened into the tile's int32 sums */
+static BC_TARGET_AVX2 inline void add_quarter(int32_t *a, __m128i lo, __m128i hi) {
+    _mm256_storeu_si256((__m256i *)a, _mm256_add_epi32(_mm256_loadu_si256((const __m256i *)a), _mm256_cvtepi16_epi32(lo)));
+    _mm256_storeu_si256((__m256i *)(a + 8), _mm256_add_epi32(_mm256_loadu_si256((const __m256i *)(a + 8)), _mm256_cvtepi16_epi32(hi)));
+}
+
+/* quarter j of sa / sb holds rows ir*16 + 0..7 / 8..15 of quarter j, ir = j / nip */
 static BC_TARGET_AVX512 inline void lut_flush(__m512i *sa, __m512i *sb, int64_t nip, int32_t *acc) {
-    LUT_QUARTER(0);
-    LUT_QUARTER(1);
-    LUT_QUARTER(2);
-    LUT_QUARTER(3);
+    add_quarter(acc + (0 / nip) * 16, _mm512_extracti32x4_epi32(*sa, 0), _mm512_extracti32x4_epi32(*sb, 0));
+    add_quarter(acc + (1 / nip) * 16, _mm512_extracti32x4_epi32(*sa, 1), _mm512_extracti32x4_epi32(*sb, 1));
+    add_quarter(acc + (2 / nip) * 16, _mm512_extracti32x4_epi32(*sa, 2), _mm512_extracti32x4_epi32(*sb, 2));
+    add_quarter(acc + (3 / nip) * 16, _mm512_extracti32x4_epi32(*sa, 3), _mm512_extracti32x4_epi32(*sb, 3));
     *sa = *sb = _mm512_setzero_si512();
 }
 
@@ -213,19 +211,11 @@ static BC_TARGET_AVX2 void panel_avx2(const bc_ternary *w, int64_t m, int rows, 
 
 /* ---- AVX2 GEMV (one token): the same tables; a group's two 32-byte halves h hold quarters 2h, 2h+1
  * (one per 128-bit lane), so lane L of sa[h] / sb[h] is rows ir*16 + 0..7 / 8..15 of quarter 2h + L. */
-#define LUT_HALF(h, L)                                                                                   \
-    do {                                                                                                 \
-        int32_t *a = acc + ((2 * (h) + (L)) / nip) * 16;                                                 \
-        __m256i lo = _mm256_cvtepi16_epi32(_mm256_extracti128_si256(sa[h], L));                          \
-        __m256i hi = _mm256_cvtepi16_epi32(_mm256_extracti128_si256(sb[h], L));                          \
-        _mm256_storeu_si256((__m256i *)a, _mm256_add_epi32(_mm256_loadu_si256((const __m256i *)a), lo)); \
-        _mm256_storeu_si256((__m256i *)(a + 8), _mm256_add_epi32(_mm256_loadu_si256((const __m256i *)(a + 8)), hi)); \
-    } while (0)
 static BC_TARGET_AVX2 inline void lut_flush256(__m256i *sa, __m256i *sb, int64_t nip, int32_t *acc) {
-    LUT_HALF(0, 0);
-    LUT_HALF(0, 1);
-    LUT_HALF(1, 0);
-    LUT_HALF(1, 1);
+    add_quarter(acc + (0 / nip) * 16, _mm256_castsi256_si128(sa[0]), _mm256_castsi256_si128(sb[0]));
+    add_quarter(acc + (1 / nip) * 16, _mm256_extracti128_si256(sa[0], 1), _mm256_extracti128_si256(sb[0], 1));
+    add_quarter(acc + (2 / nip) * 16, _mm256_castsi256_si128(sa[1]), _mm256_castsi256_si128(sb[1]));
+    add_quarter(acc + (3 / nip) * 16, _mm256_extracti128_si256(sa[1], 1), _mm256_extracti128_si256(sb[1], 1));
     sa[0] = sa[1] = sb[0] = sb[1] = _mm256_setzero_si256();
 }
 
