@@ -7,8 +7,9 @@ import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { getLlama, type ControlledEvaluateInputItem, type Llama, type LlamaModel } from "node-llama-cpp";
+import { getLlama, type Llama } from "node-llama-cpp";
 import { convert } from "../src/convert/index.js";
+import { llamaCppLogits } from "./helpers/llamacpp.js";
 import { writeSyntheticCheckpoint } from "./helpers/synth.js";
 
 const ROOT = resolve(new URL("../..", import.meta.url).pathname);
@@ -19,27 +20,8 @@ let llama: Llama;
 const PROMPT = [4094, 100, 2000, 37, 911, 3000, 7];
 
 /** Logits (full vocabulary, token order) after each prompt position. */
-async function logitsOf(modelPath: string): Promise<Float32Array[]> {
-  const model: LlamaModel = await llama.loadModel({ modelPath, gpuLayers: 0 });
-  try {
-    const ctx = await model.createContext({ contextSize: 64, batchSize: 64, threads: 2, sequences: 1 });
-    try {
-      const seq = ctx.getSequence();
-      const items = PROMPT.map((t) => [t, { generateNext: { logits: true } }]) as unknown as ControlledEvaluateInputItem[];
-      const res = await seq.controlledEvaluate(items);
-      return res.map((r) => {
-        const m = r?.next?.logits;
-        if (!m) throw new Error("no logits");
-        const out = new Float32Array(m.size);
-        for (const [tok, v] of m) out[tok] = v;
-        return out;
-      });
-    } finally {
-      await ctx.dispose();
-    }
-  } finally {
-    await model.dispose();
-  }
+function logitsOf(modelPath: string): Promise<Float32Array[]> {
+  return llamaCppLogits(llama, modelPath, PROMPT);
 }
 
 function checkFinite(name: string, rows: Float32Array[], vocab: number): void {

@@ -11,7 +11,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "no
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { Tokenizer } from "@huggingface/tokenizers";
-import type { ControlledEvaluateInputItem } from "node-llama-cpp";
+import { llamaCppLogits as llamaLogits } from "./helpers/llamacpp.js";
 import { writeSyntheticCheckpoint } from "./helpers/synth.js";
 
 const ROOT = resolve(new URL("../..", import.meta.url).pathname);
@@ -392,24 +392,9 @@ test("the ASan/UBSan build runs every layout's artifact cleanly", () => {
 async function llamaCppLogits(model: string, ids: number[], V: number): Promise<Float32Array[]> {
   const { getLlama } = await import("node-llama-cpp");
   const llama = await getLlama({ gpu: false, build: "never", logLevel: "error" as never });
-  const m = await llama.loadModel({ modelPath: model, gpuLayers: 0 });
   try {
-    const ctx = await m.createContext({ contextSize: 128, batchSize: 128, threads: 2, sequences: 1 });
-    try {
-      const items = ids.map((t) => [t, { generateNext: { logits: true } }]) as unknown as ControlledEvaluateInputItem[];
-      const res = await ctx.getSequence().controlledEvaluate(items);
-      return res.map((r) => {
-        const lg = r?.next?.logits;
-        if (!lg) throw new Error("llama.cpp returned no logits");
-        const row = new Float32Array(V);
-        for (const [t, v] of lg) row[t] = v;
-        return row;
-      });
-    } finally {
-      await ctx.dispose();
-    }
+    return await llamaLogits(llama, model, ids, V);
   } finally {
-    await m.dispose();
     await llama.dispose();
   }
 }
