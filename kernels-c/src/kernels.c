@@ -13,18 +13,27 @@ typedef void (*bc_matmul_fn)(const bc_ternary *, const int8_t *, const int32_t *
 #else
 #define X86_SLOTS(l) [BC_ISA_AVX2] = bc_##l##_matmul_scalar, [BC_ISA_AVX512] = bc_##l##_matmul_scalar,
 #endif
-/* Temporary (kernels.h): every layout's ARM slots run the scalar reference until its NEON / dotprod /
- * i8mm kernels land; then that layout's row names them, e.g. [BC_ISA_NEON] = bc_tq2_0_matmul_neon. */
-#define ARM_SLOTS(l) [BC_ISA_NEON] = bc_##l##_matmul_scalar, [BC_ISA_DOTPROD] = bc_##l##_matmul_scalar, \
-                     [BC_ISA_I8MM] = bc_##l##_matmul_scalar,
-#define ROW(l) {bc_##l##_decode_row, {[BC_ISA_SCALAR] = bc_##l##_matmul_scalar, X86_SLOTS(l) ARM_SLOTS(l)}}
+/* ARM slots. Temporary (kernels.h): a layout whose NEON / dotprod / i8mm kernels are not written yet
+ * says ARM_SCALAR (its scalar reference in all three); one whose kernels exist says ARM_KERNELS. */
+#define ARM_SCALAR(l) [BC_ISA_NEON] = bc_##l##_matmul_scalar, [BC_ISA_DOTPROD] = bc_##l##_matmul_scalar, \
+                      [BC_ISA_I8MM] = bc_##l##_matmul_scalar,
+#if defined(__aarch64__)
+#define ARM_KERNELS(l) [BC_ISA_NEON] = bc_##l##_matmul_neon, [BC_ISA_DOTPROD] = bc_##l##_matmul_dotprod, \
+                       [BC_ISA_I8MM] = bc_##l##_matmul_i8mm,
+#else
+#define ARM_KERNELS ARM_SCALAR
+#endif
+#define ROW(l, ARM) {bc_##l##_decode_row, {[BC_ISA_SCALAR] = bc_##l##_matmul_scalar, X86_SLOTS(l) ARM(l)}}
 
 static const struct {
     bc_decode_fn decode;
     bc_matmul_fn mm[BC_ISA_COUNT];
 } TABLE[BC_LAYOUT_COUNT] = {
-    [BC_LAYOUT_TQ1_0] = ROW(tq1_0), [BC_LAYOUT_TQ2_0] = ROW(tq2_0), [BC_LAYOUT_I2_S] = ROW(i2_s),
-    [BC_LAYOUT_TL1] = ROW(tl1),     [BC_LAYOUT_TL2] = ROW(tl2),
+    [BC_LAYOUT_TQ1_0] = ROW(tq1_0, ARM_SCALAR),
+    [BC_LAYOUT_TQ2_0] = ROW(tq2_0, ARM_SCALAR),
+    [BC_LAYOUT_I2_S] = ROW(i2_s, ARM_SCALAR),
+    [BC_LAYOUT_TL1] = ROW(tl1, ARM_SCALAR),
+    [BC_LAYOUT_TL2] = ROW(tl2, ARM_SCALAR),
 };
 
 int64_t bc_row_granule(const bc_ternary *w) {
