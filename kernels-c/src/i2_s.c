@@ -3,11 +3,10 @@
  * Codes 0 -> -1, 1 -> 0, 2 -> +1; code 3 is never written (the reference decode maps it to 0, the
  * SIMD kernels would read it as +2: only valid files are supported).
  *
- * Kernels: N < GEMM_MIN_N tokens -> one streaming GEMV per token (bc_gemv2b_*: 64-byte
+ * Kernels: N < GEMM_MIN_N tokens -> one streaming GEMV per token (bc_gemv_2bit_*: 64-byte
  * loads, codes masked in place, activations permuted once per token to match); otherwise the shared
  * GEMM engine over 32-row VNNI panels decoded once per K chunk and reused by every token. */
 #include "simd.h"
-#include <immintrin.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,6 +29,7 @@ void bc_i2_s_matmul_scalar(const bc_ternary *w, const int8_t *x, const int32_t *
     bc_matmul_by_rows(w, bc_i2_s_decode_row, x, N, y, ldy, m0, m1);
 }
 
+#if defined(__x86_64__)
 /* ---------------- AVX-512 ---------------- */
 /* codes of kc columns (kc % 128 == 0) starting at `row` (a block boundary), natural order */
 static BC_TARGET_AVX512 void row_codes_avx512(const uint8_t *row, int64_t kc, uint8_t *out) {
@@ -83,7 +83,7 @@ void bc_i2_s_matmul_avx512(const bc_ternary *w, const int8_t *x, const int32_t *
                 if (i < nch) memcpy(o + 32, xn + i * 256 + 128 + 32 * (3 - s), 32);
                 else memset(o + 32, 0, 32);
             }
-        bc_gemv2b_avx512(w->data, K / 4, 64, nch, (int)half, xp, xsum[n], y + n * ldy, m0, m1);
+        bc_gemv_2bit_avx512(w->data, K / 4, 64, nch, (int)half, xp, xsum[n], y + n * ldy, m0, m1);
     }
 }
 
@@ -121,6 +121,7 @@ void bc_i2_s_matmul_avx2(const bc_ternary *w, const int8_t *x, const int32_t *xs
         const int8_t *xn = x + n * K;
         for (int64_t j = 0; j < K / 128; j++)
             for (int s = 0; s < 4; s++) memcpy(xp + j * 128 + 32 * s, xn + j * 128 + 32 * (3 - s), 32);
-        bc_gemv2b_avx2(w->data, K / 4, 64, K / 128, xp, xsum[n], y + n * ldy, m0, m1);
+        bc_gemv_2bit_avx2(w->data, K / 4, 64, K / 128, xp, xsum[n], y + n * ldy, m0, m1);
     }
 }
+#endif /* __x86_64__ */

@@ -1,5 +1,6 @@
 /* Ternary matmul kernels: one file per layout (tq1_0.c, tq2_0.c, i2_s.c, tl1.c, tl2.c), each with a
- * portable scalar reference and AVX2 / AVX-512 paths; kernels.c picks one at run time (cpuid).
+ * portable scalar reference and one section per instruction set; kernels.c dispatches on the ISA the
+ * caller passes (chosen once: isa.c detects what the CPU runs, main.c applies --isa / BITCONV_ISA).
  * Every path computes the same exact integers: y[n][m] = sum_k T[m][k] * x[n][k]. */
 #ifndef BITCONV_KERNELS_H
 #define BITCONV_KERNELS_H
@@ -7,7 +8,10 @@
 #include <stddef.h>
 
 typedef enum { BC_LAYOUT_TQ1_0, BC_LAYOUT_TQ2_0, BC_LAYOUT_I2_S, BC_LAYOUT_TL1, BC_LAYOUT_TL2, BC_LAYOUT_COUNT } bc_layout;
-typedef enum { BC_ISA_SCALAR = 0, BC_ISA_AVX2 = 1, BC_ISA_AVX512 = 2 } bc_isa;
+/* Code paths. x86: scalar < avx2 (+FMA, F16C, BMI2) < avx512 (F, BW, VL, DQ, VNNI). aarch64: scalar <
+ * neon (ARMv8.0 Advanced SIMD) < dotprod (ARMv8.2 SDOT) < i8mm (ARMv8.6 SMMLA). A CPU that runs one path
+ * of its family runs the ones below it. */
+typedef enum { BC_ISA_SCALAR = 0, BC_ISA_AVX2, BC_ISA_AVX512, BC_ISA_NEON, BC_ISA_DOTPROD, BC_ISA_I8MM, BC_ISA_COUNT } bc_isa;
 
 /* ggml type ids as written in GGUF files */
 enum { BC_GGML_F32 = 0, BC_GGML_F16 = 1, BC_GGML_Q8_0 = 8, BC_GGML_BF16 = 30, BC_GGML_TQ1_0 = 34,
@@ -35,9 +39,15 @@ void bc_decode_row(const bc_ternary *w, int64_t m, int8_t *out);
 void bc_matmul(const bc_ternary *w, const int8_t *x, const int32_t *xsum, int64_t N,
                int32_t *y, int64_t ldy, int64_t m0, int64_t m1, bc_isa isa);
 
-/* The best ISA this CPU supports, lowered by BITCONV_ISA / bc_set_isa. */
+/* isa.c. The best path this CPU (and OS) runs, detected once; nothing here reads the environment. */
 bc_isa bc_detect_isa(void);
+/* The paths this CPU runs, scalar first, best last (what the tests iterate over); returns the count. */
+int bc_cpu_isas(bc_isa out[BC_ISA_COUNT]);
+/* want lowered to the best path this CPU runs at or below it; -1 when want is another architecture's. */
+bc_isa bc_usable_isa(bc_isa want);
 const char *bc_isa_name(bc_isa isa);
+/* "scalar", "avx2", ... -> *out; 0 for an unknown name */
+int bc_parse_isa(const char *name, bc_isa *out);
 
 /* Per-layout entry points (used by kernels.c and the tests). */
 #define BC_DECLARE_LAYOUT(name) \
@@ -45,6 +55,15 @@ const char *bc_isa_name(bc_isa isa);
     void bc_##name##_matmul_scalar(const bc_ternary *w, const int8_t *x, const int32_t *xsum, int64_t N, int32_t *y, int64_t ldy, int64_t m0, int64_t m1); \
     void bc_##name##_matmul_avx2(const bc_ternary *w, const int8_t *x, const int32_t *xsum, int64_t N, int32_t *y, int64_t ldy, int64_t m0, int64_t m1); \
     void bc_##name##_matmul_avx512(const bc_ternary *w, const int8_t *x, const int32_t *xsum, int64_t N, int32_t *y, int64_t ldy, int64_t m0, int64_t m1);
+
+/* ARM: the slots exist (kernels.c maps BC_ISA_NEON / DOTPROD / I8MM), the kernels are being written.
+ * Temporary plumbing: until a layout defines bc_<layout>_matmul_neon / _dotprod / _i8mm in an
+ * `#if defined(__aarch64__)` section of its file (declare them with BC_DECLARE_LAYOUT_ARM below and
+ * switch its row in kernels.c to ARM_KERNELS), its ARM slots run the scalar reference. */
+#define BC_DECLARE_LAYOUT_ARM(name) \
+    void bc_##name##_matmul_neon(const bc_ternary *w, const int8_t *x, const int32_t *xsum, int64_t N, int32_t *y, int64_t ldy, int64_t m0, int64_t m1); \
+    void bc_##name##_matmul_dotprod(const bc_ternary *w, const int8_t *x, const int32_t *xsum, int64_t N, int32_t *y, int64_t ldy, int64_t m0, int64_t m1); \
+    void bc_##name##_matmul_i8mm(const bc_ternary *w, const int8_t *x, const int32_t *xsum, int64_t N, int32_t *y, int64_t ldy, int64_t m0, int64_t m1);
 BC_DECLARE_LAYOUT(tq1_0)
 BC_DECLARE_LAYOUT(tq2_0)
 BC_DECLARE_LAYOUT(i2_s)

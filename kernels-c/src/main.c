@@ -1,6 +1,7 @@
 /* bitconv-rt: runs bitconv's ternary GGUF artifacts. Command line: docs/runtime.md. */
 #include "cli.h"
 #include "util.h"
+#include "kernels.h"
 #include "vec.h"
 #include <errno.h>
 #include <stdio.h>
@@ -16,7 +17,8 @@ static const char *USAGE =
     "  bench       -m F [-p 512] [-n 128] [-r 3] [--no-warmup] [--json]\n"
     "  generate    -m F --tokens T.bin [-n 64] [--temp 0] [--top-p 1] [--seed S] [--ids] [--json]\n"
     "  unpack      -m F --tensor NAME -o OUT\n"
-    "common options: -t N (threads, default all cores), --isa scalar|avx2|avx512 (or BITCONV_ISA),\n"
+    "common options: -t N (threads, default all cores), --isa scalar|avx2|avx512|neon|dotprod|i8mm\n"
+    "  (or BITCONV_ISA; lowered to what the CPU has),\n"
     "  -b N (tokens per matmul call, default 512), --head-dequant / --head-int8 (Q8_0 head always in float /\n"
     "  always in int8; default: int8 for single-token decode, float for batches)\n";
 
@@ -36,6 +38,26 @@ static float parse_float(const char *opt, const char *v, float lo, float hi) {
     double x = strtod(v, &end);
     if (errno || end == v || *end || !(x >= lo && x <= hi)) rt_die(RT_EXIT_BADINPUT, NULL, "option %s: '%s' is not a number in [%g, %g]", opt, v, (double)lo, (double)hi);
     return (float)x;
+}
+
+/* The path every kernel runs: the best this CPU has, or --isa (else BITCONV_ISA) lowered to one it has;
+ * another architecture's ISA or an unknown name is refused. Chosen here once and passed down. */
+static bc_isa choose_isa(const char *opt) {
+    const char *from = opt ? "--isa" : "BITCONV_ISA", *name = opt ? opt : getenv("BITCONV_ISA");
+    if (!name || !*name) return bc_detect_isa();
+    bc_isa want;
+    if (!bc_parse_isa(name, &want))
+        rt_die(RT_EXIT_BADINPUT, NULL, "%s must be scalar, avx2, avx512, neon, dotprod or i8mm (got '%s')", from, name);
+    bc_isa use = bc_usable_isa(want);
+    if ((int)use < 0)
+        rt_die(RT_EXIT_BADINPUT, NULL, "%s %s: this CPU is %s; its paths are %s", from, name,
+#if defined(__aarch64__)
+               "aarch64", "scalar, neon, dotprod, i8mm"
+#else
+               "x86", "scalar, avx2, avx512"
+#endif
+        );
+    return use;
 }
 
 int main(int argc, char **argv) {
@@ -86,16 +108,7 @@ int main(int argc, char **argv) {
         if (!argv[i]) rt_die(RT_EXIT_BADINPUT, NULL, "option %s needs a value", o);
 #undef VAL
     }
-    if (isa) {
-        if (strcmp(isa, "scalar") && strcmp(isa, "avx2") && strcmp(isa, "avx512"))
-            rt_die(RT_EXIT_BADINPUT, NULL, "--isa must be scalar, avx2 or avx512 (got '%s')", isa);
-        setenv("BITCONV_ISA", isa, 1); /* the kernels read it: --isa wins over the environment */
-    } else if (getenv("BITCONV_ISA")) {
-        const char *e = getenv("BITCONV_ISA");
-        if (*e && strcmp(e, "scalar") && strcmp(e, "avx2") && strcmp(e, "avx512"))
-            rt_die(RT_EXIT_BADINPUT, NULL, "BITCONV_ISA must be scalar, avx2 or avx512 (got '%s')", e);
-    }
-    a.isa = bc_detect_isa();
+    a.isa = choose_isa(isa);
     vec_init(a.isa);
     return run(&a);
 }

@@ -1,17 +1,19 @@
-/* Internal helpers shared by the kernel files (tq1_0.c, tq2_0.c, i2_s.c, tl1.c, tl2.c, kernels.c).
+/* Internal helpers shared by the kernel files (tq1_0.c, tq2_0.c, i2_s.c, tl1.c, tl2.c; the GEMM engine
+ * gemm.c, the 2-bit GEMV gemv_2bit.c, scratch.c, kernels.c).
  * Not part of the runtime's public interface (that is kernels.h). */
 #ifndef BITCONV_SIMD_H
 #define BITCONV_SIMD_H
 #include "kernels.h"
+#include "target.h"
 #include <stdint.h>
 #include <stddef.h>
 
-#define BC_TARGET_AVX2 __attribute__((target("avx2,fma,bmi,bmi2")))
-#define BC_TARGET_AVX512 __attribute__((target("avx2,fma,bmi,bmi2,avx512f,avx512bw,avx512vl,avx512dq,avx512vnni")))
 
 /* acc += vpdpbusd(c, x) as inline asm: keeps accumulators in registers (gcc's register allocation
  * around the intrinsic copies and spills them) */
+#if defined(__x86_64__)
 #define DPBUSD(acc, c, xv) __asm__("vpdpbusd %[x], %[cc], %[a]" : [a] "+v"(acc) : [cc] "v"(c), [x] "v"(xv))
+#endif
 
 typedef void (*bc_decode_fn)(const bc_ternary *w, int64_t m, int8_t *out);
 
@@ -19,11 +21,11 @@ typedef void (*bc_decode_fn)(const bc_ternary *w, int64_t m, int8_t *out);
 void bc_matmul_by_rows(const bc_ternary *w, bc_decode_fn decode, const int8_t *x, int64_t N,
                        int32_t *y, int64_t ldy, int64_t m0, int64_t m1);
 
-/* Scratch memory that lives as long as the thread (grown on demand, 64-byte aligned). Slot 0..3
+/* scratch.c. Scratch memory that lives as long as the thread (grown on demand, 64-byte aligned). Slot 0..3
  * are independent buffers. Never freed before thread exit; returns NULL on allocation failure. */
 void *bc_scratch(int slot, size_t bytes);
 
-/* ---- the shared GEMM engine (N >= a few tokens) ----
+/* ---- the shared GEMM engine (gemm.c; N >= a few tokens) ----
  * A "panel" holds the codes c = T + 1 of BC_PANEL_ROWS consecutive rows over kc columns in the
  * VNNI order: panel[(k/4)*128 + r*4 + k%4] = c(m + r, k0 + k). A zmm load is 16 rows x 4 columns,
  * so the micro-kernel does acc[row] += dot4(codes, broadcast(x[n][k..k+3])) with no horizontal sums.
@@ -41,7 +43,7 @@ void bc_gemm_avx2(const bc_ternary *w, bc_panel_fn panel, int64_t kc, int64_t ks
 void bc_rows_to_panel_avx512(const uint8_t *rc, int64_t ld, int64_t kc, uint8_t *panel);
 void bc_rows_to_panel_avx2(const uint8_t *rc, int64_t ld, int64_t kc, uint8_t *panel);
 
-/* ---- GEMV for the row-major 2-bit layouts (I2_S, TQ2_0), one token ----
+/* ---- GEMV for the row-major 2-bit layouts (gemv_2bit.c: I2_S, TQ2_0), one token ----
  * Row m's bytes start at base + m*rowstride; chunk i (256 weights, 64 bytes) at + i*chunkstride;
  * nchunks full chunks, then if half != 0 one 32-byte chunk (128 weights). xp holds the token's
  * activations permuted so that the codes (byte >> 2s) & 3 of chunk i pair with
@@ -49,9 +51,9 @@ void bc_rows_to_panel_avx2(const uint8_t *rc, int64_t ld, int64_t kc, uint8_t *p
  * xp are 0) or, for AVX2 (32-byte chunks j of 128 weights, chunk j at (j/2)*bstride + (j%2)*32),
  * xp[j*128 + s*32 + lane].
  * y[m] = sum - xsum for m in [m0, m1). */
-void bc_gemv2b_avx512(const uint8_t *base, int64_t rowstride, int64_t chunkstride, int64_t nchunks, int half,
+void bc_gemv_2bit_avx512(const uint8_t *base, int64_t rowstride, int64_t chunkstride, int64_t nchunks, int half,
                       const int8_t *xp, int32_t xsum, int32_t *y, int64_t m0, int64_t m1);
-void bc_gemv2b_avx2(const uint8_t *base, int64_t rowstride, int64_t bstride, int64_t nchunks32,
+void bc_gemv_2bit_avx2(const uint8_t *base, int64_t rowstride, int64_t bstride, int64_t nchunks32,
                     const int8_t *xp, int32_t xsum, int32_t *y, int64_t m0, int64_t m1);
 
 /* The per-thread buffer (`bytes` long) for one token's lookup tables (TL1/TL2 GEMV). The runtime calls

@@ -3,7 +3,6 @@
  *   iM, iK, ib (BM/bm), iy (BK/by), ir (bm/16), ip (by/4), r (16):
  *   row m = iM*BM + ib*bm + ir*16 + r, weights iK*BK + iy*by + 4*ip .. +3. */
 #include "simd.h"
-#include <immintrin.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,6 +27,7 @@ void bc_tl1_matmul_scalar(const bc_ternary *w, const int8_t *x, const int32_t *x
     bc_matmul_by_rows(w, bc_tl1_decode_row, x, N, y, ldy, m0, m1);
 }
 
+#if defined(__x86_64__)
 /* ---------------- SIMD ----------------
  * The tile order already groups 16 rows x 4 neighbouring weights per 16 bytes (fixed iy, ir, ip):
  * after decoding each byte into the 4 codes [hi/3, hi%3, lo/3, lo%3] those 16 bytes are exactly a
@@ -254,3 +254,4 @@ void bc_tl1_matmul_avx2(const bc_ternary *w, const int8_t *x, const int32_t *xsu
     }
     bc_gemm_avx2(w, panel_avx2, tl1_kc(w), w->K, x, xsum, N, y, ldy, m0, m1);
 }
+#endif /* __x86_64__ */

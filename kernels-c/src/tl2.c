@@ -2,7 +2,6 @@
  * stored as a magnitude nibble stream, then sign units, then a TL1-like 2-weight tail over the last
  * K2 = K%BK columns. PERM = [0,2,1,3] swaps 8-row groups 1 and 2 of every 32-row chunk. */
 #include "simd.h"
-#include <immintrin.h>
 #include <stdlib.h>
 
 static const int PERM[4] = {0, 2, 1, 3};
@@ -59,6 +58,7 @@ void bc_tl2_matmul_scalar(const bc_ternary *w, const int8_t *x, const int32_t *x
     bc_matmul_by_rows(w, bc_tl2_decode_row, x, N, y, ldy, m0, m1);
 }
 
+#if defined(__x86_64__)
 /* ---------------- SIMD ----------------
  * A "unit" = one sign unit (iM, iK, ib, ig): 32 rows x 8 triples (24 columns), whose magnitudes
  * are the 4 consecutive 32-byte groups iy = 4ig..4ig+3 (hi nibble = triple 2*iy', lo = 2*iy'+1).
@@ -486,3 +486,4 @@ void bc_tl2_matmul_avx2(const bc_ternary *w, const int8_t *x, const int32_t *xsu
     }
     bc_gemm_avx2(w, panel_avx2, tl2_kc(w), g.K3, x, xsum, N, y, ldy, m0, m1);
 }
+#endif /* __x86_64__ */

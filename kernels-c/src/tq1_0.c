@@ -2,7 +2,6 @@
  * Base-3 digits: digit k of byte q is ((q * 3^k mod 256) * 3) >> 8; qs[j<32] digit k -> element
  * 32k + j; qs[32+m] -> 160 + 16k + m; qh[j] digits 0..3 -> 240 + 4k + j. */
 #include "simd.h"
-#include <immintrin.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -36,6 +35,7 @@ void bc_tq1_0_matmul_scalar(const bc_ternary *w, const int8_t *x, const int32_t 
     bc_matmul_by_rows(w, bc_tq1_0_decode_row, x, N, y, ldy, m0, m1);
 }
 
+#if defined(__x86_64__)
 /* ---------------- SIMD ----------------
  * Digit k of byte q: p = q*3^k mod 256 (p <- 3p with byte adds), c = (3p) >> 8, which for a byte is
  * [p >= 86] + [p >= 171] (3*85 = 255 < 256 <= 258 = 3*86; 3*170 = 510 < 512 <= 513 = 3*171).
@@ -99,7 +99,7 @@ static void permute_x_512(const int8_t *x, int64_t nb, int8_t *xp) {
 static BC_TARGET_AVX512 void gemv_avx512(const uint8_t *data, int64_t nb, const int8_t *xp, int32_t xsum,
                                          int32_t *y, int64_t m0, int64_t m1) {
     /* four rows at a time from the four quarters of [m0, m1) (four sequential streams), with
-     * software prefetch ahead of each (as bc_gemv2b_avx512) */
+     * software prefetch ahead of each (as bc_gemv_2bit_avx512) */
     int64_t rs = nb * TQ1_BLOCK, q = (m1 - m0) / 4;
     for (int64_t j = 0; j < q; j++) {
         const int64_t m = m0 + j;
@@ -267,3 +267,4 @@ void bc_tq1_0_matmul_avx2(const bc_ternary *w, const int8_t *x, const int32_t *x
         gemv_avx2(w->data, nb, xp, xsum[n], y + n * ldy, m0, m1);
     }
 }
+#endif /* __x86_64__ */

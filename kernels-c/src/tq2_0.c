@@ -5,7 +5,6 @@
  * Kernels: as I2_S (see i2_s.c): per-token streaming GEMV for small N (one 64-byte qs load per
  * block, chunk stride 66), the shared VNNI-panel GEMM otherwise. */
 #include "simd.h"
-#include <immintrin.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,6 +30,7 @@ void bc_tq2_0_matmul_scalar(const bc_ternary *w, const int8_t *x, const int32_t 
     bc_matmul_by_rows(w, bc_tq2_0_decode_row, x, N, y, ldy, m0, m1);
 }
 
+#if defined(__x86_64__)
 /* ---------------- AVX-512 ---------------- */
 static BC_TARGET_AVX512 void row_codes_avx512(const uint8_t *row, int64_t nblocks, uint8_t *out) {
     const __m512i M = _mm512_set1_epi8(3);
@@ -71,7 +71,7 @@ void bc_tq2_0_matmul_avx512(const bc_ternary *w, const int8_t *x, const int32_t 
         for (int64_t i = 0; i < nb; i++)
             for (int s = 0; s < 4; s++)
                 for (int h = 0; h < 2; h++) memcpy(xp + i * 256 + s * 64 + 32 * h, xn + i * 256 + 128 * h + 32 * s, 32);
-        bc_gemv2b_avx512(w->data, nb * TQ2_BLOCK, TQ2_BLOCK, nb, 0, xp, xsum[n], y + n * ldy, m0, m1);
+        bc_gemv_2bit_avx512(w->data, nb * TQ2_BLOCK, TQ2_BLOCK, nb, 0, xp, xsum[n], y + n * ldy, m0, m1);
     }
 }
 
@@ -108,5 +108,6 @@ void bc_tq2_0_matmul_avx2(const bc_ternary *w, const int8_t *x, const int32_t *x
     /* 32-byte chunk j (half j%2 of block j/2), shift 2s -> elements 128*j + 32*s + lane: the
      * natural order, so the activations need no permutation */
     for (int64_t n = 0; n < N; n++)
-        bc_gemv2b_avx2(w->data, K / 256 * TQ2_BLOCK, TQ2_BLOCK, K / 128, x + n * K, xsum[n], y + n * ldy, m0, m1);
+        bc_gemv_2bit_avx2(w->data, K / 256 * TQ2_BLOCK, TQ2_BLOCK, K / 128, x + n * K, xsum[n], y + n * ldy, m0, m1);
 }
+#endif /* __x86_64__ */

@@ -1,23 +1,28 @@
-/* Float vector helpers of the runtime (not the ternary kernels): dot products, half-precision rows and
- * the output head. Each has a scalar, an AVX2 (+FMA, F16C) and an AVX-512 version; vec_init picks one. */
+/* Float vector helpers of the runtime (not the ternary kernels), by file: vec_norm.c (dots, F16/BF16 rows,
+ * norms, activations, activation quantization), vec_attention.c (scores, weighted sums, softmax),
+ * vec_head.c (the output head's F16 / Q8_0 GEMVs), vec_q8.c (Q8_0 activations, the Q8_0x16 repack).
+ * Each has a scalar version and x86 AVX2 (+FMA, F16C) / AVX-512 ones; vec_init (vec.c) picks one.
+ * On aarch64 every ISA uses the scalar versions until the NEON ones land (kernels.h). */
 #ifndef BITCONV_VEC_H
 #define BITCONV_VEC_H
 #include "kernels.h"
 #include <stddef.h>
 #include <stdint.h>
 
-/* Selects implementations for isa (capped by what the CPU has); returns the ISA actually used. */
+/* Selects implementations for isa (capped by what the CPU has); returns the ISA actually used
+ * (-1, and scalar selected, for another architecture's ISA). */
 bc_isa vec_init(bc_isa isa);
+/* each file's part of vec_init (isa already usable on this CPU) */
+void vec_norm_select(bc_isa isa);
+void vec_attention_select(bc_isa isa);
+void vec_head_select(bc_isa isa);
+void vec_q8_select(bc_isa isa);
 
 float vec_dot(const float *a, const float *b, int n);
-void vec_axpy(float *y, float a, const float *x, int n); /* y += a * x */
 
 /* Converts n F16 / BF16 values (unaligned little-endian bytes) to f32. */
 void vec_f16_row(const uint8_t *src, float *dst, int n);
 void vec_bf16_row(const uint8_t *src, float *dst, int n);
-
-/* Four dot products of one f32 vector with four f32 rows (rows r0..r3 of a tile). */
-void vec_dot4(const float *r0, const float *r1, const float *r2, const float *r3, const float *x, int n, float out[4]);
 
 /* out[i] = dot(F16 row i, x) for i < rows; rows are row_bytes apart (GEMV for one decoded token). */
 void vec_gemv_f16(const uint8_t *w, size_t row_bytes, int rows, const float *x, int n, float *out);

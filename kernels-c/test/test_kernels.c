@@ -311,6 +311,7 @@ static void fill_acts(int8_t *x, int64_t n, int kind) {
     }
 }
 
+static bc_isa isas[BC_ISA_COUNT]; /* the paths this CPU runs, scalar first */
 static int n_isas;
 
 /* Runs every ISA on rows [m0, m1) and compares with the naive decode_row reference. */
@@ -339,10 +340,11 @@ static void check_matmul(const shape *s, const uint8_t *data, const int8_t *T, c
     }
     CHECK(bad_decode == 0, "%s: decode_row disagrees with the packed codes on %d rows", what, bad_decode);
     int32_t *y = xmalloc(sizeof(int32_t) * (size_t)(N * ldy));
-    for (int isa = 0; isa < n_isas; isa++) {
+    for (int ii = 0; ii < n_isas; ii++) {
+        const bc_isa isa = isas[ii];
         const int32_t SENT = (int32_t)0x5A5A5A5A;
         for (int64_t i = 0; i < N * ldy; i++) y[i] = SENT;
-        bc_matmul(&w, x, xsum, N, y, ldy, m0, m1, (bc_isa)isa);
+        bc_matmul(&w, x, xsum, N, y, ldy, m0, m1, isa);
         int64_t bad = 0, clobbered = 0, first = -1;
         for (int64_t n = 0; n < N; n++)
             for (int64_t m = 0; m < ldy; m++) {
@@ -358,7 +360,7 @@ static void check_matmul(const shape *s, const uint8_t *data, const int8_t *T, c
         CHECK(bad == 0 && clobbered == 0,
               "%s %s M=%lld K=%lld N=%lld rows [%lld,%lld) isa %s: %lld wrong (first n=%lld m=%lld: %d vs %d), %lld written outside",
               what, LNAME[s->layout], (long long)M, (long long)K, (long long)N, (long long)m0, (long long)m1,
-              bc_isa_name((bc_isa)isa), (long long)bad, first < 0 ? -1LL : (long long)(first / ldy),
+              bc_isa_name(isa), (long long)bad, first < 0 ? -1LL : (long long)(first / ldy),
               first < 0 ? -1LL : (long long)(first % ldy), first < 0 ? 0 : y[first], first < 0 ? 0 : ref[first],
               (long long)clobbered);
     }
@@ -395,11 +397,11 @@ static void run_shape(const shape *s, int64_t N, int wkind, int xkind, int subra
 }
 
 int main(void) {
-    n_isas = (int)bc_detect_isa() + 1;
+    n_isas = bc_cpu_isas(isas);
     const char *quick = getenv("BITCONV_TEST_QUICK");
     int full = !(quick && *quick && strcmp(quick, "0"));
     printf("test_kernels: ISAs tested: ");
-    for (int i = 0; i < n_isas; i++) printf("%s%s", i ? ", " : "", bc_isa_name((bc_isa)i));
+    for (int i = 0; i < n_isas; i++) printf("%s%s", i ? ", " : "", bc_isa_name(isas[i]));
     printf("\n");
 
     test_worked_examples();

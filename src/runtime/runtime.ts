@@ -42,6 +42,13 @@ function haveCommand(cmd: string): boolean {
   return r.status === 0;
 }
 
+/** How to get a C compiler and make on this platform (one clause of an error line). */
+function toolchainHint(): string {
+  if (process.platform === "darwin") return "install the Xcode command line tools (xcode-select --install)";
+  if (process.platform === "win32") return "install a C compiler and make (e.g. MSYS2's gcc and make), or use WSL";
+  return "install a C compiler and make (Debian/Ubuntu: apt-get install gcc make; Fedora: dnf install gcc make), or set CC";
+}
+
 /**
  * Returns the runtime binary, building it with `make -C kernels-c` first when it is missing.
  * The compiler's output goes to stderr, so stdout stays clean for --json.
@@ -56,15 +63,19 @@ export function ensureRuntime(): string {
   const missing = ["make", cc].filter((c) => !haveCommand(c));
   if (missing.length > 0) {
     throw new BitconvError(
-      `the C runtime (${bin}) is not built and ${missing.join(" and ")} ${missing.length > 1 ? "are" : "is"} not available: ` +
-        `install a C compiler and make, then run 'make -C ${dir}'`,
+      `the C runtime (${bin}) is not built and ${missing.map((c) => `'${c}'`).join(" and ")} ${missing.length > 1 ? "are" : "is"} not on PATH ` +
+        `(convert and inspect work without it): ${toolchainHint()}, then run 'make -C ${dir}'`,
       1,
     );
   }
   process.stderr.write(`bitconv: building the C runtime (make -C ${dir}) ...\n`);
   const r = spawnSync("make", ["-s", "-C", dir], { stdio: ["ignore", process.stderr, process.stderr] });
   if (r.status !== 0 || !existsSync(bin)) {
-    throw new BitconvError(`building the C runtime failed (make -C ${dir} exited ${r.status ?? r.signal})`, 1);
+    throw new BitconvError(
+      `building the C runtime with ${cc} failed (make -C ${dir} exited ${r.status ?? r.signal}, its output is above; ` +
+        `convert and inspect work without it): it needs a C11 compiler with pthreads, e.g. CC=gcc or CC=clang`,
+      1,
+    );
   }
   return bin;
 }

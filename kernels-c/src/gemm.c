@@ -1,0 +1,283 @@
+/* The shared GEMM engine of the ternary layouts (N >= a few tokens, simd.h): activations packed per token
+ * tile, weight panels from the layout's panel function, AVX-512 VNNI and AVX2 micro-kernels, and the
+ * row-major -> VNNI panel transposes. */
+#include "simd.h"
+#include <stdlib.h>
+#include <string.h>
+#if defined(__x86_64__)
+
+/* Activations repacked per token tile of TT tokens: tile starting at token n0 (size T) occupies
+ * bytes [n0*K, (n0+T)*K): xp[n0*K + (k/4)*4*T + 4*t + k%4] = x[(n0+t)*K + k]. One pass over x,
+ * done by every thread for itself (cheap next to the GEMM). */
+static void pack_x(const int8_t *x, int64_t N, int64_t K, int TT, int8_t *xp) {
+    for (int64_t n0 = 0; n0 < N; n0 += TT) {
+        int T = (int)(N - n0 < TT ? N - n0 : TT);
+        int8_t *dst = xp + n0 * K;
+        for (int t = 0; t < T; t++) {
+            const int8_t *src = x + (n0 + t) * K;
+            for (int64_t k4 = 0; k4 < K / 4; k4++) memcpy(dst + k4 * 4 * T + 4 * t, src + 4 * k4, 4);
+        }
+    }
+}
+
+/* Chunk iteration shared by all engines. */
+#define FOR_CHUNKS(K, kc, ksplit, k0, klen)                                                        \
+    for (int64_t k0 = 0, klen = 0; k0 < (K); k0 += klen)                                          \
+        if ((klen = (k0 < (ksplit) ? ((ksplit) - k0 < (kc) ? (ksplit) - k0 : (kc)) : (K) - k0)), 0) \
+            ;                                                                                      \
+        else
+
+/* ---- AVX-512 VNNI engine: 32 rows x 12 tokens per micro-kernel (24 zmm accumulators) ---- */
+#define TT512 12
+
+#define REP1(X) X(0)
+#define REP2(X) REP1(X) X(1)
+#define REP3(X) REP2(X) X(2)
+#define REP4(X) REP3(X) X(3)
+#define REP5(X) REP4(X) X(4)
+#define REP6(X) REP5(X) X(5)
+#define REP7(X) REP6(X) X(6)
+#define REP8(X) REP7(X) X(7)
+#define REP9(X) REP8(X) X(8)
+#define REP10(X) REP9(X) X(9)
+#define REP11(X) REP10(X) X(10)
+#define REP12(X) REP11(X) X(11)
+
+/* One micro-kernel per tile size T (named accumulators: gcc keeps them in registers). pan: the
+ * panel (k4n steps of 128 bytes), xp: the tile's packed activations (4*T bytes per step). */
+#define MK512_INIT(t)                                                                              \
+    __m512i a##t##_0, a##t##_1;                                                                    \
+    if (first) {                                                                                   \
+        a##t##_0 = a##t##_1 = _mm512_set1_epi32(-xsum[t]);                                         \
+    } else {                                                                                       \
+        a##t##_0 = _mm512_maskz_loadu_epi32(lo, y + (t) * ldy);                                     \
+        a##t##_1 = _mm512_maskz_loadu_epi32(hi, y + (t) * ldy + 16);                                \
+    }
+/* inline asm: gcc otherwise spills accumulators; the broadcast is folded into the instruction */
+#define MK512_STEP(t)                                                                              \
+    __asm__("vpdpbusd %[m]%{1to16%}, %[c0], %[a0]\n\t"                                             \
+            "vpdpbusd %[m]%{1to16%}, %[c1], %[a1]"                                                 \
+            : [a0] "+v"(a##t##_0), [a1] "+v"(a##t##_1)                                             \
+            : [c0] "v"(c0), [c1] "v"(c1), [m] "m"(*(const int32_t *)(xk + 4 * (t))));
+#define MK512_STORE(t)                                                                             \
+    _mm512_mask_storeu_epi32(y + (t) * ldy, lo, a##t##_0);                                         \
+    _mm512_mask_storeu_epi32(y + (t) * ldy + 16, hi, a##t##_1);
+#define DEFINE_MK512(T)                                                                            \
+    static BC_TARGET_AVX512 void mk512_##T(const uint8_t *pan, int64_t k4n, const int8_t *xp, int first, \
+                                           const int32_t *xsum, int32_t *y, int64_t ldy, __mmask32 rmask) { \
+        __mmask16 lo = (__mmask16)rmask, hi = (__mmask16)(rmask >> 16);                            \
+        REP##T(MK512_INIT)                                                                         \
+        for (int64_t k4 = 0; k4 < k4n; k4++) {                                                     \
+            __m512i c0 = _mm512_load_si512((const void *)(pan + k4 * 128));                        \
+            __m512i c1 = _mm512_load_si512((const void *)(pan + k4 * 128 + 64));                   \
+            const int8_t *xk = xp + k4 * 4 * (T);                                                  \
+            REP##T(MK512_STEP)                                                                     \
+        }                                                                                          \
+        REP##T(MK512_STORE)                                                                        \
+    }
+/* T = 1 (decode): 2 accumulators would make the loop latency-bound (5 cycles per step), so four
+ * pairs rotate over the k4 steps */
+static BC_TARGET_AVX512 void mk512_1(const uint8_t *pan, int64_t k4n, const int8_t *xp, int first,
+                                     const int32_t *xsum, int32_t *y, int64_t ldy, __mmask32 rmask) {
+    (void)ldy;
+    __mmask16 lo = (__mmask16)rmask, hi = (__mmask16)(rmask >> 16);
+    __m512i a0, a1, b0 = _mm512_setzero_si512(), b1 = b0, c0_ = b0, c1_ = b0, d0 = b0, d1 = b0;
+    if (first) {
+        a0 = a1 = _mm512_set1_epi32(-xsum[0]);
+    } else {
+        a0 = _mm512_maskz_loadu_epi32(lo, y);
+        a1 = _mm512_maskz_loadu_epi32(hi, y + 16);
+    }
+    int64_t k4 = 0;
+    for (; k4 + 4 <= k4n; k4 += 4) {
+        const uint8_t *p = pan + k4 * 128;
+        const int8_t *xk = xp + k4 * 4;
+#define MK1_STEP(A0, A1, j)                                                                        \
+    __asm__("vpdpbusd %[m]%{1to16%}, %[c0], %[a0]\n\t"                                             \
+            "vpdpbusd %[m]%{1to16%}, %[c1], %[a1]"                                                 \
+            : [a0] "+v"(A0), [a1] "+v"(A1)                                                         \
+            : [c0] "v"(_mm512_load_si512((const void *)(p + 128 * (j)))),                          \
+              [c1] "v"(_mm512_load_si512((const void *)(p + 128 * (j) + 64))),                     \
+              [m] "m"(*(const int32_t *)(xk + 4 * (j))));
+        MK1_STEP(a0, a1, 0) MK1_STEP(b0, b1, 1) MK1_STEP(c0_, c1_, 2) MK1_STEP(d0, d1, 3)
+    }
+    for (; k4 < k4n; k4++) {
+        const uint8_t *p = pan + k4 * 128;
+        const int8_t *xk = xp + k4 * 4;
+        MK1_STEP(a0, a1, 0)
+    }
+#undef MK1_STEP
+    a0 = _mm512_add_epi32(_mm512_add_epi32(a0, b0), _mm512_add_epi32(c0_, d0));
+    a1 = _mm512_add_epi32(_mm512_add_epi32(a1, b1), _mm512_add_epi32(c1_, d1));
+    _mm512_mask_storeu_epi32(y, lo, a0);
+    _mm512_mask_storeu_epi32(y + 16, hi, a1);
+}
+DEFINE_MK512(2) DEFINE_MK512(3) DEFINE_MK512(4) DEFINE_MK512(5) DEFINE_MK512(6)
+DEFINE_MK512(7) DEFINE_MK512(8) DEFINE_MK512(9) DEFINE_MK512(10) DEFINE_MK512(11) DEFINE_MK512(12)
+
+typedef void (*mk512_fn)(const uint8_t *, int64_t, const int8_t *, int, const int32_t *, int32_t *, int64_t, __mmask32);
+static const mk512_fn MK512[TT512 + 1] = {NULL, mk512_1, mk512_2, mk512_3, mk512_4, mk512_5, mk512_6,
+                                          mk512_7, mk512_8, mk512_9, mk512_10, mk512_11, mk512_12};
+
+void bc_gemm_avx512(const bc_ternary *w, bc_panel_fn panel, int64_t kc, int64_t ksplit, const int8_t *x,
+                    const int32_t *xsum, int64_t N, int32_t *y, int64_t ldy, int64_t m0, int64_t m1) {
+    int64_t K = w->K;
+    int64_t maxc = kc > K - ksplit ? kc : K - ksplit;
+    uint8_t *pb = bc_scratch(0, (size_t)maxc * BC_PANEL_ROWS);
+    int8_t *xp = bc_scratch(1, (size_t)(N * K));
+    if (!pb || !xp) abort();
+    pack_x(x, N, K, TT512, xp);
+    for (int64_t m = m0; m < m1; m += BC_PANEL_ROWS) {
+        int rows = (int)(m1 - m < BC_PANEL_ROWS ? m1 - m : BC_PANEL_ROWS);
+        __mmask32 rmask = rows == 32 ? 0xFFFFFFFFu : ((1u << rows) - 1);
+        FOR_CHUNKS(K, kc, ksplit, k0, klen) {
+            panel(w, m, rows, k0, klen, pb);
+            for (int64_t n0 = 0; n0 < N; n0 += TT512) {
+                int T = (int)(N - n0 < TT512 ? N - n0 : TT512);
+                MK512[T](pb, klen / 4, xp + n0 * K + k0 * T, k0 == 0, xsum + n0, y + n0 * ldy + m, ldy, rmask);
+            }
+        }
+    }
+}
+
+/* ---- AVX2 engine: 16 rows x 4 tokens, int16 accumulation (maddubs) flushed to int32 ---- */
+#define TT256 4
+#define FLUSH256 32 /* k4 steps between int16 -> int32 flushes: 32 * 512 < 32768 */
+
+static inline __attribute__((always_inline)) BC_TARGET_AVX2 void mk256(const uint8_t *pan, int64_t k4n,
+                                                                      const int8_t *xp, const int T, int first,
+                                                                      const int32_t *xsum, int32_t *y,
+                                                                      int64_t ldy, int rows) {
+    /* pan points at the 16-row half: row r at pan + k4*128 + 4r */
+    __m256i acc[2 * TT256];
+    const __m256i ones = _mm256_set1_epi16(1);
+#pragma GCC unroll 16
+    for (int t = 0; t < T; t++) acc[2 * t] = acc[2 * t + 1] = first ? _mm256_set1_epi32(-xsum[t]) : _mm256_setzero_si256();
+    for (int64_t kb = 0; kb < k4n; kb += FLUSH256) {
+        int64_t ke = kb + FLUSH256 < k4n ? kb + FLUSH256 : k4n;
+        __m256i a16[2 * TT256];
+#pragma GCC unroll 16
+        for (int i = 0; i < 2 * T; i++) a16[i] = _mm256_setzero_si256();
+        for (int64_t k4 = kb; k4 < ke; k4++) {
+            __m256i c0 = _mm256_load_si256((const __m256i *)(pan + k4 * 128));
+            __m256i c1 = _mm256_load_si256((const __m256i *)(pan + k4 * 128 + 32));
+            const int8_t *xk = xp + k4 * 4 * T;
+#pragma GCC unroll 16
+            for (int t = 0; t < T; t++) {
+                int32_t xv;
+                memcpy(&xv, xk + 4 * t, 4);
+                __m256i b = _mm256_set1_epi32(xv);
+                a16[2 * t] = _mm256_add_epi16(a16[2 * t], _mm256_maddubs_epi16(c0, b));
+                a16[2 * t + 1] = _mm256_add_epi16(a16[2 * t + 1], _mm256_maddubs_epi16(c1, b));
+            }
+        }
+#pragma GCC unroll 16
+        for (int i = 0; i < 2 * T; i++) acc[i] = _mm256_add_epi32(acc[i], _mm256_madd_epi16(a16[i], ones));
+    }
+    for (int t = 0; t < T; t++) {
+        int32_t tmp[16];
+        _mm256_storeu_si256((__m256i *)tmp, acc[2 * t]);
+        _mm256_storeu_si256((__m256i *)(tmp + 8), acc[2 * t + 1]);
+        int32_t *yt = y + t * ldy;
+        if (first) {
+            if (rows == 16) memcpy(yt, tmp, 64);
+            else for (int r = 0; r < rows; r++) yt[r] = tmp[r];
+        } else {
+            for (int r = 0; r < rows; r++) yt[r] += tmp[r];
+        }
+    }
+}
+
+#define MK256_CASE(TV)                                                                             \
+    case TV: mk256(pan, k4n, xp, TV, first, xsum, y, ldy, rows); break;
+
+static BC_TARGET_AVX2 void mk256_any(const uint8_t *pan, int64_t k4n, const int8_t *xp, int T, int first,
+                                     const int32_t *xsum, int32_t *y, int64_t ldy, int rows) {
+    switch (T) {
+        MK256_CASE(1) MK256_CASE(2) MK256_CASE(3) MK256_CASE(4)
+    default: break;
+    }
+}
+
+void bc_gemm_avx2(const bc_ternary *w, bc_panel_fn panel, int64_t kc, int64_t ksplit, const int8_t *x,
+                  const int32_t *xsum, int64_t N, int32_t *y, int64_t ldy, int64_t m0, int64_t m1) {
+    int64_t K = w->K;
+    int64_t maxc = kc > K - ksplit ? kc : K - ksplit;
+    uint8_t *pb = bc_scratch(0, (size_t)maxc * BC_PANEL_ROWS);
+    int8_t *xp = bc_scratch(1, (size_t)(N * K));
+    if (!pb || !xp) abort();
+    pack_x(x, N, K, TT256, xp);
+    for (int64_t m = m0; m < m1; m += BC_PANEL_ROWS) {
+        int rows = (int)(m1 - m < BC_PANEL_ROWS ? m1 - m : BC_PANEL_ROWS);
+        FOR_CHUNKS(K, kc, ksplit, k0, klen) {
+            panel(w, m, rows, k0, klen, pb);
+            for (int h = 0; h < 2 && 16 * h < rows; h++) {
+                int hr = rows - 16 * h > 16 ? 16 : rows - 16 * h;
+                for (int64_t n0 = 0; n0 < N; n0 += TT256) {
+                    int T = (int)(N - n0 < TT256 ? N - n0 : TT256);
+                    mk256_any(pb + 64 * h, klen / 4, xp + n0 * K + k0 * T, T, k0 == 0, xsum + n0,
+                              y + n0 * ldy + m + 16 * h, ldy, hr);
+                }
+            }
+        }
+    }
+}
+
+/* ---- row-major codes -> VNNI panel (dword transposes) ---- */
+void BC_TARGET_AVX512 bc_rows_to_panel_avx512(const uint8_t *rc, int64_t ld, int64_t kc, uint8_t *panel) {
+    for (int rb = 0; rb < 32; rb += 16)
+        for (int64_t kb = 0; kb < kc; kb += 64) {
+            __m512i r[16], t[16];
+            for (int i = 0; i < 16; i++) r[i] = _mm512_loadu_si512((const void *)(rc + (rb + i) * ld + kb));
+            for (int i = 0; i < 16; i += 2) {
+                t[i] = _mm512_unpacklo_epi32(r[i], r[i + 1]);
+                t[i + 1] = _mm512_unpackhi_epi32(r[i], r[i + 1]);
+            }
+            for (int i = 0; i < 16; i += 4) {
+                r[i] = _mm512_unpacklo_epi64(t[i], t[i + 2]);
+                r[i + 1] = _mm512_unpackhi_epi64(t[i], t[i + 2]);
+                r[i + 2] = _mm512_unpacklo_epi64(t[i + 1], t[i + 3]);
+                r[i + 3] = _mm512_unpackhi_epi64(t[i + 1], t[i + 3]);
+            }
+            /* r[4q + j] now holds, in 128-bit lane L, rows 4q..4q+3 of dword column 4L + j */
+            for (int j = 0; j < 4; j++) {
+                __m512i a = _mm512_shuffle_i32x4(r[j], r[4 + j], 0x88);      /* lanes 0,2 of each */
+                __m512i b = _mm512_shuffle_i32x4(r[j], r[4 + j], 0xDD);      /* lanes 1,3 */
+                __m512i c = _mm512_shuffle_i32x4(r[8 + j], r[12 + j], 0x88);
+                __m512i d = _mm512_shuffle_i32x4(r[8 + j], r[12 + j], 0xDD);
+                t[j] = _mm512_shuffle_i32x4(a, c, 0x88);      /* column j (lane 0) */
+                t[8 + j] = _mm512_shuffle_i32x4(a, c, 0xDD);  /* column 8 + j (lane 2) */
+                t[4 + j] = _mm512_shuffle_i32x4(b, d, 0x88);  /* column 4 + j (lane 1) */
+                t[12 + j] = _mm512_shuffle_i32x4(b, d, 0xDD); /* column 12 + j (lane 3) */
+            }
+            for (int i = 0; i < 16; i++)
+                _mm512_store_si512((void *)(panel + (kb / 4 + i) * 128 + rb * 4), t[i]);
+        }
+}
+
+void BC_TARGET_AVX2 bc_rows_to_panel_avx2(const uint8_t *rc, int64_t ld, int64_t kc, uint8_t *panel) {
+    for (int rb = 0; rb < 32; rb += 8)
+        for (int64_t kb = 0; kb < kc; kb += 32) {
+            __m256i r[8], t[8];
+            for (int i = 0; i < 8; i++) r[i] = _mm256_loadu_si256((const __m256i *)(rc + (rb + i) * ld + kb));
+            for (int i = 0; i < 8; i += 2) {
+                t[i] = _mm256_unpacklo_epi32(r[i], r[i + 1]);
+                t[i + 1] = _mm256_unpackhi_epi32(r[i], r[i + 1]);
+            }
+            for (int i = 0; i < 8; i += 4) {
+                r[i] = _mm256_unpacklo_epi64(t[i], t[i + 2]);
+                r[i + 1] = _mm256_unpackhi_epi64(t[i], t[i + 2]);
+                r[i + 2] = _mm256_unpacklo_epi64(t[i + 1], t[i + 3]);
+                r[i + 3] = _mm256_unpackhi_epi64(t[i + 1], t[i + 3]);
+            }
+            /* r[4q + j], 128-bit lane L: rows 4q..4q+3 of column 4L + j */
+            for (int j = 0; j < 4; j++) {
+                __m256i lo = _mm256_permute2x128_si256(r[j], r[4 + j], 0x20);
+                __m256i hi = _mm256_permute2x128_si256(r[j], r[4 + j], 0x31);
+                _mm256_store_si256((__m256i *)(panel + (kb / 4 + j) * 128 + rb * 4), lo);
+                _mm256_store_si256((__m256i *)(panel + (kb / 4 + 4 + j) * 128 + rb * 4), hi);
+            }
+        }
+}
+
+#endif

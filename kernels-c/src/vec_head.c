@@ -1,0 +1,236 @@
+/* The output head: GEMVs over F16 and Q8_0 rows (one decoded token) and the many-token F16 block
+ * (vec_head_block). A scalar reference, then AVX2 and AVX-512 versions. */
+#include "vec.h"
+#include "vec_simd.h"
+#include "util.h"
+#include <math.h>
+#include <string.h>
+
+static void gemv_f16_scalar(const uint8_t *w, size_t row_bytes, int rows, const float *x, int n, float *out) {
+    for (int r = 0; r < rows; r++) {
+        const uint8_t *p = w + (size_t)r * row_bytes;
+        float s[8] = {0};
+        int i = 0;
+        for (; i + 8 <= n; i += 8)
+            for (int j = 0; j < 8; j++) s[j] += rt_f16_to_f32(rt_rd16(p + 2 * (i + j))) * x[i + j];
+        float t = ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+        for (; i < n; i++) t += rt_f16_to_f32(rt_rd16(p + 2 * i)) * x[i];
+        out[r] = t;
+    }
+}
+
+static void head_block_scalar(const float *rows, int nr, const float *ph, int n, float *out) {
+    for (int r = 0; r < nr; r++) {
+        float acc[32] = {0};
+        for (int k = 0; k < n; k++) {
+            float w = rows[(size_t)r * n + k];
+            for (int t = 0; t < 32; t++) acc[t] += w * ph[(size_t)k * 32 + t];
+        }
+        memcpy(out + r * 32, acc, sizeof acc);
+    }
+}
+
+static float dot_q8_0_scalar(const uint8_t *row, const int8_t *q, const float *d, int n) {
+    float s = 0;
+    for (int b = 0; b < n / 32; b++) {
+        const uint8_t *blk = row + 34 * b;
+        int32_t acc = 0;
+        for (int i = 0; i < 32; i++) acc += (int32_t)(int8_t)blk[2 + i] * q[32 * b + i];
+        s += (float)acc * (rt_f16_to_f32(rt_rd16(blk)) * d[b]);
+    }
+    return s;
+}
+
+#if defined(__x86_64__)
+#define F16X8(p) _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(p)))
+/* four streams, one row from each quarter of the range, prefetched a row ahead (see gemv_f16_avx512) */
+BC_TARGET_AVX2 static void gemv_f16_avx2(const uint8_t *w, size_t row_bytes, int rows, const float *x, int n, float *out) {
+    int q = rows / 4, n8 = n / 8 * 8;
+    for (int r = 0; r < q; r++) {
+        const uint8_t *p[4];
+        for (int j = 0; j < 4; j++) p[j] = w + (size_t)(j * q + r) * row_bytes;
+        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        for (int i = 0; i < n8; i += 8) {
+            if ((i & 31) == 0)
+                for (int j = 0; j < 4; j++) _mm_prefetch((const char *)(p[j] + row_bytes + 2 * (size_t)i), _MM_HINT_T0);
+            __m256 xv = _mm256_loadu_ps(x + i);
+            a0 = _mm256_fmadd_ps(F16X8(p[0] + 2 * i), xv, a0);
+            a1 = _mm256_fmadd_ps(F16X8(p[1] + 2 * i), xv, a1);
+            a2 = _mm256_fmadd_ps(F16X8(p[2] + 2 * i), xv, a2);
+            a3 = _mm256_fmadd_ps(F16X8(p[3] + 2 * i), xv, a3);
+        }
+        float o[4] = {hsum256(a0), hsum256(a1), hsum256(a2), hsum256(a3)};
+        for (int j = 0; j < 4; j++) {
+            for (int i = n8; i < n; i++) o[j] += rt_f16_to_f32(rt_rd16(p[j] + 2 * i)) * x[i];
+            out[j * q + r] = o[j];
+        }
+    }
+    if (4 * q < rows) gemv_f16_scalar(w + (size_t)(4 * q) * row_bytes, row_bytes, rows - 4 * q, x, n, out + 4 * q);
+}
+
+/* Q8_0 x Q8: |w| as unsigned times sign(w)*x as signed (maddubs needs one unsigned operand). */
+BC_TARGET_AVX2 static float dot_q8_0_avx2(const uint8_t *row, const int8_t *q, const float *d, int n) {
+    __m256 acc = _mm256_setzero_ps();
+    const __m256i ones = _mm256_set1_epi16(1);
+    for (int b = 0; b < n / 32; b++) {
+        const uint8_t *blk = row + 34 * b;
+        __m256i w = _mm256_loadu_si256((const __m256i *)(blk + 2));
+        __m256i x = _mm256_loadu_si256((const __m256i *)(q + 32 * b));
+        __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(x, w)), ones);
+        float scale = _cvtsh_ss(rt_rd16(blk)) * d[b];
+        acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(scale), acc);
+    }
+    return hsum256(acc);
+}
+
+/* 3 rows x 32 tokens per pass: 12 accumulators, per k 4 loads + 3 broadcasts for 12 FMAs */
+BC_TARGET_AVX2 static void head_block_avx2(const float *rows, int nr, const float *ph, int n, float *out) {
+    for (int r0 = 0; r0 < nr; r0 += 3) {
+        const float *w0 = rows + (size_t)r0 * n;
+        const float *w1 = r0 + 1 < nr ? w0 + n : w0, *w2 = r0 + 2 < nr ? w0 + 2 * (size_t)n : w0;
+        __m256 a[3][4];
+        _Pragma("GCC unroll 3") for (int r = 0; r < 3; r++)
+            _Pragma("GCC unroll 4") for (int v = 0; v < 4; v++) a[r][v] = _mm256_setzero_ps();
+        for (int k = 0; k < n; k++) {
+            const float *p = ph + (size_t)k * 32;
+            __m256 h0 = _mm256_loadu_ps(p), h1 = _mm256_loadu_ps(p + 8), h2 = _mm256_loadu_ps(p + 16), h3 = _mm256_loadu_ps(p + 24);
+            __m256 b0 = _mm256_set1_ps(w0[k]), b1 = _mm256_set1_ps(w1[k]), b2 = _mm256_set1_ps(w2[k]);
+            a[0][0] = _mm256_fmadd_ps(b0, h0, a[0][0]); a[0][1] = _mm256_fmadd_ps(b0, h1, a[0][1]);
+            a[0][2] = _mm256_fmadd_ps(b0, h2, a[0][2]); a[0][3] = _mm256_fmadd_ps(b0, h3, a[0][3]);
+            a[1][0] = _mm256_fmadd_ps(b1, h0, a[1][0]); a[1][1] = _mm256_fmadd_ps(b1, h1, a[1][1]);
+            a[1][2] = _mm256_fmadd_ps(b1, h2, a[1][2]); a[1][3] = _mm256_fmadd_ps(b1, h3, a[1][3]);
+            a[2][0] = _mm256_fmadd_ps(b2, h0, a[2][0]); a[2][1] = _mm256_fmadd_ps(b2, h1, a[2][1]);
+            a[2][2] = _mm256_fmadd_ps(b2, h2, a[2][2]); a[2][3] = _mm256_fmadd_ps(b2, h3, a[2][3]);
+        }
+        for (int r = 0; r < 3 && r0 + r < nr; r++)
+            for (int v = 0; v < 4; v++) _mm256_storeu_ps(out + (r0 + r) * 32 + 8 * v, a[r][v]);
+    }
+}
+
+#define F16X16(p) _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(p)))
+/* Four rows at a time, one from each quarter of the range: four sequential streams (one stream of four
+ * contiguous rows left a core ~15 % below DRAM speed), each prefetched one row ahead. */
+BC_TARGET_AVX512 static void gemv_f16_avx512(const uint8_t *w, size_t row_bytes, int rows, const float *x, int n, float *out) {
+    int q = rows / 4, n16 = n / 16 * 16;
+    for (int r = 0; r < q; r++) {
+        const uint8_t *p[4];
+        for (int j = 0; j < 4; j++) p[j] = w + (size_t)(j * q + r) * row_bytes;
+        __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        for (int i = 0; i < n16; i += 16) {
+            if ((i & 31) == 0) /* one cache line of each stream per 32 values */
+                for (int j = 0; j < 4; j++) _mm_prefetch((const char *)(p[j] + row_bytes + 2 * (size_t)i), _MM_HINT_T0);
+            __m512 xv = _mm512_loadu_ps(x + i);
+            a0 = _mm512_fmadd_ps(F16X16(p[0] + 2 * i), xv, a0);
+            a1 = _mm512_fmadd_ps(F16X16(p[1] + 2 * i), xv, a1);
+            a2 = _mm512_fmadd_ps(F16X16(p[2] + 2 * i), xv, a2);
+            a3 = _mm512_fmadd_ps(F16X16(p[3] + 2 * i), xv, a3);
+        }
+        float o[4] = {_mm512_reduce_add_ps(a0), _mm512_reduce_add_ps(a1), _mm512_reduce_add_ps(a2), _mm512_reduce_add_ps(a3)};
+        for (int j = 0; j < 4; j++) {
+            for (int i = n16; i < n; i++) o[j] += rt_f16_to_f32(rt_rd16(p[j] + 2 * i)) * x[i];
+            out[j * q + r] = o[j];
+        }
+    }
+    if (4 * q < rows) gemv_f16_scalar(w + (size_t)(4 * q) * row_bytes, row_bytes, rows - 4 * q, x, n, out + 4 * q);
+}
+
+/* 12 rows x 32 tokens: 24 accumulators; per k 2 loads + 12 broadcasts feed 24 FMAs */
+BC_TARGET_AVX512 static void head_block_avx512(const float *rows, int nr, const float *ph, int n, float *out) {
+    const float *w[VEC_HB_ROWS];
+    for (int r = 0; r < VEC_HB_ROWS; r++) w[r] = rows + (size_t)(r < nr ? r : 0) * n;
+    __m512 a[VEC_HB_ROWS][2];
+    _Pragma("GCC unroll 12") for (int r = 0; r < VEC_HB_ROWS; r++) a[r][0] = a[r][1] = _mm512_setzero_ps();
+    for (int k = 0; k < n; k++) {
+        __m512 h0 = _mm512_loadu_ps(ph + (size_t)k * 32), h1 = _mm512_loadu_ps(ph + (size_t)k * 32 + 16);
+        _Pragma("GCC unroll 12") for (int r = 0; r < VEC_HB_ROWS; r++) {
+            __m512 b = _mm512_set1_ps(w[r][k]);
+            a[r][0] = _mm512_fmadd_ps(b, h0, a[r][0]);
+            a[r][1] = _mm512_fmadd_ps(b, h1, a[r][1]);
+        }
+    }
+    for (int r = 0; r < nr; r++) {
+        _mm512_storeu_ps(out + r * 32, a[r][0]);
+        _mm512_storeu_ps(out + r * 32 + 16, a[r][1]);
+    }
+}
+
+/* VNNI: one dpbusd per 32-value block does the 32 multiply-adds into 8 int32 lanes. */
+BC_TARGET_AVX512 static float dot_q8_0_avx512(const uint8_t *row, const int8_t *q, const float *d, int n) {
+    __m256 acc = _mm256_setzero_ps();
+    for (int b = 0; b < n / 32; b++) {
+        const uint8_t *blk = row + 34 * b;
+        __m256i w = _mm256_loadu_si256((const __m256i *)(blk + 2));
+        __m256i x = _mm256_loadu_si256((const __m256i *)(q + 32 * b));
+        __m256i p = _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_sign_epi8(w, w), _mm256_sign_epi8(x, w));
+        float scale = _cvtsh_ss(rt_rd16(blk)) * d[b];
+        acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(scale), acc);
+    }
+    return hsum256(acc);
+}
+
+/* Two rows x two 32-blocks per step: each 512-bit dpbusd covers 64 values of one row; the weights'
+ * signs move onto the activations (dpbusd multiplies unsigned by signed). Four independent chains. */
+BC_TARGET_AVX512 static void gemv_q8_0_avx512(const uint8_t *w, size_t row_bytes, int rows, const int8_t *q, const float *d, int n, float *out) {
+    int nb = n / 32, r = 0;
+    const __m512i zero = _mm512_setzero_si512();
+    for (; r + 2 <= rows; r += 2) {
+        const uint8_t *w0 = w + (size_t)r * row_bytes, *w1 = w0 + row_bytes;
+        __m512 a0 = _mm512_setzero_ps(), a1 = a0;
+        int b = 0;
+        for (; b + 2 <= nb; b += 2) {
+            __m512i x = _mm512_loadu_si512((const void *)(q + 32 * b));
+            __m512 dx = _mm512_insertf32x8(_mm512_set1_ps(d[b]), _mm256_set1_ps(d[b + 1]), 1);
+            const uint8_t *p0 = w0 + 34 * b, *p1 = w1 + 34 * b;
+            __m512i v0 = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(p0 + 2))), _mm256_loadu_si256((const __m256i *)(p0 + 36)), 1);
+            __m512i v1 = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(p1 + 2))), _mm256_loadu_si256((const __m256i *)(p1 + 36)), 1);
+            __m512i s0 = _mm512_mask_sub_epi8(x, _mm512_movepi8_mask(v0), zero, x);
+            __m512i s1 = _mm512_mask_sub_epi8(x, _mm512_movepi8_mask(v1), zero, x);
+            __m512i i0 = _mm512_dpbusd_epi32(zero, _mm512_abs_epi8(v0), s0);
+            __m512i i1 = _mm512_dpbusd_epi32(zero, _mm512_abs_epi8(v1), s1);
+            __m512 d0 = _mm512_insertf32x8(_mm512_set1_ps(_cvtsh_ss(rt_rd16(p0))), _mm256_set1_ps(_cvtsh_ss(rt_rd16(p0 + 34))), 1);
+            __m512 d1 = _mm512_insertf32x8(_mm512_set1_ps(_cvtsh_ss(rt_rd16(p1))), _mm256_set1_ps(_cvtsh_ss(rt_rd16(p1 + 34))), 1);
+            a0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(i0), _mm512_mul_ps(d0, dx), a0);
+            a1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(i1), _mm512_mul_ps(d1, dx), a1);
+        }
+        float o0 = _mm512_reduce_add_ps(a0), o1 = _mm512_reduce_add_ps(a1);
+        if (b < nb) {
+            o0 += dot_q8_0_avx512(w0 + 34 * b, q + 32 * b, d + b, 32);
+            o1 += dot_q8_0_avx512(w1 + 34 * b, q + 32 * b, d + b, 32);
+        }
+        out[r] = o0;
+        out[r + 1] = o1;
+    }
+    for (; r < rows; r++) out[r] = dot_q8_0_avx512(w + (size_t)r * row_bytes, q, d, n);
+}
+
+#endif
+
+/* ---- selection (vec_init) ---- */
+
+static void (*p_gemv_f16)(const uint8_t *, size_t, int, const float *, int, float *) = gemv_f16_scalar;
+static void (*p_head_block)(const float *, int, const float *, int, float *) = head_block_scalar;
+static float (*p_dot_q8_0)(const uint8_t *, const int8_t *, const float *, int) = dot_q8_0_scalar;
+
+/* the row-major Q8_0 GEMV where no ISA has a dedicated one: one dot per row */
+static void gemv_q8_0_rows(const uint8_t *w, size_t row_bytes, int rows, const int8_t *q, const float *d, int n, float *out) {
+    for (int r = 0; r < rows; r++) out[r] = p_dot_q8_0(w + (size_t)r * row_bytes, q, d, n);
+}
+static void (*p_gemv_q8_0)(const uint8_t *, size_t, int, const int8_t *, const float *, int, float *) = gemv_q8_0_rows;
+
+void vec_head_select(bc_isa isa) {
+    p_gemv_f16 = gemv_f16_scalar; p_head_block = head_block_scalar; p_dot_q8_0 = dot_q8_0_scalar; p_gemv_q8_0 = gemv_q8_0_rows;
+#if defined(__x86_64__)
+    if (isa >= BC_ISA_AVX2 && isa <= BC_ISA_AVX512) {
+        p_gemv_f16 = gemv_f16_avx2; p_head_block = head_block_avx2; p_dot_q8_0 = dot_q8_0_avx2;
+    }
+    if (isa == BC_ISA_AVX512) {
+        p_gemv_f16 = gemv_f16_avx512; p_head_block = head_block_avx512; p_dot_q8_0 = dot_q8_0_avx512; p_gemv_q8_0 = gemv_q8_0_avx512;
+    }
+#endif
+    (void)isa;
+}
+
+void vec_gemv_f16(const uint8_t *w, size_t row_bytes, int rows, const float *x, int n, float *out) { p_gemv_f16(w, row_bytes, rows, x, n, out); }
+void vec_head_block(const float *rows, int nr, const float *ph, int n, float *out) { p_head_block(rows, nr, ph, n, out); }
+float vec_dot_q8_0(const uint8_t *row, const int8_t *q, const float *d, int n) { return p_dot_q8_0(row, q, d, n); }
+void vec_gemv_q8_0(const uint8_t *w, size_t row_bytes, int rows, const int8_t *q, const float *d, int n, float *out) { p_gemv_q8_0(w, row_bytes, rows, q, d, n, out); }
