@@ -259,6 +259,26 @@ test("bench --profile: each part streams its tensors' bytes, one pool job per Bi
   assert.match(r.stderr, "--profile");
 });
 
+test("synth --target bitnet.cpp: arch bitnet-b1.58 keys, its own cache name, loaded by bitconv-rt; tq layouts refused", async () => {
+  const spec: SynthSpec = { shape: SHAPE_TINY, layout: "i2_s", embed: "f16", target: "bitnet.cpp" };
+  const [p] = await ensureSynthGgufs(tmp, [spec]);
+  assert.is.not(p, paths[specs.findIndex((s) => s.layout === "i2_s" && s.embed === "f16")]);
+  const md = (await gguf(p, { allowLocalFile: true })).metadata as Record<string, unknown>;
+  assert.is(md["general.architecture"], "bitnet-b1.58");
+  assert.is(md["bitconv.target"], "bitnet.cpp");
+  assert.is(Number(md["bitnet-b1.58.block_count"]), SHAPE_TINY.layers);
+  assert.is(md["bitnet.block_count"], undefined);
+  const info = JSON.parse(execFileSync(RT, ["info", "-m", p, "--json"], { encoding: "utf8" })) as Record<string, unknown>;
+  assert.is(info.architecture, "bitnet-b1.58");
+  let refused = false;
+  try {
+    await ensureSynthGgufs(tmp, [{ ...spec, layout: "tq2_0" }]);
+  } catch (e) {
+    refused = /bitnet\.cpp reads i2_s/.test((e as Error).message);
+  }
+  assert.ok(refused);
+});
+
 test("peers: binaries found where build-anchors.sh puts them, each missing one named", () => {
   const all = locatePeers("/p", () => true);
   assert.equal(all.bench, { "bitnet.cpp": "/p/BitNet/build/bin/llama-bench", "ik_llama.cpp": "/p/ik_llama.cpp/build/bin/llama-bench" });
