@@ -6,6 +6,8 @@
 //   npm run bench                 full run: 2B-4T shapes, writes docs/benchmarks.md
 //   npm run bench -- --quick      the bundled fixture model, under a minute, writes nothing
 //   npm run bench -- --json       the same figures as one JSON object on stdout
+//   npm run bench -- --peers DIR  bitnet.cpp and ik_llama.cpp beside bitconv-rt (scripts/bench-peers.ts;
+//                                 also BITCONV_PEERS_DIR), instead of llama.cpp through node-llama-cpp
 //
 // Progress goes to stderr; stdout holds only the table (or the JSON object).
 
@@ -20,6 +22,7 @@ import { packageRoot, runRuntime, type RuntimeEvent } from "../src/runtime/runti
 import { writeFileAtomic } from "../src/util/atomic.js";
 import { benchConvert, type ConvertBenchResult } from "./bench-convert.js";
 import { API_LABEL, LLAMACPP_APIS, type LlamaCppApi } from "./bench-llamacpp.js";
+import { bandwidthShare, PEERS_ENV, runPeers, type PeerCell, type PeersReport, type Spread } from "./bench-peers.js";
 import { ensureSynthGgufs, SHAPE_2B4T, SYNTH_EMBEDS, type SynthEmbed, type SynthSpec } from "./synth-gguf.js";
 
 // ------------------------------------------------------------------ types
@@ -104,6 +107,8 @@ export interface BenchReport {
   bandwidth?: Bandwidth;
   conversion?: { rows: ConversionRow[]; input?: string; error?: string };
   runtime: RuntimeRow[];
+  /** bitnet.cpp and ik_llama.cpp in the same run (or why not) */
+  peers?: PeersReport;
   references: Reference[];
   targets: { convert_mb_per_s: number; convert_peak_rss_bytes: number };
   seconds: number;
@@ -499,9 +504,56 @@ export function renderTable(r: BenchReport, markdown = false): string {
     }
     L.push("");
   }
+  if (r.peers) renderPeers(r.peers, L, title, markdown);
   title(`Reference figures (not measured by this run)${markdown ? "" : ":"}`);
   for (const x of r.references) L.push(`${markdown ? "-" : " "} ${x.what}: pp ${x.pp_ts} / tg ${x.tg_ts} t/s (${x.source})`);
   return L.join("\n") + "\n";
+}
+
+const spread = (x: Spread | undefined): string =>
+  x ? `${fmt(x.avg_ts, 2)} ± ${fmt(x.stddev_ts, 2)} (${fmt(x.min_ts, 1)}–${fmt(x.max_ts, 1)})` : "–";
+
+/** The peers section: one row per engine and head, then bitconv-rt's ratio to the best peer. */
+export function renderPeers(p: PeersReport, L: string[], title: (t: string) => void, markdown: boolean): void {
+  if (p.cells.length === 0) {
+    L.push(`Peers (bitnet.cpp, ik_llama.cpp): ${p.status}`);
+    if (p.missing) L.push(`  ${p.missing.join("; ")}`);
+    L.push("");
+    return;
+  }
+  const sz = p.size!;
+  title(`Peers in the same run (${sz.threads} threads; pp${sz.nPrompt} / tg${sz.nGen}; ${p.rounds} interleaved round${p.rounds === 1 ? "" : "s"}, ` +
+    `each engine ${sz.reps} repetition${sz.reps === 1 ? "" : "s"} per round; avg ± sd over rounds (min–max))`);
+  if (p.model) L.push(`Model: ${p.model}; ${p.dir ? `peers from ${p.dir}` : ""}`, ...(markdown ? [""] : []));
+  L.push(`| engine | head | pp${sz.nPrompt} t/s | tg${sz.nGen} t/s | tg / bandwidth bound |`);
+  L.push("|---|---|---:|---:|---:|");
+  for (const c of p.cells) {
+    const share = c.tg_bandwidth_share !== undefined ? `${(c.tg_bandwidth_share * 100).toFixed(0)}%` : "–";
+    const failed = c.error && !c.pp && !c.tg;
+    L.push(failed
+      ? `| ${c.engine} | ${c.head} | FAILED: ${c.error} | | |`
+      : `| ${c.engine} | ${c.head} | ${spread(c.pp)} | ${spread(c.tg)} | ${share} |${c.error ? ` (partial: ${c.error})` : ""}`);
+  }
+  if (p.ratios.length > 0) {
+    L.push("");
+    L.push("| head | test | bitconv-rt t/s | best peer | its t/s | ratio | per-round ratios |");
+    L.push("|---|---|---:|---|---:|---:|---:|");
+    for (const x of p.ratios) {
+      const range = x.round_min !== undefined ? `${x.round_min.toFixed(2)}–${x.round_max!.toFixed(2)}` : "–";
+      L.push(`| ${x.head} | ${x.test}${x.test === "pp" ? sz.nPrompt : sz.nGen} | ${fmt(x.bitconv_ts, 2)} | ${x.best_peer} | ${fmt(x.best_peer_ts, 2)} | ${x.ratio.toFixed(2)}× | ${range} |`);
+    }
+  }
+  L.push("");
+  const seen = new Set<string>();
+  for (const c of p.cells) {
+    for (const n of c.notes) {
+      const line = `${c.engine} (${c.head} head): ${n}`;
+      if (!seen.has(line)) L.push(`${markdown ? "- " : "  "}${line}`);
+      seen.add(line);
+    }
+  }
+  if (p.missing) L.push(`${markdown ? "- " : "  "}not found: ${p.missing.join("; ")}`);
+  L.push("");
 }
 
 const DEFAULT_HEADER = `# Benchmarks
@@ -562,9 +614,13 @@ interface Options {
   parts: Set<string>;
   workDir: string;
   command: string;
+  /** the peers' build folder (scripts/bench-peers.ts), if any */
+  peers?: string;
+  /** interleaved rounds of the peers part (default 3; --quick 1) */
+  rounds?: number;
 }
 
-const PARTS = ["membw", "convert", "runtime", "llamacpp"];
+const PARTS = ["membw", "convert", "runtime", "llamacpp", "peers"];
 
 function list<T extends string>(what: string, s: string, valid: readonly string[]): T[] {
   const out = s.split(",").map((x) => x.trim()).filter(Boolean);
@@ -588,7 +644,9 @@ async function parseOptions(argv: string[]): Promise<Options> {
     .option("embed", { type: "string", default: SYNTH_EMBEDS.join(","), describe: "token_embd types for bitconv-rt" })
     .option("llamacpp-embed", { type: "string", default: "f16", describe: "token_embd types for llama.cpp" })
     .option("llamacpp-api", { type: "string", default: LLAMACPP_APIS.join(","), describe: "controlled (public controlledEvaluate), addon (internal decodeBatch)" })
-    .option("parts", { type: "string", default: PARTS.join(","), describe: "what to run" })
+    .option("parts", { type: "string", describe: `what to run, of ${PARTS.join(",")} (default: all but peers; with --peers all but llamacpp)` })
+    .option("peers", { type: "string", describe: `bitnet.cpp and ik_llama.cpp build folder (default $${PEERS_ENV}): DIR/BitNet/build/bin/llama-bench, DIR/ik_llama.cpp/build/bin/{llama-bench,llama-quantize}` })
+    .option("rounds", { type: "number", describe: "interleaved rounds of bitconv-rt and the peers (default 3; --quick 1)" })
     .option("work-dir", { type: "string", default: ".bench", describe: "cache for synthesized models and builds" })
     .strict()
     .help()
@@ -600,16 +658,62 @@ async function parseOptions(argv: string[]): Promise<Options> {
   if (!Number.isInteger(a.threads) || a.threads < 1) throw new Error("--threads must be a positive integer");
   if (!Number.isInteger(reps) || reps < 1) throw new Error("--reps must be a positive integer");
   if (!Number.isInteger(nPrompt) || nPrompt < 1 || !Number.isInteger(nGen) || nGen < 1) throw new Error("--n-prompt and --n-gen must be positive integers");
+  const peers = a.peers ?? (process.env[PEERS_ENV] || undefined);
+  if (peers !== undefined && !existsSync(peers)) throw new Error(`--peers ${peers}: no such folder`);
+  const rounds = a.rounds ?? (quick ? 1 : 3);
+  if (!Number.isInteger(rounds) || rounds < 1) throw new Error("--rounds must be a positive integer");
+  const parts = a.parts ?? PARTS.filter((p) => p !== (peers ? "llamacpp" : "peers")).join(",");
   return {
     quick, json: a.json, write: a.write ?? !quick, threads: a.threads, reps, nPrompt, nGen,
     layouts: list<LayoutName>("layouts", a.layouts, LAYOUT_NAMES),
     embeds: list<SynthEmbed>("embed", a.embed, SYNTH_EMBEDS),
     llamaEmbeds: list<SynthEmbed>("llamacpp-embed", a["llamacpp-embed"], SYNTH_EMBEDS),
     apis: list<LlamaCppApi>("llamacpp-api", a["llamacpp-api"], LLAMACPP_APIS),
-    parts: new Set(list<string>("parts", a.parts, PARTS)),
+    parts: new Set(list<string>("parts", parts, PARTS)),
     workDir: resolve(packageRoot(), a["work-dir"]),
+    ...(peers ? { peers: resolve(peers) } : {}), rounds,
     command: ["npm run bench", ...(argv.length > 0 ? ["--", ...argv] : [])].join(" "),
   };
+}
+
+/** The peers part, or why it did not run (undefined when neither it nor llama.cpp was asked for). */
+async function peersPart(o: Options): Promise<PeersReport | undefined> {
+  const none = (status: string): PeersReport => ({ status, cells: [], ratios: [] });
+  if (!o.peers) {
+    if (o.parts.has("peers")) return none(`asked for, but no peer folder given (--peers DIR or ${PEERS_ENV})`);
+    if (!o.parts.has("llamacpp")) return undefined;
+    return none(`not configured (--peers DIR or ${PEERS_ENV}): bitnet.cpp and ik_llama.cpp not measured; llama.cpp measured through node-llama-cpp instead`);
+  }
+  if (!o.parts.has("peers")) return undefined;
+  log(`peers from ${o.peers}: ${o.rounds ?? 3} interleaved round(s)`);
+  try {
+    return await runPeers({
+      dir: o.peers, rounds: o.rounds ?? 3, quick: o.quick, heads: o.embeds, workDir: o.workDir, log,
+      threads: o.threads, nPrompt: o.nPrompt, nGen: o.nGen, reps: o.reps,
+    });
+  } catch (e) {
+    return { ...none(`failed: ${errorText(e)}`), dir: o.peers };
+  }
+}
+
+/** Decode bytes per token of each peer file and the share of the bandwidth bound its decode reaches. */
+async function peerBounds(cells: PeerCell[], gbs: number | undefined, nGen: number): Promise<void> {
+  for (const c of cells) {
+    if (!c.file) continue;
+    try {
+      c.decode_bytes_per_token = await decodeBytesPerToken(c.file, nGen);
+    } catch {
+      // a type our reader does not know (IQ2_BN_R4: 2 bits per weight like I2_S): the source file's count
+      const src = cells.find((x) => x.engine === "bitconv-rt" && x.head === c.head && x.decode_bytes_per_token !== undefined);
+      if (src) {
+        c.decode_bytes_per_token = src.decode_bytes_per_token;
+        c.notes.push("decode bytes per token taken from the source I2_S file");
+      }
+    }
+    if (gbs && c.tg && c.decode_bytes_per_token !== undefined && c.decode_bytes_per_token >= CACHE_RESIDENT_BYTES) {
+      c.tg_bandwidth_share = bandwidthShare(c.tg.avg_ts, c.decode_bytes_per_token, gbs);
+    }
+  }
 }
 
 export async function runBench(o: Options): Promise<BenchReport> {
@@ -665,8 +769,9 @@ export async function runBench(o: Options): Promise<BenchReport> {
       }
     }
   }
+  report.peers = await peersPart(o);
   // bandwidth again at the end (the machine's load changes over a long run); the bound uses the best
-  if (report.bandwidth && !report.bandwidth.error && report.runtime.length > 0) {
+  if (report.bandwidth && !report.bandwidth.error && (report.runtime.length > 0 || (report.peers?.cells.length ?? 0) > 0)) {
     log("measuring memory read bandwidth again");
     const end = await measureBandwidth(o.workDir, o.threads, o.quick);
     if (!end.error) {
@@ -689,6 +794,7 @@ export async function runBench(o: Options): Promise<BenchReport> {
       row.tg_bound_ts = (bw * 1e9) / row.decode_bytes_per_token;
     }
   }
+  if (report.peers) await peerBounds(report.peers.cells, bw, o.nGen);
   report.machine.loadavg_end = loadavg().map((x) => Number(x.toFixed(2)));
   report.seconds = (Date.now() - t0) / 1000;
   return report;

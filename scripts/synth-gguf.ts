@@ -65,12 +65,20 @@ export interface SynthSpec {
    * the rest is split evenly between -1 and +1.
    */
   zeroFraction?: number;
+  /**
+   * "bitnet.cpp": the keys of `bitconv convert --target bitnet.cpp` (arch bitnet-b1.58, which bitnet.cpp
+   * and ik_llama.cpp compute with relu²; docs/architecture.md); i2_s and tl layouts only. Default "auto"
+   * (arch bitnet).
+   */
+  target?: SynthTarget;
 }
+
+export type SynthTarget = "auto" | "bitnet.cpp";
 
 type Resolved = Required<SynthSpec>;
 
 function resolveSpec(s: SynthSpec): Resolved {
-  return { activation: "relu2", seed: 1234, zeroFraction: 0.31, ...s };
+  return { activation: "relu2", seed: 1234, zeroFraction: 0.31, target: "auto", ...s };
 }
 
 /** The cache file name of a spec: everything that changes the bytes is in it. */
@@ -78,7 +86,8 @@ export function synthFileName(spec: SynthSpec): string {
   const s = resolveSpec(spec);
   const sh = s.shape;
   const dims = `L${sh.layers}-h${sh.hidden}-f${sh.ffn}-a${sh.heads}x${sh.kvHeads}x${sh.headDim}-v${sh.vocab}`;
-  return `synth-${sh.name}-${dims}-${s.layout}-${s.embed}-${s.activation}-z${Math.round(s.zeroFraction * 1000)}-s${s.seed}-g${SYNTH_VERSION}.gguf`;
+  const target = s.target === "auto" ? "" : "-tbitnetcpp"; // absent for "auto": older cache names stay valid
+  return `synth-${sh.name}-${dims}-${s.layout}-${s.embed}-${s.activation}-z${Math.round(s.zeroFraction * 1000)}-s${s.seed}${target}-g${SYNTH_VERSION}.gguf`;
 }
 
 export function synthPath(dir: string, spec: SynthSpec): string {
@@ -233,7 +242,8 @@ function tokenizerKvs(vocab: number): GgufKv[] {
 function synthKvs(s: Resolved, plan: PlanItem[], tokenizer: GgufKv[]): GgufKv[] {
   const sh = s.shape;
   const layout = getLayout(s.layout);
-  const a = "bitnet";
+  if (s.target === "bitnet.cpp" && isTq(s.layout)) throw new Error(`target bitnet.cpp reads i2_s, tl1 and tl2, not ${s.layout}`);
+  const a = s.target === "bitnet.cpp" ? "bitnet-b1.58" : "bitnet";
   const tl: number[] = [];
   const seen = new Set<string>();
   for (const t of plan) {
@@ -266,13 +276,13 @@ function synthKvs(s: Resolved, plan: PlanItem[], tokenizer: GgufKv[]): GgufKv[] 
     ...tokenizer,
     kv.str("bitconv.version", VERSION),
     kv.str("bitconv.layout", s.layout),
-    kv.str("bitconv.target", "auto"),
+    kv.str("bitconv.target", s.target),
     kv.str("bitconv.embed_type", s.embed),
   ];
   if (tl.length > 0) kvs.push(kv.u32Array("bitconv.tl_params", tl));
   kvs.push(kv.str("bitconv.options", JSON.stringify({
     synthetic: true, generator: `scripts/synth-gguf.ts v${SYNTH_VERSION}`, seed: s.seed, zero_fraction: s.zeroFraction,
-    embed_type: s.embed, layout: s.layout, target: "auto",
+    embed_type: s.embed, layout: s.layout, target: s.target,
   })));
   return kvs;
 }
@@ -385,13 +395,14 @@ async function main(argv: string[]): Promise<void> {
   const { default: yargs } = await import("yargs");
   const args = await yargs(argv)
     .scriptName("synth-gguf")
-    .usage("$0 --layout L [--embed f16|q8_0] [--shape 2b4t|tiny] [--dir D | -o FILE]")
+    .usage("$0 --layout L [--embed f16|q8_0] [--shape 2b4t|tiny] [--target auto|bitnet.cpp] [--dir D]")
     .option("layout", { type: "string", choices: LAYOUT_NAMES as string[], demandOption: true })
     .option("embed", { type: "string", choices: SYNTH_EMBEDS as string[], default: "f16" })
     .option("shape", { type: "string", choices: Object.keys(SHAPES), default: "2b4t" })
     .option("activation", { type: "string", choices: ["relu2", "silu"], default: "relu2" })
     .option("seed", { type: "number", default: 1234 })
     .option("zero-fraction", { type: "number", default: 0.31 })
+    .option("target", { type: "string", choices: ["auto", "bitnet.cpp"], default: "auto", describe: "bitnet.cpp: arch bitnet-b1.58 (the peers' loader)" })
     .option("dir", { type: "string", default: ".bench/gguf", describe: "cache folder" })
     .strict()
     .help()
@@ -399,6 +410,7 @@ async function main(argv: string[]): Promise<void> {
   const spec: SynthSpec = {
     shape: SHAPES[args.shape], layout: args.layout as LayoutName, embed: args.embed as SynthEmbed,
     activation: args.activation as "relu2" | "silu", seed: args.seed, zeroFraction: args["zero-fraction"],
+    target: args.target as SynthTarget,
   };
   let last = 0;
   const path = await ensureSynthGguf(args.dir, spec, (d, t) => {

@@ -17,6 +17,10 @@ import {
 import {
   conversionRows, decodeBytesPerToken, measureBandwidth, renderMarkdown, renderTable, REFERENCES, TARGETS, type BenchReport,
 } from "../scripts/bench.js";
+import {
+  bandwidthShare, ikQuantizeArgs, interleave, llamaBenchArgs, locatePeers, parseLlamaBenchJson, peerRatios, runPeers, summarize,
+  PEERS_ENV, type PeerCell, type Spread,
+} from "../scripts/bench-peers.js";
 
 const ROOT = resolve(new URL("../..", import.meta.url).pathname);
 const RT = join(ROOT, "kernels-c/build/bitconv-rt");
@@ -208,6 +212,190 @@ test("rendering: failures are printed as failures, the hand-written header is ke
   const marker = md.indexOf("<!-- generated");
   assert.ok(marker > 0);
   assert.is(renderMarkdown(report, md.slice(0, marker)), md);
+});
+
+test("bench --profile: each part streams its tensors' bytes, one pool job per BitLinear group and one for the head", async () => {
+  const p = paths[specs.findIndex((s) => s.layout === "i2_s" && s.embed === "f16")];
+  const f = await readGguf(p);
+  const bytesOf = (...kinds: string[]) =>
+    f.tensors.filter((t) => kinds.some((k) => t.name.endsWith(`.${k}.weight`))).reduce((a, t) => a + t.nbytes, 0);
+  const ng = 4, L = SHAPE_TINY.layers;
+  const expected: Record<string, number> = {
+    attn_qkv: bytesOf("attn_q", "attn_k", "attn_v"), attn_output: bytesOf("attn_output"), ffn_gate_up: bytesOf("ffn_gate", "ffn_up"),
+    ffn_down: bytesOf("ffn_down"), head: f.tensors.find((t) => t.name === "token_embd.weight")!.nbytes,
+    attention: L * 2 * SHAPE_TINY.kvHeads * SHAPE_TINY.headDim * 4 * ((ng + 1) / 2), norms_quant: 0, other: 0,
+  };
+  type Part = { part: string; ms_per_token: number; share: number; busy_ms: number; wait_ms: number; jobs_per_token: number; bytes_per_token: number };
+  for (const threads of [1, 2]) {
+    const out = execFileSync(RT, ["bench", "-m", p, "-p", "0", "-n", String(ng), "-r", "2", "-t", String(threads), "--profile", "--json"], { encoding: "utf8" });
+    const ev = out.trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
+    assert.equal(ev.map((e) => e.event), ["bench", "profile"]);
+    const prof = ev[1] as { tokens: number; threads: number; pool_jobs_per_token: number; parts: Part[] };
+    assert.is(prof.tokens, 2 * ng);
+    assert.is(prof.threads, threads);
+    assert.equal(prof.parts.map((x) => x.part), Object.keys(expected));
+    for (const x of prof.parts) {
+      assert.is(x.bytes_per_token, expected[x.part], x.part);
+      assert.ok(x.share >= 0 && x.busy_ms >= 0 && x.wait_ms >= 0, JSON.stringify(x));
+      assert.ok(Math.abs(x.busy_ms + x.wait_ms - x.ms_per_token) < 2e-4, JSON.stringify(x));
+    }
+    assert.ok(Math.abs(prof.parts.reduce((a, x) => a + x.share, 0) - 1) < 1e-3);
+    const jobs = Object.fromEntries(prof.parts.map((x) => [x.part, x.jobs_per_token]));
+    if (threads === 1) {
+      // one thread never posts a pool job, so it never waits
+      assert.is(prof.pool_jobs_per_token, 0);
+      for (const x of prof.parts) assert.is(x.wait_ms, 0);
+    } else {
+      // decode of this tiny model: norms, quantization and attention stay on the calling thread
+      assert.equal(jobs, { attn_qkv: L, attn_output: L, ffn_gate_up: L, ffn_down: L, head: 1, attention: 0, norms_quant: 0, other: 0 });
+      assert.is(prof.pool_jobs_per_token, 4 * L + 1);
+    }
+  }
+  const text = execFileSync(RT, ["bench", "-m", p, "-p", "0", "-n", "2", "-r", "1", "-t", "2", "--profile"], { encoding: "utf8" });
+  assert.match(text, /\| part +\| ms\/token \| share/);
+  assert.match(text, /\| ffn_gate_up +\| +[0-9.]+ \| +[0-9.]+% \|/);
+  const r = spawnSync(RT, ["bench", "-m", p, "-n", "0", "--profile"], { encoding: "utf8" });
+  assert.is(r.status, 2);
+  assert.match(r.stderr, "--profile");
+});
+
+test("synth --target bitnet.cpp: arch bitnet-b1.58 keys, its own cache name, loaded by bitconv-rt; tq layouts refused", async () => {
+  const spec: SynthSpec = { shape: SHAPE_TINY, layout: "i2_s", embed: "f16", target: "bitnet.cpp" };
+  const [p] = await ensureSynthGgufs(tmp, [spec]);
+  assert.is.not(p, paths[specs.findIndex((s) => s.layout === "i2_s" && s.embed === "f16")]);
+  const md = (await gguf(p, { allowLocalFile: true })).metadata as Record<string, unknown>;
+  assert.is(md["general.architecture"], "bitnet-b1.58");
+  assert.is(md["bitconv.target"], "bitnet.cpp");
+  assert.is(Number(md["bitnet-b1.58.block_count"]), SHAPE_TINY.layers);
+  assert.is(md["bitnet.block_count"], undefined);
+  const info = JSON.parse(execFileSync(RT, ["info", "-m", p, "--json"], { encoding: "utf8" })) as Record<string, unknown>;
+  assert.is(info.architecture, "bitnet-b1.58");
+  let refused = false;
+  try {
+    await ensureSynthGgufs(tmp, [{ ...spec, layout: "tq2_0" }]);
+  } catch (e) {
+    refused = /bitnet\.cpp reads i2_s/.test((e as Error).message);
+  }
+  assert.ok(refused);
+});
+
+test("peers: binaries found where build-anchors.sh puts them, each missing one named", () => {
+  const all = locatePeers("/p", () => true);
+  assert.equal(all.bench, { "bitnet.cpp": "/p/BitNet/build/bin/llama-bench", "ik_llama.cpp": "/p/ik_llama.cpp/build/bin/llama-bench" });
+  assert.is(all.ikQuantize, "/p/ik_llama.cpp/build/bin/llama-quantize");
+  assert.equal(all.missing, []);
+  // ik_llama.cpp needs both its bench and its quantizer
+  const some = locatePeers("/p", (f) => !f.endsWith("llama-quantize"));
+  assert.equal(Object.keys(some.bench), ["bitnet.cpp"]);
+  assert.equal(some.missing, ["/p/ik_llama.cpp/build/bin/llama-quantize not found"]);
+});
+
+test("peers: command lines (ik_llama.cpp with flash attention; its requantization keeps the head type)", () => {
+  const t = { threads: 2, nPrompt: 512, nGen: 128, reps: 3 };
+  assert.equal(llamaBenchArgs("bitnet.cpp", "m.gguf", t), ["-m", "m.gguf", "-t", "2", "-p", "512", "-n", "128", "-r", "3", "-o", "json"]);
+  assert.equal(llamaBenchArgs("ik_llama.cpp", "m.gguf", t).slice(-2), ["-fa", "1"]);
+  assert.equal(ikQuantizeArgs("in.gguf", "out.gguf", "f16").join(" "),
+    "--allow-requantize --output-tensor-type f16 --token-embedding-type f16 in.gguf out.gguf IQ2_BN_R4");
+  assert.equal(ikQuantizeArgs("a", "b", "q8_0").slice(1, 5), ["--output-tensor-type", "q8_0", "--token-embedding-type", "q8_0"]);
+});
+
+test("peers: llama-bench JSON parsed into pp and tg, noise before the array ignored, bad output refused", () => {
+  const stdout = `build: 16da220 (3954)
+[
+  {
+    "build_commit": "16da220", "model_type": "bitnet-b1.58 2B I2_S - 2 bpw ternary", "n_threads": 2, "flash_attn": false,
+    "n_prompt": 512, "n_gen": 0, "avg_ts": 97.25, "stddev_ts": 1.5, "samples_ns": [1, 2], "samples_ts": [96.1, 98.4]
+  },
+  {
+    "build_commit": "16da220", "model_type": "bitnet-b1.58 2B I2_S - 2 bpw ternary", "n_threads": 2, "flash_attn": false,
+    "n_prompt": 0, "n_gen": 128, "avg_ts": 33.5, "stddev_ts": 0.25, "samples_ns": [1, 2], "samples_ts": [33.3, 33.7]
+  }
+]
+`;
+  const t = parseLlamaBenchJson(stdout);
+  assert.equal(t.map((x) => [x.test, x.avg_ts, x.stddev_ts]), [["pp", 97.25, 1.5], ["tg", 33.5, 0.25]]);
+  assert.equal(t[0].samples_ts, [96.1, 98.4]);
+  assert.is(t[0].flash_attn, false);
+  assert.is(t[1].n_threads, 2);
+  assert.is(t[1].build_commit, "16da220");
+  assert.throws(() => parseLlamaBenchJson("error: failed to load model\n"), /no JSON array/);
+  assert.throws(() => parseLlamaBenchJson('[{"n_prompt": 0, "n_gen": 0, "avg_ts": 1}]'), /test 0/);
+  assert.throws(() => parseLlamaBenchJson('[{"n_prompt": 16, "n_gen": 0}]'), /avg_ts/);
+});
+
+test("peers: rounds interleave the engines; spreads skip failed rounds", () => {
+  const order = interleave(2, ["f16", "q8_0"], ["bitconv-rt", "bitnet.cpp", "ik_llama.cpp"]).map((s) => `${s.round}:${s.head}:${s.engine}`);
+  assert.equal(order.slice(0, 4), ["0:f16:bitconv-rt", "0:f16:bitnet.cpp", "0:f16:ik_llama.cpp", "0:q8_0:bitconv-rt"]);
+  assert.is(order.length, 12);
+  assert.is(order[6], "1:f16:bitconv-rt");
+  const s = summarize([10, NaN, 14])!;
+  assert.is(s.avg_ts, 12);
+  assert.ok(Math.abs(s.stddev_ts - Math.SQRT2 * 2) < 1e-12);
+  assert.equal([s.min_ts, s.max_ts], [10, 14]);
+  assert.is(s.rounds_ts.length, 3);
+  assert.is(summarize([NaN]), undefined);
+});
+
+test("peers: ratios against the best peer of each figure, with the per-round range", () => {
+  const sp = (...r: number[]): Spread => summarize(r)!;
+  const cell = (engine: PeerCell["engine"], head: PeerCell["head"], pp: Spread | undefined, tg: Spread | undefined): PeerCell =>
+    ({ engine, head, notes: [], ...(pp ? { pp } : {}), ...(tg ? { tg } : {}) });
+  const cells: PeerCell[] = [
+    cell("bitconv-rt", "f16", sp(300, 240), sp(30, 36)),
+    cell("bitnet.cpp", "f16", sp(100, 100), sp(40, 30)),
+    cell("ik_llama.cpp", "f16", sp(200, 200), sp(25, 35)),
+    cell("bitconv-rt", "q8_0", sp(300, NaN), sp(50, 60)),
+    cell("bitnet.cpp", "q8_0", undefined, sp(40, 40)),
+  ];
+  const r = peerRatios(cells);
+  assert.equal(r.map((x) => `${x.head} ${x.test} ${x.best_peer}`), ["f16 pp ik_llama.cpp", "f16 tg bitnet.cpp", "q8_0 tg bitnet.cpp"]);
+  assert.is(r[0].ratio, 270 / 200);
+  assert.equal([r[0].round_min, r[0].round_max], [240 / 200, 300 / 200]);
+  // round by round the best peer changes: round 0 bitnet.cpp 40, round 1 ik_llama.cpp 35
+  assert.is(r[1].ratio, 33 / 35);
+  assert.equal([r[1].round_min, r[1].round_max], [30 / 40, 36 / 35]);
+  assert.is(r[2].ratio, 55 / 40);
+  assert.ok(Math.abs(bandwidthShare(30, 1.2e9, 45) - 0.8) < 1e-12);
+});
+
+test("rendering peers: figures, ratios and the reason when there are none", () => {
+  const base: BenchReport = {
+    command: "npm run bench", date: "2025-01-01T00:00:00.000Z", quick: false, threads: 2, reps: 1, n_prompt: 512, n_gen: 128,
+    machine: { cpu: "Test CPU", flags: {}, logical_cpus: 2, memory_bytes: 2 ** 34, kernel: "6.0", node: "v20", loadavg_start: [0, 0, 0] },
+    runtime: [], references: [], targets: TARGETS, seconds: 1,
+  };
+  const none = renderTable({ ...base, peers: { status: `not configured (--peers DIR or ${PEERS_ENV})`, cells: [], ratios: [] } });
+  assert.match(none, `Peers (bitnet.cpp, ik_llama.cpp): not configured (--peers DIR or ${PEERS_ENV})`);
+  const cells: PeerCell[] = [
+    { engine: "bitconv-rt", head: "f16", notes: [], pp: summarize([300, 240])!, tg: summarize([30, 36])!, tg_bandwidth_share: 0.874 },
+    { engine: "bitnet.cpp", head: "f16", notes: ["llama-bench -t 2"], pp: summarize([100, 100])!, tg: summarize([40, 30])! },
+    { engine: "ik_llama.cpp", head: "f16", notes: [], error: "llama-quantize exited 1: boom" },
+  ];
+  const t = renderTable({
+    ...base, peers: { status: "measured", dir: "/p", rounds: 2, size: { threads: 2, nPrompt: 512, nGen: 128, reps: 1 }, cells, ratios: peerRatios(cells) },
+  });
+  assert.match(t, "| bitconv-rt | f16 | 270.00 ± 42.43 (240.0–300.0) | 33.00 ± 4.24 (30.0–36.0) | 87% |");
+  assert.match(t, "| ik_llama.cpp | f16 | FAILED: llama-quantize exited 1: boom | | |");
+  assert.match(t, "| f16 | pp512 | 270.00 | bitnet.cpp | 100.00 | 2.70× | 2.40–3.00 |");
+  assert.match(t, "bitnet.cpp (f16 head): llama-bench -t 2");
+  assert.not.match(t, "NaN");
+  assert.not.match(t, "undefined");
+});
+
+test("peers: a tiny functional run when the peers are built", async () => {
+  const dir = process.env[PEERS_ENV];
+  if (!dir) {
+    console.log(`  (peers run skipped: ${PEERS_ENV} is not set to a build-anchors.sh output folder)`);
+    return;
+  }
+  const r = await runPeers({ dir, rounds: 1, quick: true, heads: ["f16"], workDir: tmp, log: () => {}, threads: 1, nPrompt: 16, nGen: 4, reps: 1 });
+  assert.is(r.status, "measured", JSON.stringify(r));
+  for (const c of r.cells) {
+    assert.is(c.error, undefined, `${c.engine}: ${c.error}`);
+    assert.ok(Number.isFinite(c.pp!.avg_ts) && Number.isFinite(c.tg!.avg_ts), c.engine);
+  }
+  assert.ok(r.cells.length >= 2);
+  assert.ok(r.ratios.length === 2);
 });
 
 test.run();

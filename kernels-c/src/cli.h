@@ -22,6 +22,7 @@ typedef struct {
     int head_int8;          /* --head-int8: Q8_0 head always in int8 (default: int8 for decode only) */
     int json;               /* --json */
     int n_prompt, n_gen, reps, no_warmup; /* bench: -p -n -r --no-warmup; generate: -n */
+    int profile;            /* bench --profile */
     float temp, top_p;      /* generate */
     uint64_t seed;
     int seed_given;

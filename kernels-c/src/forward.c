@@ -47,6 +47,7 @@ struct rt_state {
     float *hd;
     uint8_t *head_x16;     /* the Q8_0 head repacked as Q8_0x16 (vec.h), or NULL */
     int head_x16_tried;    /* repacked on the first int8 head call (batches run the head in float by default) */
+    rt_profile *prof;      /* bench --profile, or NULL */
 };
 
 static size_t fsz(size_t n) { return n * sizeof(float); }
@@ -144,6 +145,39 @@ void state_free(rt_state *s) {
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) rt_free(bufs[i]);
     rt_free(s);
 }
+
+/* ---- profiling (bench --profile) ------------------------------------------------------------------ */
+
+const char *const rt_prof_part_names[PROF_PARTS] = {"attn_qkv", "attn_output", "ffn_gate_up", "ffn_down", "head", "attention", "norms_quant"};
+
+void state_profile(rt_state *s, rt_profile *p) {
+    s->prof = p;
+    pool_profile(s->pool, p ? &p->pool : NULL);
+}
+
+/* a part's start: the clock and the pool's totals so far (nothing is read when profiling is off) */
+typedef struct { double t, wait; uint64_t jobs; } prof_mark;
+
+static prof_mark prof_begin(const rt_state *s) {
+    if (!s->prof) return (prof_mark){0, 0, 0};
+    return (prof_mark){rt_now(), s->prof->pool.wait_s, s->prof->pool.jobs};
+}
+
+static void prof_end(rt_state *s, rt_prof_part part, prof_mark m) {
+    rt_profile *p = s->prof;
+    if (!p) return;
+    double wait = p->pool.wait_s - m.wait;
+    p->wait_s[part] += wait;
+    p->busy_s[part] += rt_now() - m.t - wait;
+    p->jobs[part] += p->pool.jobs - m.jobs;
+}
+
+#define PROFILED(s, part, call)                  \
+    do {                                         \
+        prof_mark pm_ = prof_begin(s);           \
+        call;                                    \
+        prof_end((s), (part), pm_);              \
+    } while (0)
 
 /* ---- running rows of a batch in parallel --------------------------------------------------------- */
 
@@ -260,9 +294,10 @@ static void bitlinear_worker(void *a, int ith, int nth) {
 
 /* out_i = BitLinear_i(in) for up to three weights sharing one input (q/k/v, gate/up): the input is
  * quantized once, then one pool job runs every weight's rows, so the threads meet once per group. */
-static void bitlinear(rt_state *s, int N, const float *in, int K, int n_out, const bl_out *outs) {
+static void bitlinear(rt_state *s, rt_prof_part part, int N, const float *in, int K, int n_out, const bl_out *outs) {
     quant_arg qa = {in, K};
-    for_rows(s, N, (size_t)K, quantize_rows, &qa);
+    PROFILED(s, PROF_NORM_QUANT, for_rows(s, N, (size_t)K, quantize_rows, &qa));
+    prof_mark pm = prof_begin(s);
     bl_job j = {.s = s, .N = N, .K = K, .n_out = n_out};
     atomic_init(&j.next, 0);
     /* decode: many small units (cheap calls); batches: two units per thread and output, since each
@@ -282,6 +317,7 @@ static void bitlinear(rt_state *s, int N, const float *in, int K, int n_out, con
     }
     if (s->nth == 1) bitlinear_worker(&j, 0, 1);
     else pool_run(s->pool, bitlinear_worker, &j);
+    prof_end(s, part, pm);
 }
 
 /* ---- attention ----------------------------------------------------------------------------------- */
@@ -460,10 +496,12 @@ static void output_head(rt_state *s, int N, const float *h, float *logits) {
         head_repack(s);
         s->head_x16_tried = 1;
     }
+    prof_mark pm = prof_begin(s);
     if (j.q8)
         for (int n = 0; n < N; n++)
             vec_quantize_q8(h + (size_t)n * w->cols, (int)w->cols, s->hq + (size_t)n * w->cols, s->hd + (size_t)n * (w->cols / 32));
-    pool_run(s->pool, head_worker, &j);
+    prof_end(s, PROF_NORM_QUANT, pm);
+    PROFILED(s, PROF_HEAD, pool_run(s->pool, head_worker, &j));
 }
 
 /* ---- the model ----------------------------------------------------------------------------------- */
@@ -483,29 +521,29 @@ static void forward_batch(rt_state *s, const int32_t *tokens, int N, int pos, in
         const rt_layer *L = &m->layers[l];
 
         /* attention: x += W_o · SubNorm(Attention(rope(W_q a), rope(W_k a), W_v a)), a = Norm(x) */
-        rmsnorm(s, N, s->xb, s->x, L->attn_norm, dim);
+        PROFILED(s, PROF_NORM_QUANT, rmsnorm(s, N, s->xb, s->x, L->attn_norm, dim));
         bl_out qkv[3] = {{&L->wq, s->q, 0}, {&L->wk, s->k, 0}, {&L->wv, s->v, 0}};
-        bitlinear(s, N, s->xb, dim, 3, qkv);
-        attention(s, l, N, pos);
-        if (L->attn_sub_norm) rmsnorm(s, N, s->att, s->att, L->attn_sub_norm, s->qdim);
+        bitlinear(s, PROF_ATTN_QKV, N, s->xb, dim, 3, qkv);
+        PROFILED(s, PROF_ATTENTION, attention(s, l, N, pos));
+        if (L->attn_sub_norm) PROFILED(s, PROF_NORM_QUANT, rmsnorm(s, N, s->att, s->att, L->attn_sub_norm, s->qdim));
         bl_out o[1] = {{&L->wo, s->proj, 0}};
-        bitlinear(s, N, s->att, s->qdim, 1, o);
-        for_rows(s, N, (size_t)dim, add_rows, NULL);
+        bitlinear(s, PROF_ATTN_OUTPUT, N, s->att, s->qdim, 1, o);
+        PROFILED(s, PROF_NORM_QUANT, for_rows(s, N, (size_t)dim, add_rows, NULL));
 
         /* feed-forward: x += W_down · SubNorm(act(W_gate b) * W_up b), b = Norm(x) */
-        rmsnorm(s, N, s->xb, s->x, L->ffn_norm, dim);
+        PROFILED(s, PROF_NORM_QUANT, rmsnorm(s, N, s->xb, s->x, L->ffn_norm, dim));
         bl_out gu[2] = {{&L->wgate, s->hb, 0}, {&L->wup, s->hb2, 0}};
-        bitlinear(s, N, s->xb, dim, 2, gu);
-        for_rows(s, N, (size_t)m->ffn_dim * 4, glu_rows, NULL);
-        if (L->ffn_sub_norm) rmsnorm(s, N, s->hb, s->hb, L->ffn_sub_norm, m->ffn_dim);
+        bitlinear(s, PROF_FFN_GATE_UP, N, s->xb, dim, 2, gu);
+        PROFILED(s, PROF_NORM_QUANT, for_rows(s, N, (size_t)m->ffn_dim * 4, glu_rows, NULL));
+        if (L->ffn_sub_norm) PROFILED(s, PROF_NORM_QUANT, rmsnorm(s, N, s->hb, s->hb, L->ffn_sub_norm, m->ffn_dim));
         bl_out d[1] = {{&L->wdown, s->proj, 0}};
-        bitlinear(s, N, s->hb, m->ffn_dim, 1, d);
-        for_rows(s, N, (size_t)dim, add_rows, NULL);
+        bitlinear(s, PROF_FFN_DOWN, N, s->hb, m->ffn_dim, 1, d);
+        PROFILED(s, PROF_NORM_QUANT, for_rows(s, N, (size_t)dim, add_rows, NULL));
     }
 
     /* logits only for the rows the caller scores */
     if (out1 > out0) {
-        rmsnorm(s, out1 - out0, s->xb, s->x + (size_t)out0 * dim, m->output_norm, dim);
+        PROFILED(s, PROF_NORM_QUANT, rmsnorm(s, out1 - out0, s->xb, s->x + (size_t)out0 * dim, m->output_norm, dim));
         output_head(s, out1 - out0, s->xb, logits);
     }
 }

@@ -23,6 +23,28 @@ typedef struct {
 rt_state *state_create(const rt_model *m, pool *p, bc_isa isa, rt_opts opts);
 void state_free(rt_state *s);
 
+/* bench --profile: where forward's time goes, seen from the calling thread (thread 0). Each part's
+ * time is split into busy (its own work, its share of a pool job) and wait (posting pool jobs and
+ * waiting for the other threads to finish theirs). Norms and quantization include the RMSNorms, the
+ * activation quantization of every BitLinear and of a Q8_0 head, relu²/SiLU gating and the residual
+ * adds; what no part covers (embedding lookup, loop overhead) is left for the caller to derive from its
+ * own clock. */
+typedef enum {
+    PROF_ATTN_QKV, PROF_ATTN_OUTPUT, PROF_FFN_GATE_UP, PROF_FFN_DOWN, PROF_HEAD, PROF_ATTENTION, PROF_NORM_QUANT,
+    PROF_PARTS
+} rt_prof_part;
+
+typedef struct {
+    double busy_s[PROF_PARTS], wait_s[PROF_PARTS];
+    uint64_t jobs[PROF_PARTS];  /* pool jobs run for the part */
+    pool_stats pool;            /* every pool job, with the workers' side */
+} rt_profile;
+
+extern const char *const rt_prof_part_names[PROF_PARTS];
+
+/* Accumulates into *p from now on (NULL: off, the default; then forward reads no clock). */
+void state_profile(rt_state *s, rt_profile *p);
+
 /* Runs tokens[0..n) at positions pos .. pos+n-1 (the cache holds positions < pos) and writes the logits
  * of rows [out0, out1) of this call to logits[(i - out0) * n_vocab]. */
 void forward(rt_state *s, const int32_t *tokens, int n, int pos, int out0, int out1, float *logits);

@@ -14,7 +14,7 @@ static const char *USAGE =
     "  info        -m F [--json]\n"
     "  perplexity  -m F --tokens T.bin [-c 512] [--chunks N] [--float-ref] [--kl-base OUT] [--kl-compare IN] [--json]\n"
     "  logits      -m F --tokens T.bin -o OUT [--float-ref]\n"
-    "  bench       -m F [-p 512] [-n 128] [-r 3] [--no-warmup] [--json]\n"
+    "  bench       -m F [-p 512] [-n 128] [-r 3] [--no-warmup] [--profile] [--json]\n"
     "  generate    -m F --tokens T.bin [-n 64] [--temp 0] [--top-p 1] [--seed S] [--ids] [--json]\n"
     "  unpack      -m F --tensor NAME -o OUT\n"
     "common options: -t N (threads, default all cores), --isa scalar|avx2|avx512|neon|dotprod|i8mm\n"
@@ -104,6 +104,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(o, "--json")) a.json = 1;
         else if (!strcmp(o, "--ids")) a.ids = 1;
         else if (!strcmp(o, "--no-warmup")) a.no_warmup = 1;
+        else if (!strcmp(o, "--profile")) a.profile = 1;
         else rt_die(RT_EXIT_BADINPUT, NULL, "unknown option '%s' for %s (see bitconv-rt --help)", o, cmd);
         if (!argv[i]) rt_die(RT_EXIT_BADINPUT, NULL, "option %s needs a value", o);
 #undef VAL

@@ -16,9 +16,14 @@
 /* How long a worker polls for the next job before it sleeps (each pause is ~40-140 cycles). */
 #define SPIN_ROUNDS 20000
 
+/* a worker's timings of the current job (bench --profile), a cache line each */
+typedef struct { double start, busy; char pad[48]; } worker_times;
+
 struct pool {
     int n;
     pthread_t *threads;
+    pool_stats *stats;        /* NULL unless profiling */
+    worker_times *times;      /* [n], written by worker i for the job it last ran */
     pool_fn fn;
     void *arg;
     atomic_uint generation;   /* bumped once per job */
@@ -51,7 +56,14 @@ static void *worker(void *v) {
         }
         if (atomic_load(&p->quit)) return NULL;
         seen = g;
-        p->fn(p->arg, wa.ith, p->n);
+        if (p->stats) {
+            double t0 = rt_now();
+            p->fn(p->arg, wa.ith, p->n);
+            p->times[wa.ith].start = t0;
+            p->times[wa.ith].busy = rt_now() - t0;
+        } else {
+            p->fn(p->arg, wa.ith, p->n);
+        }
         atomic_fetch_sub_explicit(&p->pending, 1, memory_order_release);
     }
 }
@@ -67,6 +79,8 @@ pool *pool_create(int n) {
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->wake, NULL);
     p->threads = rt_alloc(sizeof(pthread_t) * (size_t)n);
+    p->stats = NULL;
+    p->times = rt_alloc(sizeof(worker_times) * (size_t)n);
     for (int i = 1; i < n; i++) {
         worker_arg *wa = malloc(sizeof *wa);
         if (!wa) rt_die(RT_EXIT_FAIL, NULL, "out of memory");
@@ -77,8 +91,21 @@ pool *pool_create(int n) {
     return p;
 }
 
+/* a job's timings into st; called once pending is 0 (read with acquire), so every worker's times are visible */
+static void pool_account(pool *p, pool_stats *st, double t_post, double t_start, double t_done) {
+    st->wait_s += (t_start - t_post) + (rt_now() - t_done);
+    st->busy_s += t_done - t_start;
+    st->jobs++;
+    for (int i = 1; i < p->n; i++) {
+        st->wake_s += p->times[i].start - t_post;
+        st->worker_busy_s += p->times[i].busy;
+    }
+}
+
 void pool_run(pool *p, pool_fn fn, void *arg) {
     if (p->n == 1) { fn(arg, 0, 1); return; }
+    pool_stats *st = p->stats;
+    double t_post = st ? rt_now() : 0;
     p->fn = fn;
     p->arg = arg;
     atomic_store(&p->pending, p->n - 1);
@@ -88,13 +115,18 @@ void pool_run(pool *p, pool_fn fn, void *arg) {
         pthread_cond_broadcast(&p->wake);
         pthread_mutex_unlock(&p->mu);
     }
+    double t_start = st ? rt_now() : 0;
     fn(arg, 0, p->n);
+    double t_done = st ? rt_now() : 0;
     int spins = 0;
     while (atomic_load_explicit(&p->pending, memory_order_acquire) > 0) {
         if (++spins < SPIN_ROUNDS) cpu_relax();
         else sched_yield(); /* a worker was descheduled (shared machine): give it the core */
     }
+    if (st) pool_account(p, st, t_post, t_start, t_done);
 }
+
+void pool_profile(pool *p, pool_stats *st) { p->stats = st; }
 
 int pool_size(const pool *p) { return p->n; }
 
@@ -109,6 +141,7 @@ void pool_destroy(pool *p) {
     pthread_mutex_destroy(&p->mu);
     pthread_cond_destroy(&p->wake);
     rt_free(p->threads);
+    rt_free(p->times);
     rt_free(p);
 }
 

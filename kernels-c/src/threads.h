@@ -14,6 +14,16 @@ void pool_run(pool *p, pool_fn fn, void *arg);
 int pool_size(const pool *p);
 void pool_destroy(pool *p);
 
+/* bench --profile: pool_run adds its job's timings to *st while st is set (NULL, the default, turns it
+ * off: then pool_run reads no clock). Seen from the calling thread: wait_s is the time spent posting
+ * the job and waiting for the workers after its own share, busy_s the time in its own share; per
+ * worker: wake_s the delay from posting to the worker starting, worker_busy_s its time in the job. */
+typedef struct {
+    double wait_s, busy_s, wake_s, worker_busy_s;
+    uint64_t jobs;
+} pool_stats;
+void pool_profile(pool *p, pool_stats *st);
+
 int cpu_count(void);
 
 /* The share [*lo, *hi) of thread ith among nth of the range [0, n) cut at multiples of granule
