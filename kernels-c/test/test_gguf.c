@@ -452,7 +452,15 @@ static void test_header_mutations(void) {
     tspec t;
 #define FRESH() (t = s, &t)
     /* magic, version */
-    { tspec *p = FRESH(); p->version = 2; expect_reject(p, "version 2", "version"); }
+    { tspec *p = FRESH(); p->version = 1; expect_reject(p, "version 1", "version 1"); }
+    {   /* version 2 has the layout of version 3 (64-bit counts); read like llama.cpp and bitconv inspect do */
+        tspec *p = FRESH();
+        p->version = 2;
+        buf b = serialize(p, NULL);
+        char err[512];
+        CHECK(try_load(b.p, b.n, err, sizeof err, 0) == 0, "version 2 refused: %s", err);
+        free(b.p);
+    }
     { tspec *p = FRESH(); p->version = 4; expect_reject(p, "version 4", "version"); }
     { tspec *p = FRESH(); p->version = 0x03000000; expect_reject(p, "byte-swapped version", "byte-swapped"); }
     /* counts */
@@ -465,7 +473,7 @@ static void test_header_mutations(void) {
     }
     { tspec *p = FRESH(); p->count_override = 1; p->n_kv_written = (uint64_t)s.nkv + 1; p->n_t_written = (uint64_t)s.nt; expect_reject(p, "kv count + 1", NULL); }
     { tspec *p = FRESH(); p->count_override = 1; p->n_kv_written = (uint64_t)s.nkv; p->n_t_written = (uint64_t)s.nt + 1; expect_reject(p, "tensor count + 1", NULL); }
-    { tspec *p = FRESH(); p->count_override = 1; p->n_kv_written = (uint64_t)s.nkv; p->n_t_written = (uint64_t)s.nt - 1; expect_reject(p, "tensor count - 1", "missing tensor"); }
+    { tspec *p = FRESH(); p->count_override = 1; p->n_kv_written = (uint64_t)s.nkv; p->n_t_written = (uint64_t)s.nt - 1; expect_reject(p, "tensor count - 1", "tensor"); } /* the data section moves: a shifted scale or the missing tensor */
     /* keys */
     { tspec *p = FRESH(); p->kv[3].type = 13; expect_reject(p, "unknown value type", "unknown value type"); }
     { tspec *p = FRESH(); p->kv[3].type = 0xFFFFFFFF; expect_reject(p, "value type 2^32-1", NULL); }
@@ -705,8 +713,23 @@ static void test_corruption(void) {
     free(b.p);
 }
 
+/* rt_printable: what every message with a name from a file goes through (docs/security.md) */
+static void test_printable(void) {
+    char buf[64];
+    const char hostile[] = "a\x1b[2Jb\xff\xc3\xa9\xc2\x9b\x7f\n";
+    CHECK(strcmp(rt_printable(hostile, sizeof hostile - 1, buf, sizeof buf), "a\\x1b[2Jb\\xff\xc3\xa9\\xc2\\x9b\\x7f\\x0a") == 0,
+          "escaped: '%s'", buf);
+    const char cut[] = "\xe2\x82"; /* a truncated 3-byte sequence */
+    CHECK(strcmp(rt_printable(cut, 2, buf, sizeof buf), "\\xe2\\x82") == 0, "truncated UTF-8: '%s'", buf);
+    char longname[300];
+    memset(longname, 'x', sizeof longname);
+    rt_printable(longname, sizeof longname, buf, sizeof buf);
+    CHECK(strlen(buf) < sizeof buf && strcmp(buf + strlen(buf) - 3, "...") == 0, "long name cut: '%s'", buf);
+}
+
 int main(void) {
     vec_init(bc_detect_isa());
+    test_printable();
     test_sizes();
     test_valid_models();
     test_header_mutations();
