@@ -53,6 +53,7 @@ export async function inspect(opts: InspectOptions): Promise<InspectResult> {
     try {
       await writeFileAtomic(opts.html, renderHtml(result));
     } catch (e) {
+      if (e instanceof BitconvError) throw e;
       throw inputError(opts.html, `cannot write the report: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
     }
   }
