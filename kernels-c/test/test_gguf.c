@@ -727,7 +727,35 @@ static void test_printable(void) {
     CHECK(strlen(buf) < sizeof buf && strcmp(buf + strlen(buf) - 3, "...") == 0, "long name cut: '%s'", buf);
 }
 
-int main(void) {
+/* The fuzzer's seed corpus (scripts/fuzz.sh): every valid model this file builds, one file each, plus
+ * the header alone (keys only), so mutations start from inputs that reach every loader stage. */
+static int write_corpus(const char *dir) {
+    static const uint32_t types[] = {BC_GGML_TQ1_0, BC_GGML_TQ2_0, BC_GGML_I2_S, BC_GGML_TL1, BC_GGML_TL2};
+    static const char *archs[] = {"bitnet", "bitnet-b1.58", "llama"};
+    int written = 0;
+    for (size_t t = 0; t < sizeof types / sizeof types[0]; t++)
+        for (size_t a = 0; a < sizeof archs / sizeof archs[0]; a++) {
+            tspec s;
+            make_model(&s, types[t], archs[a]);
+            for (int header_only = 0; header_only < 2; header_only++) {
+                if (header_only) s.nt = 0;
+                buf b = serialize(&s, NULL);
+                char err[512], path[512];
+                if (header_only || try_load(b.p, b.n, err, sizeof err, 0) == 0) {
+                    snprintf(path, sizeof path, "%s/%s-%s%s.gguf", dir, gguf_type_name(types[t]), archs[a], header_only ? "-header" : "");
+                    FILE *f = fopen(path, "wb");
+                    if (!f || fwrite(b.p, 1, b.n, f) != b.n || fclose(f) != 0) { fprintf(stderr, "cannot write %s\n", path); return 1; }
+                    written++;
+                }
+                free(b.p);
+            }
+        }
+    printf("wrote %d seed files to %s\n", written, dir);
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    if (argc == 3 && !strcmp(argv[1], "--write-corpus")) return write_corpus(argv[2]);
     vec_init(bc_detect_isa());
     test_printable();
     test_sizes();
