@@ -31,7 +31,9 @@ const fresh = (name: string) => join(tmp, `${serial++}-${name}`);
 // ---------------------------------------------------------------- running and judging
 
 interface Run { status: number | null; stdout: string; stderr: string; timedOut: boolean; ms: number }
+let runs = 0;
 function run(bin: "bitconv" | "rt", args: string[], opts: SpawnSyncOptions = {}): Run {
+  runs++;
   const t0 = Date.now();
   const [cmd, argv] = bin === "bitconv" ? [process.execPath, [CLI, ...args]] : [RT, args];
   const r = spawnSync(cmd, argv, { encoding: "utf8", timeout: TIME_LIMIT_MS, killSignal: "SIGKILL", maxBuffer: 64 << 20, cwd: tmp, ...opts });
@@ -377,4 +379,5 @@ test("SIGKILL at any point of a convert: the artifact is old or new, never parti
   assert.equal(readdirSync(tmp).filter((f) => f.startsWith(`.${basename(out)}.`)), [], `temp files the kills left (${left.length}) were not removed by the next convert`);
 });
 
+test.after(() => console.log(`  hostile suite: ${runs} runs of bitconv and bitconv-rt`));
 test.run();

@@ -727,29 +727,51 @@ static void test_printable(void) {
     CHECK(strlen(buf) < sizeof buf && strcmp(buf + strlen(buf) - 3, "...") == 0, "long name cut: '%s'", buf);
 }
 
-/* The fuzzer's seed corpus (scripts/fuzz.sh): every valid model this file builds, one file each, plus
- * the header alone (keys only), so mutations start from inputs that reach every loader stage. */
+/* One seed file: written when the model loads (or always, for header-only seeds). 1 written, 0 not, -1 error. */
+static int write_seed(const char *dir, const char *name, const tspec *s, int must_load) {
+    buf b = serialize(s, NULL);
+    char err[512], path[512];
+    int rc = 0;
+    if (!must_load || try_load(b.p, b.n, err, sizeof err, 0) == 0) {
+        snprintf(path, sizeof path, "%s/%s.gguf", dir, name);
+        FILE *f = fopen(path, "wb");
+        rc = f && fwrite(b.p, 1, b.n, f) == b.n && fclose(f) == 0 ? 1 : -1;
+        if (rc < 0) fprintf(stderr, "cannot write %s\n", path);
+    }
+    free(b.p);
+    return rc;
+}
+
+/* The fuzzer's seed corpus (scripts/fuzz.mjs): every valid model this file builds (each layout and
+ * architecture, each embedding type, an untied head) plus the headers alone (keys only), so that
+ * mutations start from inputs that reach every loader stage. */
 static int write_corpus(const char *dir) {
     static const uint32_t types[] = {BC_GGML_TQ1_0, BC_GGML_TQ2_0, BC_GGML_I2_S, BC_GGML_TL1, BC_GGML_TL2};
     static const char *archs[] = {"bitnet", "bitnet-b1.58", "llama"};
-    int written = 0;
+    static const uint32_t embeds[] = {BC_GGML_F32, BC_GGML_BF16, BC_GGML_Q8_0};
+    int written = 0, r;
+    char name[96];
+    tspec s;
     for (size_t t = 0; t < sizeof types / sizeof types[0]; t++)
         for (size_t a = 0; a < sizeof archs / sizeof archs[0]; a++) {
-            tspec s;
             make_model(&s, types[t], archs[a]);
-            for (int header_only = 0; header_only < 2; header_only++) {
-                if (header_only) s.nt = 0;
-                buf b = serialize(&s, NULL);
-                char err[512], path[512];
-                if (header_only || try_load(b.p, b.n, err, sizeof err, 0) == 0) {
-                    snprintf(path, sizeof path, "%s/%s-%s%s.gguf", dir, gguf_type_name(types[t]), archs[a], header_only ? "-header" : "");
-                    FILE *f = fopen(path, "wb");
-                    if (!f || fwrite(b.p, 1, b.n, f) != b.n || fclose(f) != 0) { fprintf(stderr, "cannot write %s\n", path); return 1; }
-                    written++;
-                }
-                free(b.p);
-            }
+            snprintf(name, sizeof name, "%s-%s", gguf_type_name(types[t]), archs[a]);
+            if ((r = write_seed(dir, name, &s, 1)) < 0) return 1;
+            written += r;
+            s.nt = 0;
+            snprintf(name, sizeof name, "%s-%s-header", gguf_type_name(types[t]), archs[a]);
+            if ((r = write_seed(dir, name, &s, 0)) < 0) return 1;
+            written += r;
         }
+    for (size_t e = 0; e < 4; e++) { /* zero-filled: valid whatever the type */
+        make_model(&s, BC_GGML_I2_S, "bitnet");
+        tten *te = find_t(&s, "token_embd.weight");
+        if (e < 3) { te->type = embeds[e]; te->fill = 0; }
+        else t_add(&s, "output.weight", BC_GGML_Q8_0, te->ne[0], te->ne[1])->fill = 0;
+        snprintf(name, sizeof name, "I2_S-bitnet-%s", e < 3 ? gguf_type_name(embeds[e]) : "untied-Q8_0");
+        if ((r = write_seed(dir, name, &s, 1)) <= 0) { fprintf(stderr, "seed %s does not load\n", name); return 1; }
+        written += r;
+    }
     printf("wrote %d seed files to %s\n", written, dir);
     return 0;
 }
