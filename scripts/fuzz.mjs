@@ -3,7 +3,7 @@
 // ASan + UBSan, seeded with every valid model kernels-c/test/test_gguf.c builds plus
 // kernels-c/fuzz/corpus/ (reproducers of past findings). docs/security.md records the figures.
 //
-//   npm run fuzz -- [--seconds N] [--jobs J] [--coverage] [--out DIR]
+//   npm run fuzz -- [--seconds N] [--coverage] [--out DIR]
 //
 // DIR (default kernels-c/build/fuzz) holds the harness, the growing corpus and crashes/.
 // --coverage then rebuilds the harness with clang's source coverage and replays the corpus through it
@@ -24,10 +24,9 @@ const optStr = (name) => {
 const opt = (name, def) => (optStr(name) !== undefined ? Number(optStr(name)) : def);
 const out = resolve(optStr("--out") ?? join(kc, "build", "fuzz"));
 const seconds = opt("--seconds", 60);
-const jobs = opt("--jobs", 1);
 const coverage = args.includes("--coverage");
-if (!Number.isInteger(seconds) || seconds < 1 || !Number.isInteger(jobs) || jobs < 1) {
-  console.error("usage: npm run fuzz -- [--seconds N] [--jobs J] [--coverage] [--out DIR]");
+if (!Number.isInteger(seconds) || seconds < 1) {
+  console.error("usage: npm run fuzz -- [--seconds N] [--coverage] [--out DIR]");
   process.exit(2);
 }
 
@@ -71,10 +70,9 @@ if (w.status !== 0) {
   process.exit(1);
 }
 
-console.log(`fuzz: ${harness}, ${seconds} s, ${jobs} job(s); crashes go to ${join(out, "crashes")}/`);
+console.log(`fuzz: ${harness}, ${seconds} s; crashes go to ${join(out, "crashes")}/`);
 const run = spawnSync(harness, [
   `-max_total_time=${seconds}`, "-print_final_stats=1", `-artifact_prefix=${join(out, "crashes")}/`, "-rss_limit_mb=2048",
-  ...(jobs > 1 ? [`-jobs=${jobs}`, `-workers=${jobs}`] : []),
   join(out, "corpus"), join(kc, "fuzz", "corpus"),
 ], { cwd: out, encoding: "utf8", maxBuffer: 1 << 30 });
 const log = `${run.stdout ?? ""}${run.stderr ?? ""}`;

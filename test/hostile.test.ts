@@ -113,6 +113,13 @@ test("checkpoint files that are FIFOs, devices, directories or symlink loops: co
   }
 });
 
+test("checkpoint files that are dangling symlinks are named as such, not skipped as missing", () => {
+  for (const name of ["model.safetensors", "config.json", "tokenizer.json"]) {
+    const dir = checkpointWith(name, (p) => void symlinkSync("nowhere", p))!;
+    assertRefused(run("bitconv", ["convert", dir, "--layout", "tq2_0", "-o", fresh("out.gguf"), "-q"]), join(dir, name), `convert: ${name} dangling`, /dangling link/);
+  }
+});
+
 test("a .gguf that is a FIFO, a device, a directory or a symlink loop: inspect, verify and bitconv-rt refuse it", () => {
   for (const [kind, make] of kinds) {
     const p = fresh("model.gguf");

@@ -2,7 +2,7 @@
 // (forever), a directory opens and fails only at the first read with an EISDIR that names no file,
 // and a device can be endless: so every input is opened O_NONBLOCK (which never waits) and checked
 // with fstat on the open descriptor (no race with the path changing) before a byte is read.
-import { constants, fstatSync, openSync, closeSync, readFileSync, promises as fsp, type Stats } from "node:fs";
+import { constants, fstatSync, lstatSync, openSync, closeSync, readFileSync, promises as fsp, type Stats } from "node:fs";
 import { inputError, BitconvError } from "./errors.js";
 
 const OPEN_FLAGS = constants.O_RDONLY | constants.O_NONBLOCK; // libuv adds O_CLOEXEC itself
@@ -44,13 +44,25 @@ function refuseKind(path: string, st: Stats): BitconvError {
   return inputError(path, `is ${fileKind(st)}, not a regular file`);
 }
 
+/** The error of a failed open, telling a dangling symlink from a missing file. */
+function openError(path: string, e: unknown): BitconvError {
+  if ((e as NodeJS.ErrnoException).code === "ENOENT") {
+    try {
+      if (lstatSync(path).isSymbolicLink()) return inputError(path, "a symbolic link to nothing (dangling link)");
+    } catch {
+      // nothing there at all
+    }
+  }
+  return inputError(path, describeFsError(e));
+}
+
 /** Opens a regular file for reading, or throws a one-line input error naming it (exit 2). */
 export async function openInput(path: string): Promise<fsp.FileHandle> {
   let fh: fsp.FileHandle;
   try {
     fh = await fsp.open(path, OPEN_FLAGS);
   } catch (e) {
-    throw inputError(path, describeFsError(e));
+    throw openError(path, e);
   }
   try {
     const st = await fh.stat();
@@ -68,7 +80,7 @@ export function openInputSync(path: string): number {
   try {
     fd = openSync(path, OPEN_FLAGS);
   } catch (e) {
-    throw inputError(path, describeFsError(e));
+    throw openError(path, e);
   }
   try {
     const st = fstatSync(fd);
