@@ -2,7 +2,8 @@
 // The bitconv command line: a thin layer over the library (src/index.ts).
 import yargs from "yargs";
 import { hideBin } from "yargs/helpers";
-import { BitconvError } from "./util/errors.js";
+import { asBitconvError } from "./util/errors.js";
+import { printable } from "./util/printable.js";
 import { VERSION } from "./version.js";
 import { convertCommand } from "./convert/command.js";
 import { pullCommand } from "./hub/command.js";
@@ -10,15 +11,15 @@ import { inspectCommand } from "./inspect/command.js";
 import { verifyCommand } from "./verify/command.js";
 import { generateCommand } from "./runtime/command.js";
 
+const MAX_MESSAGE = 2000;
+
+/** One line on stderr, whatever the message holds (names from files, a 91 KB key), then exit. */
 function fail(err: unknown): never {
-  if (err instanceof BitconvError) {
-    process.stderr.write(`bitconv: ${err.message}\n`);
-    process.exit(err.exitCode);
-  }
-  const msg = err instanceof Error ? err.message : String(err);
-  process.stderr.write(`bitconv: ${msg}\n`);
-  if (process.env.BITCONV_DEBUG && err instanceof Error) process.stderr.write(`${err.stack}\n`);
-  process.exit(1);
+  const known = asBitconvError(err);
+  const msg = known ? known.message : err instanceof Error ? err.message : String(err);
+  process.stderr.write(`bitconv: ${printable(msg, MAX_MESSAGE)}\n`);
+  if (process.env.BITCONV_DEBUG && err instanceof Error) process.stderr.write(`${(err.stack ?? "").split("\n").map((l) => printable(l, MAX_MESSAGE)).join("\n")}\n`);
+  process.exit(known ? known.exitCode : 1);
 }
 
 export async function main(argv: string[]): Promise<void> {

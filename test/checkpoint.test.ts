@@ -497,7 +497,7 @@ test("refuses broken shard indexes: missing shard, tensor not where the index sa
 
 test("a folder that does not exist, or a file instead of a folder, is named in the error", async () => {
   const missing = join(TMP, "no-such-model");
-  await failsWith(() => openCheckpoint(missing), `${missing}: cannot open the model folder: ENOENT`);
+  await failsWith(() => openCheckpoint(missing), `${missing}: cannot open the model folder: no such file (ENOENT)`);
   const file = join(PACKED, "config.json");
   await failsWith(() => openCheckpoint(file), `${file}: not a folder`);
 });

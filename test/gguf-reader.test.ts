@@ -262,7 +262,7 @@ test("empty, tiny, garbage and wrong-magic files", async () => {
     await rejects(put(b), /./);
   }
   await rejects(dir, /not a regular file/);
-  await rejects(join(dir, "missing.gguf"), /cannot open: ENOENT/);
+  await rejects(join(dir, "missing.gguf"), /missing\.gguf: no such file \(ENOENT\)/);
 });
 
 test("versions: 1, 4, 0 and big-endian are refused", async () => {

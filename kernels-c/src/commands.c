@@ -55,11 +55,13 @@ int cmd_info(const rt_args *a) {
         printf("{\"file\":");
         cli_json_str(a->model, strlen(a->model));
         printf(",\"file_bytes\":%zu,\"gguf_version\":%" PRIu32 ",\"tensors\":%" PRIu64 ",\"kv\":%" PRIu64 ",\"architecture\":\"%s\","
-               "\"layout\":\"%s\",\"embed_type\":\"%s\",\"vocab\":%d,\"dim\":%d,\"layers\":%d,\"ffn\":%d,\"heads\":%d,\"kv_heads\":%d,"
+               "\"layout\":", m.gguf.size, m.gguf.version, m.gguf.n_tensors, m.gguf.n_kv, m.arch_name);
+        cli_json_str(m.layout, strlen(m.layout));
+        printf(",\"embed_type\":\"%s\",\"vocab\":%d,\"dim\":%d,\"layers\":%d,\"ffn\":%d,\"heads\":%d,\"kv_heads\":%d,"
                "\"head_dim\":%d,\"context_length\":%d,\"rms_eps\":%g,\"rope_theta\":%g,\"rope\":\"%s\",\"activation\":\"%s\","
                "\"sub_norms\":%s,\"tied_embeddings\":%s,\"params\":%" PRIu64 ",\"ternary_bytes\":%" PRIu64 ",\"bos\":%d,\"eos\":%d,"
                "\"add_bos\":%s,\"isa\":\"%s\",\"tensor_types\":{",
-               m.gguf.size, m.gguf.version, m.gguf.n_tensors, m.gguf.n_kv, m.arch_name, m.layout, m.embed_type, m.n_vocab, m.dim,
+               m.embed_type, m.n_vocab, m.dim,
                m.n_layers, m.ffn_dim, m.n_heads, m.n_kv_heads, m.head_dim, m.ctx_train, (double)m.eps, (double)m.rope_theta,
                m.rope_neox ? "neox" : "norm", act, m.sub_norms ? "true" : "false", m.tied ? "true" : "false", m.n_params,
                m.ternary_bytes, m.bos, m.eos, m.add_bos ? "true" : "false", bc_isa_name(a->isa));
@@ -68,7 +70,9 @@ int cmd_info(const rt_args *a) {
             if (types[t]) { printf("%s\"%s\":%d", first ? "" : ",", gguf_type_name((uint32_t)t), types[t]); first = 0; }
         printf("}}\n");
     } else {
-        printf("file            %s (%zu bytes, GGUF v%" PRIu32 ", %" PRIu64 " tensors, %" PRIu64 " keys)\n", a->model, m.gguf.size,
+        char shown[512];
+        printf("file            %s (%zu bytes, GGUF v%" PRIu32 ", %" PRIu64 " tensors, %" PRIu64 " keys)\n",
+               rt_printable(a->model, strlen(a->model), shown, sizeof shown), m.gguf.size,
                m.gguf.version, m.gguf.n_tensors, m.gguf.n_kv);
         printf("architecture    %s (%s FFN, %s rope, %s)\n", m.arch_name, act, m.rope_neox ? "rotate-half" : "adjacent-pair",
                m.sub_norms ? "sub-norms" : "no sub-norms");

@@ -193,16 +193,7 @@ static int cmp_tensor_offset(const void *a, const void *b) {
 }
 
 /* Printable copy of a (possibly hostile) key for messages. */
-static const char *printable(const gguf_str *s, char *buf, size_t n) {
-    size_t j = 0;
-    for (uint64_t i = 0; i < s->len && j + 4 < n; i++) {
-        unsigned char ch = (unsigned char)s->ptr[i];
-        buf[j++] = (ch >= 32 && ch < 127) ? (char)ch : '?';
-    }
-    if (s->len > n - 5) { buf[j++] = '.'; buf[j++] = '.'; buf[j++] = '.'; }
-    buf[j] = 0;
-    return buf;
-}
+static const char *printable(const gguf_str *s, char *buf, size_t n) { return rt_printable(s->ptr, (size_t)s->len, buf, n); }
 
 int gguf_parse(gguf_file *g, const uint8_t *data, size_t size, char *err, size_t errlen) {
     memset(g, 0, sizeof *g);
@@ -219,9 +210,12 @@ int gguf_parse(gguf_file *g, const uint8_t *data, size_t size, char *err, size_t
     if (magic != 0x46554747u) { set_err(err, errlen, "bad magic (not a GGUF file)"); goto fail; }
     c.pos = 4;
     if (rd_u32(&c, &g->version, "version")) goto fail;
-    if (g->version != 3) {
+    /* v2 and v3 share one layout (v3 only allowed big-endian files, which are refused here): both are
+     * read, as llama.cpp and bitconv inspect do; v1 had 32-bit counts and is not */
+    if (g->version != 3 && g->version != 2) {
         if ((g->version & 0xffff) == 0) set_err(err, errlen, "GGUF version %" PRIu32 " looks byte-swapped (big-endian file?)", g->version);
-        else set_err(err, errlen, "unsupported GGUF version %" PRIu32 " (only 3 is read)", g->version);
+        else if (g->version == 1) set_err(err, errlen, "GGUF version 1 (32-bit counts) is not supported (v2 and v3 are)");
+        else set_err(err, errlen, "unsupported GGUF version %" PRIu32 " (v2 and v3 are read)", g->version);
         goto fail;
     }
     if (rd_u64(&c, &g->n_tensors, "tensor count") || rd_u64(&c, &g->n_kv, "metadata count")) goto fail;
@@ -393,11 +387,10 @@ fail:
 
 int gguf_open(gguf_file *g, const char *path, char *err, size_t errlen) {
     memset(g, 0, sizeof *g);
-    int fd = open(path, O_RDONLY);
-    if (fd < 0) { set_err(err, errlen, "cannot open: %s", strerror(errno)); return -1; }
+    int fd = rt_open_input(path, err, errlen);
+    if (fd < 0) return -1;
     struct stat st;
     if (fstat(fd, &st) != 0) { set_err(err, errlen, "cannot stat: %s", strerror(errno)); close(fd); return -1; }
-    if (!S_ISREG(st.st_mode)) { set_err(err, errlen, "not a regular file"); close(fd); return -1; }
     size_t size = (size_t)st.st_size;
     if (size < 24) { close(fd); set_err(err, errlen, "file too small (%zu bytes) to be GGUF", size); return -1; }
     void *map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);

@@ -107,6 +107,32 @@ static int load_norm(loader *L, const char *name, int64_t n, float **out) {
     return 0;
 }
 
+/* The first row of an embedding / head matrix holding a NaN or Inf (for Q8_0: a non-finite block
+ * scale), or -1. One pass over the raw bits: a NaN embedding would only show in verify if its token
+ * happened to occur in the text. */
+static int64_t matrix_first_nonfinite(const rt_matrix *w) {
+    for (int64_t r = 0; r < w->rows; r++) {
+        const uint8_t *p = w->data + (size_t)r * w->row_bytes;
+        uint32_t acc = 0;
+        switch (w->type) {
+        case BC_GGML_F32:
+            for (int64_t i = 0; i < w->cols; i++) acc |= (rt_rd32(p + 4 * i) & 0x7f800000u) == 0x7f800000u;
+            break;
+        case BC_GGML_F16:
+            for (int64_t i = 0; i < w->cols; i++) acc |= (rt_rd16(p + 2 * i) & 0x7c00u) == 0x7c00u;
+            break;
+        case BC_GGML_BF16:
+            for (int64_t i = 0; i < w->cols; i++) acc |= (rt_rd16(p + 2 * i) & 0x7f80u) == 0x7f80u;
+            break;
+        case BC_GGML_Q8_0:
+            for (int64_t b = 0; b < w->cols / 32; b++) acc |= (rt_rd16(p + 34 * b) & 0x7c00u) == 0x7c00u;
+            break;
+        }
+        if (acc) return r;
+    }
+    return -1;
+}
+
 static int load_matrix(loader *L, const char *name, int required, int64_t cols, int64_t rows, rt_matrix *w) {
     int rc;
     const gguf_tensor *t = tensor_shaped(L, name, required, cols, rows, &rc);
@@ -121,6 +147,8 @@ static int load_matrix(loader *L, const char *name, int required, int64_t cols, 
     w->data = t->data;
     w->rows = rows;
     w->cols = cols;
+    int64_t bad = matrix_first_nonfinite(w);
+    if (bad >= 0) return fail(L, "tensor %s has a non-finite value (NaN or Inf) in row %" PRId64, name, bad);
     return 1;
 }
 
@@ -152,7 +180,7 @@ static int tq_scale(loader *L, const char *name, const gguf_tensor *t, float *d_
                     (double)rt_f16_to_f32(d), (double)rt_f16_to_f32(dref));
     }
     float d = have ? rt_f16_to_f32(dref) : 1.0f;
-    if (!isfinite(d)) return fail(L, "tensor %s: block scale is not finite", name);
+    if (!(isfinite(d) && d > 0)) return fail(L, "tensor %s: block scale is %g; a ternary scale must be finite and positive", name, (double)d);
     *d_out = d;
     return 0;
 }
@@ -216,6 +244,8 @@ static int load_ternary(loader *L, const char *name, int64_t K, int64_t M, bc_te
             if (s->type != BC_GGML_F32 || s->ne[0] != 1 || s->ne[1] != 1 || s->ne[2] != 1 || s->ne[3] != 1)
                 return fail(L, "tensor %s must be F32 [1]", sname);
             extra = rt_rdf32(s->data);
+            if (!(isfinite(extra) && extra > 0))
+                return fail(L, "tensor %s holds %g; a ternary scale must be finite and positive", sname, (double)extra);
         }
         scale = d * extra;
         break;
@@ -240,7 +270,9 @@ static int load_ternary(loader *L, const char *name, int64_t K, int64_t M, bc_te
     default:
         return fail(L, "tensor %s has type %s; expected a ternary type (TQ1_0, TQ2_0, I2_S, TL1, TL2)", name, gguf_type_name(t->type));
     }
-    if (!isfinite(scale)) return fail(L, "tensor %s has a non-finite scale", name);
+    /* convert never writes anything else (absmean clamps mean |W| to 1e-5); a zero, negative or NaN
+     * scale would run and even agree with its own float path, so verify would pass a broken file */
+    if (!(isfinite(scale) && scale > 0)) return fail(L, "tensor %s has scale %g; a ternary scale must be finite and positive", name, (double)scale);
     w->scale = scale;
     return 0;
 }
@@ -361,7 +393,8 @@ int model_from_gguf(rt_model *m, gguf_file *g, char *err, size_t errlen) {
     char lay[16];
     r = key_string(L, "bitconv.layout", lay, sizeof lay);
     if (r < 0) goto fail;
-    snprintf(m->layout, sizeof m->layout, "%s", r == 1 ? lay : mixed ? "mixed" : layout_name((bc_layout)layout_seen));
+    if (r == 1) rt_printable(lay, strlen(lay), m->layout, sizeof m->layout); /* from the file: printed by info */
+    else snprintf(m->layout, sizeof m->layout, "%s", mixed ? "mixed" : layout_name((bc_layout)layout_seen));
 
     /* vocabulary: optional, but validated when present */
     m->bos = m->eos = m->eot = -1;

@@ -45,7 +45,7 @@ typedef struct {
     int bos, eos, eot;          /* -1 when absent */
     int add_bos;
     /* summary */
-    char layout[16];            /* bitconv.layout, or derived from the tensor types ("mixed") */
+    char layout[16];            /* bitconv.layout (escaped: rt_printable), or derived from the tensor types ("mixed") */
     char embed_type[8];
     uint64_t n_params, ternary_bytes;
 } rt_model;

@@ -52,8 +52,7 @@ typedef struct {
 } kl_file;
 
 static void kl_open(const char *path, kl_file *k, int V) {
-    FILE *f = fopen(path, "rb");
-    if (!f) rt_die(RT_EXIT_BADINPUT, path, "cannot open: %s", strerror(errno));
+    FILE *f = rt_fopen_input(path);
     char magic[8];
     if (fread(magic, 1, 8, f) != 8 || memcmp(magic, "_logits_", 8) != 0) rt_die(RT_EXIT_BADINPUT, path, "not a llama.cpp logits file (bad magic)");
     if (fread(&k->n_ctx, 4, 1, f) != 1 || fread(&k->n_vocab, 4, 1, f) != 1 || fread(&k->n_chunk, 4, 1, f) != 1)

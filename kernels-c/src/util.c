@@ -1,21 +1,96 @@
 #include "util.h"
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
+#include <unistd.h>
 
+/* Messages carry names from files: the whole line goes through rt_printable, so it stays one line
+ * with no raw control bytes whatever %s held. */
 void rt_die(int code, const char *file, const char *fmt, ...) {
-    fflush(stdout);
-    fputs("bitconv-rt: ", stderr);
-    if (file) fprintf(stderr, "%s: ", file);
+    char msg[2048], shown[2048];
     va_list ap;
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
+    fflush(stdout);
+    fputs("bitconv-rt: ", stderr);
+    if (file) fprintf(stderr, "%s: ", rt_printable(file, strlen(file), shown, sizeof shown));
+    fprintf(stderr, "%s\n", rt_printable(msg, strlen(msg), shown, sizeof shown));
     exit(code);
+}
+
+/* Length of the valid UTF-8 sequence at s[i] (1..4), 0 when none starts there. C1 controls
+ * (U+0080..U+009F, 0xc2 0x80..0x9f) count as invalid: some terminals act on them. */
+static size_t utf8_seq(const unsigned char *s, size_t len, size_t i) {
+    unsigned c = s[i];
+    if (c < 0x80) return 1;
+    size_t n = c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+    if (n == 0 || i + n > len) return 0;
+    for (size_t k = 1; k < n; k++)
+        if ((s[i + k] & 0xc0) != 0x80) return 0;
+    unsigned c1 = s[i + 1];
+    if ((c == 0xc2 && c1 < 0xa0) || (c == 0xe0 && c1 < 0xa0) || (c == 0xed && c1 > 0x9f) || (c == 0xf0 && c1 < 0x90) ||
+        (c == 0xf4 && c1 > 0x8f))
+        return 0;
+    return n;
+}
+
+const char *rt_printable(const char *s, size_t len, char *buf, size_t n) {
+    const unsigned char *u = (const unsigned char *)s;
+    size_t j = 0, i = 0;
+    while (i < len) {
+        size_t q = utf8_seq(u, len, i);
+        int escape = q == 0 || (q == 1 && (u[i] < 0x20 || u[i] == 0x7f));
+        size_t need = escape ? 4 : q;
+        if (j + need + 4 > n) break; /* keep room for "..." and the NUL */
+        if (escape) {
+            snprintf(buf + j, 5, "\\x%02x", u[i]);
+            j += 4;
+            i += 1;
+        } else {
+            memcpy(buf + j, s + i, q);
+            j += q;
+            i += q;
+        }
+    }
+    if (i < len) { memcpy(buf + j, "...", 3); j += 3; }
+    buf[j] = 0;
+    return buf;
+}
+
+int rt_open_input(const char *path, char *err, size_t errlen) {
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
+        if (errno == ELOOP) snprintf(err, errlen, "a symbolic link loop (too many levels of links)");
+        else snprintf(err, errlen, "cannot open: %s", strerror(errno));
+        return -1;
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0) { snprintf(err, errlen, "cannot stat: %s", strerror(errno)); close(fd); return -1; }
+    if (!S_ISREG(st.st_mode)) {
+        const char *kind = S_ISDIR(st.st_mode) ? "a directory" : S_ISFIFO(st.st_mode) ? "a FIFO (named pipe)"
+                         : S_ISCHR(st.st_mode) ? "a character device" : S_ISBLK(st.st_mode) ? "a block device"
+                         : S_ISSOCK(st.st_mode) ? "a socket" : "not a regular file";
+        snprintf(err, errlen, "is %s, not a regular file", kind);
+        close(fd);
+        return -1;
+    }
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK); /* regular file: back to ordinary reads */
+    return fd;
+}
+
+FILE *rt_fopen_input(const char *path) {
+    char err[256];
+    int fd = rt_open_input(path, err, sizeof err);
+    if (fd < 0) rt_die(RT_EXIT_BADINPUT, path, "%s", err);
+    FILE *f = fdopen(fd, "rb");
+    if (!f) rt_die(RT_EXIT_BADINPUT, path, "cannot open: %s", strerror(errno));
+    return f;
 }
 
 void *rt_alloc(size_t n) {
@@ -100,8 +175,7 @@ uint64_t rt_rng_next(rt_rng *r) {
 float rt_rng_float(rt_rng *r) { return (float)(rt_rng_next(r) >> 40) * (1.0f / 16777216.0f); }
 
 int32_t *rt_read_tokens(const char *path, int64_t *n_out) {
-    FILE *f = fopen(path, "rb");
-    if (!f) rt_die(RT_EXIT_BADINPUT, path, "cannot open: %s", strerror(errno));
+    FILE *f = rt_fopen_input(path);
     if (fseek(f, 0, SEEK_END) != 0) rt_die(RT_EXIT_BADINPUT, path, "cannot seek");
     long size = ftell(f);
     if (size < 0) rt_die(RT_EXIT_BADINPUT, path, "cannot tell size");

@@ -3,6 +3,7 @@
 #define BITCONV_RT_UTIL_H
 #include <stdint.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 
 /* Exit codes of the command line (docs/architecture.md): 2 = bad input, 1 = anything else. */
@@ -42,6 +43,18 @@ typedef struct { uint64_t s; } rt_rng;
 void rt_rng_seed(rt_rng *r, uint64_t seed);
 uint64_t rt_rng_next(rt_rng *r);
 float rt_rng_float(rt_rng *r); /* uniform in [0, 1) */
+
+/* Values from files (keys, tensor names, strings) made safe for a terminal: printable ASCII and valid
+ * UTF-8 kept, control bytes (C0, DEL, C1) and bytes that are not valid UTF-8 as \xNN, cut with "..."
+ * when longer than fits in buf (n >= 8). Returns buf, always NUL-terminated. */
+const char *rt_printable(const char *s, size_t len, char *buf, size_t n);
+
+/* Opens an input file read-only without ever blocking (O_NONBLOCK: a FIFO would wait for a writer
+ * forever) and refuses anything that is not a regular file. Returns the fd, or -1 with the problem
+ * ("is a FIFO (named pipe), not a regular file", "a symbolic link loop") in err. */
+int rt_open_input(const char *path, char *err, size_t errlen);
+/* rt_open_input as a stdio stream; exits 2 naming the file on failure. */
+FILE *rt_fopen_input(const char *path);
 
 /* Reads a whole raw little-endian int32 token file; exits 2 on a bad file. */
 int32_t *rt_read_tokens(const char *path, int64_t *n_out);

@@ -452,7 +452,15 @@ static void test_header_mutations(void) {
     tspec t;
 #define FRESH() (t = s, &t)
     /* magic, version */
-    { tspec *p = FRESH(); p->version = 2; expect_reject(p, "version 2", "version"); }
+    { tspec *p = FRESH(); p->version = 1; expect_reject(p, "version 1", "version 1"); }
+    {   /* version 2 has the layout of version 3 (64-bit counts); read like llama.cpp and bitconv inspect do */
+        tspec *p = FRESH();
+        p->version = 2;
+        buf b = serialize(p, NULL);
+        char err[512];
+        CHECK(try_load(b.p, b.n, err, sizeof err, 0) == 0, "version 2 refused: %s", err);
+        free(b.p);
+    }
     { tspec *p = FRESH(); p->version = 4; expect_reject(p, "version 4", "version"); }
     { tspec *p = FRESH(); p->version = 0x03000000; expect_reject(p, "byte-swapped version", "byte-swapped"); }
     /* counts */
@@ -465,7 +473,7 @@ static void test_header_mutations(void) {
     }
     { tspec *p = FRESH(); p->count_override = 1; p->n_kv_written = (uint64_t)s.nkv + 1; p->n_t_written = (uint64_t)s.nt; expect_reject(p, "kv count + 1", NULL); }
     { tspec *p = FRESH(); p->count_override = 1; p->n_kv_written = (uint64_t)s.nkv; p->n_t_written = (uint64_t)s.nt + 1; expect_reject(p, "tensor count + 1", NULL); }
-    { tspec *p = FRESH(); p->count_override = 1; p->n_kv_written = (uint64_t)s.nkv; p->n_t_written = (uint64_t)s.nt - 1; expect_reject(p, "tensor count - 1", "missing tensor"); }
+    { tspec *p = FRESH(); p->count_override = 1; p->n_kv_written = (uint64_t)s.nkv; p->n_t_written = (uint64_t)s.nt - 1; expect_reject(p, "tensor count - 1", "tensor"); } /* the data section moves: a shifted scale or the missing tensor */
     /* keys */
     { tspec *p = FRESH(); p->kv[3].type = 13; expect_reject(p, "unknown value type", "unknown value type"); }
     { tspec *p = FRESH(); p->kv[3].type = 0xFFFFFFFF; expect_reject(p, "value type 2^32-1", NULL); }
@@ -705,8 +713,73 @@ static void test_corruption(void) {
     free(b.p);
 }
 
-int main(void) {
+/* rt_printable: what every message with a name from a file goes through (docs/security.md) */
+static void test_printable(void) {
+    char buf[64];
+    const char hostile[] = "a\x1b[2Jb\xff\xc3\xa9\xc2\x9b\x7f\n";
+    CHECK(strcmp(rt_printable(hostile, sizeof hostile - 1, buf, sizeof buf), "a\\x1b[2Jb\\xff\xc3\xa9\\xc2\\x9b\\x7f\\x0a") == 0,
+          "escaped: '%s'", buf);
+    const char cut[] = "\xe2\x82"; /* a truncated 3-byte sequence */
+    CHECK(strcmp(rt_printable(cut, 2, buf, sizeof buf), "\\xe2\\x82") == 0, "truncated UTF-8: '%s'", buf);
+    char longname[300];
+    memset(longname, 'x', sizeof longname);
+    rt_printable(longname, sizeof longname, buf, sizeof buf);
+    CHECK(strlen(buf) < sizeof buf && strcmp(buf + strlen(buf) - 3, "...") == 0, "long name cut: '%s'", buf);
+}
+
+/* One seed file: written when the model loads (or always, for header-only seeds). 1 written, 0 not, -1 error. */
+static int write_seed(const char *dir, const char *name, const tspec *s, int must_load) {
+    buf b = serialize(s, NULL);
+    char err[512], path[512];
+    int rc = 0;
+    if (!must_load || try_load(b.p, b.n, err, sizeof err, 0) == 0) {
+        snprintf(path, sizeof path, "%s/%s.gguf", dir, name);
+        FILE *f = fopen(path, "wb");
+        rc = f && fwrite(b.p, 1, b.n, f) == b.n && fclose(f) == 0 ? 1 : -1;
+        if (rc < 0) fprintf(stderr, "cannot write %s\n", path);
+    }
+    free(b.p);
+    return rc;
+}
+
+/* The fuzzer's seed corpus (scripts/fuzz.mjs): every valid model this file builds (each layout and
+ * architecture, each embedding type, an untied head) plus the headers alone (keys only), so that
+ * mutations start from inputs that reach every loader stage. */
+static int write_corpus(const char *dir) {
+    static const uint32_t types[] = {BC_GGML_TQ1_0, BC_GGML_TQ2_0, BC_GGML_I2_S, BC_GGML_TL1, BC_GGML_TL2};
+    static const char *archs[] = {"bitnet", "bitnet-b1.58", "llama"};
+    static const uint32_t embeds[] = {BC_GGML_F32, BC_GGML_BF16, BC_GGML_Q8_0};
+    int written = 0, r;
+    char name[96];
+    tspec s;
+    for (size_t t = 0; t < sizeof types / sizeof types[0]; t++)
+        for (size_t a = 0; a < sizeof archs / sizeof archs[0]; a++) {
+            make_model(&s, types[t], archs[a]);
+            snprintf(name, sizeof name, "%s-%s", gguf_type_name(types[t]), archs[a]);
+            if ((r = write_seed(dir, name, &s, 1)) < 0) return 1;
+            written += r;
+            s.nt = 0;
+            snprintf(name, sizeof name, "%s-%s-header", gguf_type_name(types[t]), archs[a]);
+            if ((r = write_seed(dir, name, &s, 0)) < 0) return 1;
+            written += r;
+        }
+    for (size_t e = 0; e < 4; e++) { /* zero-filled: valid whatever the type */
+        make_model(&s, BC_GGML_I2_S, "bitnet");
+        tten *te = find_t(&s, "token_embd.weight");
+        if (e < 3) { te->type = embeds[e]; te->fill = 0; }
+        else t_add(&s, "output.weight", BC_GGML_Q8_0, te->ne[0], te->ne[1])->fill = 0;
+        snprintf(name, sizeof name, "I2_S-bitnet-%s", e < 3 ? gguf_type_name(embeds[e]) : "untied-Q8_0");
+        if ((r = write_seed(dir, name, &s, 1)) <= 0) { fprintf(stderr, "seed %s does not load\n", name); return 1; }
+        written += r;
+    }
+    printf("wrote %d seed files to %s\n", written, dir);
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    if (argc == 3 && !strcmp(argv[1], "--write-corpus")) return write_corpus(argv[2]);
     vec_init(bc_detect_isa());
+    test_printable();
     test_sizes();
     test_valid_models();
     test_header_mutations();

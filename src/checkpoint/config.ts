@@ -70,11 +70,16 @@ export function detectFamily(file: string, raw: Raw): { family: Family; architec
   throw inputError(file, `unsupported architecture "${architecture}"; supported: ${SUPPORTED_ARCHITECTURES.join("; ")}`);
 }
 
+// Every integer here becomes a UINT32 GGUF key and every number a FLOAT32 one: a value they cannot
+// hold is refused here, naming config.json, not later by the GGUF writer.
+const U32_MAX = 0xffffffff;
+
 function positiveInt(file: string, raw: Raw, key: string, fallback?: number): number {
   const v = raw[key] ?? fallback;
   if (typeof v !== "number" || !Number.isSafeInteger(v) || v <= 0) {
     throw inputError(file, v === undefined ? `missing "${key}"` : `"${key}" is ${JSON.stringify(v)}, not a positive integer`);
   }
+  if (v > U32_MAX) throw inputError(file, `"${key}" is ${v}, more than the 32-bit GGUF key it becomes can hold (${U32_MAX})`);
   return v;
 }
 
@@ -82,6 +87,9 @@ function positiveNumber(file: string, raw: Raw, key: string, fallback: number): 
   const v = raw[key] ?? fallback;
   if (typeof v !== "number" || !Number.isFinite(v) || v <= 0) {
     throw inputError(file, `"${key}" is ${JSON.stringify(v)}, not a positive number`);
+  }
+  if (!Number.isFinite(Math.fround(v)) || Math.fround(v) === 0) {
+    throw inputError(file, `"${key}" is ${v}, outside what the 32-bit float GGUF key it becomes can hold`);
   }
   return v;
 }
@@ -91,7 +99,7 @@ function tokenId(file: string, raw: Raw, key: string): number | undefined {
   const v = raw[key];
   const id = Array.isArray(v) ? v[0] : v;
   if (id === undefined || id === null) return undefined;
-  if (typeof id !== "number" || !Number.isSafeInteger(id) || id < 0) throw inputError(file, `"${key}" is ${JSON.stringify(v)}, not a token id`);
+  if (typeof id !== "number" || !Number.isSafeInteger(id) || id < 0 || id > U32_MAX) throw inputError(file, `"${key}" is ${JSON.stringify(v)}, not a token id`);
   return id;
 }
 

@@ -4,6 +4,7 @@ import { bf16ToF32, f16ToF32 } from "../quant/float.js";
 import { promises as fsp } from "node:fs";
 import { basename, join, resolve, sep } from "node:path";
 import { inputError } from "../util/errors.js";
+import { describeFsError, readInputText } from "../util/files.js";
 import { parseJsonObject } from "../util/json.js";
 import { parseModelConfig, type ModelConfig } from "./config.js";
 import { planTensors, type PlannedTensor } from "./plan.js";
@@ -32,23 +33,17 @@ export interface Checkpoint {
 const SINGLE_FILE = "model.safetensors";
 const INDEX_FILE = "model.safetensors.index.json";
 
+/** Something is at `p` (lstat: a dangling or looping link counts, so opening it reports what it is). */
 async function exists(p: string): Promise<boolean> {
   try {
-    await fsp.access(p);
+    await fsp.lstat(p);
     return true;
   } catch {
     return false;
   }
 }
 
-async function readOptional(p: string): Promise<string | undefined> {
-  try {
-    return await fsp.readFile(p, "utf8");
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-    throw inputError(p, `cannot read: ${(e as Error).message}`);
-  }
-}
+const readOptional = (p: string): Promise<string | undefined> => readInputText(p, true);
 
 async function readJsonObject(file: string, what: string): Promise<Record<string, unknown>> {
   const text = await readOptional(file);
@@ -141,7 +136,7 @@ async function checkFolder(dir: string): Promise<void> {
   try {
     isDir = (await fsp.stat(dir)).isDirectory();
   } catch (e) {
-    throw inputError(dir, `cannot open the model folder: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    throw inputError(dir, `cannot open the model folder: ${describeFsError(e)}`);
   }
   if (!isDir) throw inputError(dir, "not a folder (expected a Hugging Face model folder with config.json)");
 }

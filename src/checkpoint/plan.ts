@@ -1,5 +1,6 @@
 // HF tensor names -> the GGUF tensor plan (docs/architecture.md "Tensors"), with every tensor checked
 // against the shapes the config implies. Pure: the tensors come from the headers already read.
+import { printable } from "../util/printable.js";
 import { inputError } from "../util/errors.js";
 import type { ConfigExtras, Family, ModelConfig } from "./config.js";
 import { numel, type StDtype, type StTensor } from "./safetensors.js";
@@ -136,7 +137,7 @@ function checkNoStrays(plan: PlannedTensor[], tensors: Map<string, StTensor>, c:
   for (const t of tensors.values()) {
     if (used.has(t.name) || SKIPPABLE.test(t.name)) continue;
     if (t.name === "lm_head.weight" && c.tied) continue; // transformers ties it to the embedding anyway
-    throw inputError(t.file, `unexpected tensor ${t.name} (not part of a ${c.architecture} model with this config)`);
+    throw inputError(t.file, `unexpected tensor ${printable(t.name)} (not part of a ${c.architecture} model with this config)`);
   }
 }
 

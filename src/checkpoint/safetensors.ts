@@ -2,9 +2,10 @@
 // fs.readFile's 2 GiB limits, so nothing here ever reads a whole file.
 // Format: u64 LE header length N, N bytes of JSON {name: {dtype, shape, data_offsets: [begin, end]},
 // "__metadata__": {string: string}}, then the data; offsets are relative to byte 8 + N.
-import { promises as fsp } from "node:fs";
 import type { FileHandle } from "node:fs/promises";
 import { inputError } from "../util/errors.js";
+import { openInput } from "../util/files.js";
+import { printable } from "../util/printable.js";
 
 export type StDtype = "F64" | "F32" | "F16" | "BF16" | "I64" | "I32" | "I16" | "I8" | "U8" | "BOOL";
 
@@ -59,12 +60,7 @@ async function readFully(fh: FileHandle, file: string, out: Uint8Array, position
 
 /** Reads and validates the header of one safetensors file. */
 export async function readSafetensorsHeader(file: string): Promise<StHeader> {
-  let fh: FileHandle;
-  try {
-    fh = await fsp.open(file, "r");
-  } catch (e) {
-    throw inputError(file, `cannot open: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-  }
+  const fh = await openInput(file);
   try {
     const fileSize = (await fh.stat()).size;
     if (fileSize < 8) throw inputError(file, `not a safetensors file: ${fileSize} bytes, shorter than the 8-byte header length`);
@@ -127,7 +123,7 @@ function parseMetadata(file: string, entry: unknown): Record<string, string> {
 }
 
 function parseEntry(file: string, name: string, entry: unknown, dataStart: number, dataSize: number): StTensor {
-  const bad = (problem: string) => inputError(file, `tensor ${name}: ${problem}`);
+  const bad = (problem: string) => inputError(file, `tensor ${printable(name)}: ${problem}`);
   if (entry === null || typeof entry !== "object" || Array.isArray(entry)) throw bad("header entry is not an object");
   const { dtype, shape, data_offsets: offs } = entry as Record<string, unknown>;
   if (!isStDtype(dtype)) {
@@ -156,7 +152,7 @@ function checkNoOverlap(file: string, tensors: StTensor[]): void {
   for (const t of tensors) {
     if (t.nbytes === 0) continue;
     if (prev && t.dataOffset < prev.dataOffset + prev.nbytes) {
-      throw inputError(file, `tensors ${prev.name} and ${t.name} overlap (bytes ${t.dataOffset}..${prev.dataOffset + prev.nbytes} of the file)`);
+      throw inputError(file, `tensors ${printable(prev.name)} and ${printable(t.name)} overlap (bytes ${t.dataOffset}..${prev.dataOffset + prev.nbytes} of the file)`);
     }
     prev = t;
   }
@@ -166,11 +162,11 @@ function checkNoOverlap(file: string, tensors: StTensor[]): void {
 export async function readTensorBytes(t: StTensor, byteStart = 0, byteLength?: number): Promise<Uint8Array> {
   const length = byteLength ?? t.nbytes - byteStart;
   if (!Number.isSafeInteger(byteStart) || !Number.isSafeInteger(length) || byteStart < 0 || length < 0 || byteStart + length > t.nbytes) {
-    throw inputError(t.file, `tensor ${t.name}: slice [${byteStart}, +${length}) is outside its ${t.nbytes} bytes`);
+    throw inputError(t.file, `tensor ${printable(t.name)}: slice [${byteStart}, +${length}) is outside its ${t.nbytes} bytes`);
   }
   const out = new Uint8Array(length);
   if (length === 0) return out;
-  const fh = await fsp.open(t.file, "r");
+  const fh = await openInput(t.file);
   try {
     await readFully(fh, t.file, out, t.dataOffset + byteStart);
   } finally {

@@ -4,13 +4,13 @@
 // header is rewritten with those hashes at the end (fixed-length placeholders keep every offset).
 
 import { availableParallelism } from "node:os";
-import { realpathSync, statSync } from "node:fs";
+import { realpathSync, rmSync, statSync } from "node:fs";
 import { basename, dirname, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
 import { openCheckpoint } from "../checkpoint/index.js";
 import { GgufStreamWriter, sha256File, stringElementOffsets } from "../gguf/writer.js";
 import { f16ToF32, f32ToF16Bits } from "../quant/float.js";
-import { writeFileAtomic } from "../util/atomic.js";
+import { checkTarget, writeFileAtomic } from "../util/atomic.js";
 import { BitconvError } from "../util/errors.js";
 import { progressBar } from "../util/progress.js";
 import { VERSION } from "../version.js";
@@ -106,13 +106,18 @@ function checkOutput(output: string | undefined, inputs: readonly string[]): str
     throw new BitconvError(`${output}: the folder ${dirname(out)} does not exist`);
   }
   if (!st.isDirectory()) throw new BitconvError(`${output}: ${dirname(out)} is not a folder`);
-  try {
-    if (statSync(out).isDirectory()) throw new BitconvError(`${output}: is a folder, not a file name`);
-  } catch (e) {
-    if (e instanceof BitconvError) throw e;
-  }
+  checkTarget(out);
   if (inputs.some((f) => resolve(f) === out)) throw new BitconvError(`${output}: is one of the input files`);
   return out;
+}
+
+/** The manifest path, checked before any work (a refusal after the artifact is written would split them). */
+function checkManifest(manifest: string, output: string, inputs: readonly string[]): string {
+  const m = resolve(manifest);
+  if (m === output) throw new BitconvError(`${manifest}: --manifest names the output file itself`);
+  if (inputs.some((f) => resolve(f) === m)) throw new BitconvError(`${manifest}: is one of the input files`);
+  checkTarget(m);
+  return m;
 }
 
 function resolveThreads(threads: number | undefined): number {
@@ -150,6 +155,7 @@ async function writeArtifact(
   output: string,
   threads: number,
   quiet: boolean,
+  manifest: string | undefined,
 ): Promise<{ scales: number[]; hashes: string[] }> {
   const writer = await GgufStreamWriter.create(output, plan.kvs, plan.tensorInfos);
   // where the 64-hex placeholders of bitconv.source.files sit, filled in once the hashes are known
@@ -217,6 +223,8 @@ async function writeArtifact(
       if (!/^[0-9a-f]{64}$/.test(hashes[i])) throw new Error(`bad sha256 for ${plan.provenanceFiles[i].rel}`);
       await writer.patchBytes(hashAt[i], Buffer.from(hashes[i], "latin1"));
     }
+    // an old manifest must never sit beside the new artifact (docs/convert.md, "after a kill")
+    if (manifest) rmSync(manifest, { force: true });
     await writer.finish();
     return { scales: scales.filter((s) => s !== undefined), hashes };
   } catch (e) {
@@ -246,7 +254,8 @@ export async function convert(opts: ConvertOptions): Promise<ConvertResult> {
     return { dryRun: true, bytes: plan.outputBytes, tensors: plan.tensors.length, inputBytes: plan.inputBytes, seconds: 0, mbPerSec: 0, threads, notes: plan.notes, plan: summary };
   }
   const output = checkOutput(opts.output, ckpt.files);
-  const { scales, hashes } = await writeArtifact(plan, output, threads, opts.quiet ?? false);
+  const manifest = opts.manifest ? checkManifest(opts.manifest, output, ckpt.files) : undefined;
+  const { scales, hashes } = await writeArtifact(plan, output, threads, opts.quiet ?? false, manifest);
   const notes = [...plan.notes];
   if (plan.blockScale === "w") notes.push(f16RoundingNote(scales));
   const seconds = (performance.now() - t0) / 1000;
@@ -262,9 +271,9 @@ export async function convert(opts: ConvertOptions): Promise<ConvertResult> {
     notes,
     plan: summary,
   };
-  if (opts.manifest) {
+  if (manifest) {
     result.sha256 = await sha256File(output);
-    result.manifest = resolve(opts.manifest);
+    result.manifest = manifest;
     await writeFileAtomic(result.manifest, JSON.stringify(manifestOf(plan, result, hashes), null, 2) + "\n");
   }
   return result;

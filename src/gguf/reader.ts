@@ -19,6 +19,8 @@
 
 import { promises as fsp } from "node:fs";
 import { BitconvError, inputError } from "../util/errors.js";
+import { describeFsError, openInput } from "../util/files.js";
+import { printable } from "../util/printable.js";
 import { GgufValueType } from "./types.js";
 
 export interface GgufKvEntry {
@@ -317,20 +319,14 @@ function tensorNbytes(ne: number[], info: TypeInfo): { nbytes: number } | { prob
 
 /** Reads and validates the header of a GGUF file. */
 export async function readGguf(path: string, opts: ReadGgufOptions = {}): Promise<GgufFile> {
-  let fh: fsp.FileHandle;
-  try {
-    fh = await fsp.open(path, "r");
-  } catch (e) {
-    throw inputError(path, `cannot open: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-  }
+  const fh = await openInput(path);
   try {
     const st = await fh.stat();
-    if (!st.isFile()) throw inputError(path, "not a regular file");
     return await parse(path, fh, st.size, opts);
   } catch (e) {
     if (e instanceof Problem) throw inputError(path, e.message);
     if (e instanceof BitconvError) throw e;
-    throw inputError(path, `cannot read: ${(e as Error).message}`);
+    throw inputError(path, describeFsError(e));
   } finally {
     await fh.close();
   }
@@ -375,17 +371,17 @@ async function parse(path: string, fh: fsp.FileHandle, fileSize: number, opts: R
     const at = r.pos;
     const key = await r.string(`key ${i}`, () => warn(`key at offset ${at} is not valid UTF-8`));
     if (key.length === 0) throw new Problem(`key ${i} at offset ${at} is empty`);
-    if (kv.has(key)) throw new Problem(`duplicate key "${key}" (key ${i}, offset ${at})`);
-    const type = await r.u32(`the value type of "${key}"`);
+    if (kv.has(key)) throw new Problem(`duplicate key "${printable(key)}" (key ${i}, offset ${at})`);
+    const type = await r.u32(`the value type of "${printable(key)}"`);
     let entry: GgufKvEntry;
     if (type === T.ARRAY) {
-      const sub = await r.u32(`the element type of "${key}"`);
-      const countRaw = await r.u64(`the element count of "${key}"`);
-      if (sub === T.ARRAY) throw new Problem(`key "${key}": arrays of arrays are not allowed`);
-      if (sub !== T.STRING && SCALAR_BYTES[sub] === undefined) throw new Problem(`key "${key}": unknown array element type ${sub}`);
+      const sub = await r.u32(`the element type of "${printable(key)}"`);
+      const countRaw = await r.u64(`the element count of "${printable(key)}"`);
+      if (sub === T.ARRAY) throw new Problem(`key "${printable(key)}": arrays of arrays are not allowed`);
+      if (sub !== T.STRING && SCALAR_BYTES[sub] === undefined) throw new Problem(`key "${printable(key)}": unknown array element type ${sub}`);
       const minElem = sub === T.STRING ? 8 : SCALAR_BYTES[sub];
       if (countRaw * BigInt(minElem) > BigInt(r.remaining)) {
-        throw new Problem(`key "${key}": array of ${countRaw} ${ggufValueTypeName(sub)} does not fit in the ${r.remaining} bytes left`);
+        throw new Problem(`key "${printable(key)}": array of ${countRaw} ${ggufValueTypeName(sub)} does not fit in the ${r.remaining} bytes left`);
       }
       const count = Number(countRaw);
       const values: unknown[] = new Array(count);
@@ -393,14 +389,14 @@ async function parse(path: string, fh: fsp.FileHandle, fileSize: number, opts: R
       let badBool = 0;
       if (sub === T.STRING) {
         const bad = () => badUtf8++;
-        for (let j = 0; j < count; j++) values[j] = r.stringSync(bad) ?? (await r.string(`element ${j} of "${key}"`, bad));
+        for (let j = 0; j < count; j++) values[j] = r.stringSync(bad) ?? (await r.string(`element ${j} of "${printable(key)}"`, bad));
       } else {
         // numeric arrays: decoded chunk by chunk from one bounds-checked read each
         const size = SCALAR_BYTES[sub];
         const per = Math.max(1, Math.floor(CHUNK / size));
         for (let j = 0; j < count; j += per) {
           const n = Math.min(per, count - j);
-          const b = await r.bytes(n * size, `elements ${j}..${j + n - 1} of "${key}"`);
+          const b = await r.bytes(n * size, `elements ${j}..${j + n - 1} of "${printable(key)}"`);
           for (let e = 0; e < n; e++) {
             let v = decodeScalar(b, e * size, sub);
             if (sub === T.BOOL) {
@@ -411,20 +407,20 @@ async function parse(path: string, fh: fsp.FileHandle, fileSize: number, opts: R
           }
         }
       }
-      if (badUtf8) warn(`key "${key}": ${badUtf8} element(s) are not valid UTF-8`);
-      if (badBool) warn(`key "${key}": ${badBool} BOOL element(s) are neither 0 nor 1`);
+      if (badUtf8) warn(`key "${printable(key)}": ${badUtf8} element(s) are not valid UTF-8`);
+      if (badBool) warn(`key "${printable(key)}": ${badBool} BOOL element(s) are neither 0 nor 1`);
       entry = { type, value: values, subType: sub };
     } else if (type === T.STRING) {
-      entry = { type, value: await r.string(`the value of "${key}"`, () => warn(`key "${key}": value is not valid UTF-8`)) };
+      entry = { type, value: await r.string(`the value of "${printable(key)}"`, () => warn(`key "${printable(key)}": value is not valid UTF-8`)) };
     } else if (SCALAR_BYTES[type] !== undefined) {
-      let v = await r.scalar(type, `the value of "${key}"`);
+      let v = await r.scalar(type, `the value of "${printable(key)}"`);
       if (type === T.BOOL) {
-        if (v !== 0 && v !== 1) warn(`key "${key}": BOOL byte ${String(v)} is neither 0 nor 1`);
+        if (v !== 0 && v !== 1) warn(`key "${printable(key)}": BOOL byte ${String(v)} is neither 0 nor 1`);
         v = v !== 0;
       }
       entry = { type, value: v };
     } else {
-      throw new Problem(`key "${key}" has unknown value type ${type}`);
+      throw new Problem(`key "${printable(key)}" has unknown value type ${type}`);
     }
     kv.set(key, entry);
   }
@@ -465,24 +461,24 @@ async function parse(path: string, fh: fsp.FileHandle, fileSize: number, opts: R
     const name = await r.string(`the name of tensor ${i}`, () => warn(`tensor ${i} name is not valid UTF-8`));
     const nameBytes = Buffer.byteLength(name);
     if (nameBytes === 0) throw new Problem(`tensor ${i} at offset ${at} has an empty name`);
-    if (nameBytes > MAX_NAME_BYTES) throw new Problem(`tensor ${i} name "${name.slice(0, 80)}" is ${nameBytes} bytes, the limit is ${MAX_NAME_BYTES}`);
-    if (names.has(name)) throw new Problem(`duplicate tensor name "${name}"`);
+    if (nameBytes > MAX_NAME_BYTES) throw new Problem(`tensor ${i} name "${printable(name)}" is ${nameBytes} bytes, the limit is ${MAX_NAME_BYTES}`);
+    if (names.has(name)) throw new Problem(`duplicate tensor name "${printable(name)}"`);
     names.add(name);
-    const nDims = await r.u32(`n_dims of "${name}"`);
-    if (nDims > MAX_DIMS) throw new Problem(`tensor "${name}" has ${nDims} dimensions, at most ${MAX_DIMS} are allowed`);
-    if (nDims === 0) warn(`tensor "${name}" has 0 dimensions (read as a scalar)`);
+    const nDims = await r.u32(`n_dims of "${printable(name)}"`);
+    if (nDims > MAX_DIMS) throw new Problem(`tensor "${printable(name)}" has ${nDims} dimensions, at most ${MAX_DIMS} are allowed`);
+    if (nDims === 0) warn(`tensor "${printable(name)}" has 0 dimensions (read as a scalar)`);
     const ne: number[] = [];
     let prod = 1n;
     for (let d = 0; d < nDims; d++) {
-      const v = await r.u64(`ne[${d}] of "${name}"`);
-      if (v > 0x7fffffffffffffffn) throw new Problem(`tensor "${name}" ne[${d}] = ${v} is negative as int64`);
+      const v = await r.u64(`ne[${d}] of "${printable(name)}"`);
+      if (v > 0x7fffffffffffffffn) throw new Problem(`tensor "${printable(name)}" ne[${d}] = ${v} is negative as int64`);
       prod *= v;
-      if (prod > BigInt(Number.MAX_SAFE_INTEGER)) throw new Problem(`tensor "${name}" has an absurd element count (ne = ${[...ne, v].join(" x ")}...)`);
+      if (prod > BigInt(Number.MAX_SAFE_INTEGER)) throw new Problem(`tensor "${printable(name)}" has an absurd element count (ne = ${[...ne, v].join(" x ")}...)`);
       ne.push(Number(v));
     }
-    const type = await r.u32(`the type of "${name}"`);
-    const offRaw = await r.u64(`the offset of "${name}"`);
-    if (offRaw > BigInt(fileSize)) throw new Problem(`tensor "${name}" has offset ${offRaw}, past the end of the file (${fileSize} bytes): truncated or corrupt`);
+    const type = await r.u32(`the type of "${printable(name)}"`);
+    const offRaw = await r.u64(`the offset of "${printable(name)}"`);
+    if (offRaw > BigInt(fileSize)) throw new Problem(`tensor "${printable(name)}" has offset ${offRaw}, past the end of the file (${fileSize} bytes): truncated or corrupt`);
     raw.push({ name, ne, type, offset: Number(offRaw), at });
   }
 
@@ -509,22 +505,22 @@ async function parse(path: string, fh: fsp.FileHandle, fileSize: number, opts: R
     const info = ggufTypeInfo(t.type, typeContext);
     if (!info) {
       const why = REMOVED_TYPES[t.type] ?? (t.type === 37 && typeContext === "fork" ? "I8_S (an activation type, never stored)" : "unknown");
-      throw new Problem(`tensor "${t.name}" has type ${t.type}: ${why} (${typeContext} type table)`);
+      throw new Problem(`tensor "${printable(t.name)}" has type ${t.type}: ${why} (${typeContext} type table)`);
     }
     const sz = tensorNbytes(t.ne.length ? t.ne : [1], info);
-    if ("problem" in sz) throw new Problem(`tensor "${t.name}" (${info.name}, ne ${t.ne.join(" x ")}): ${sz.problem}`);
+    if ("problem" in sz) throw new Problem(`tensor "${printable(t.name)}" (${info.name}, ne ${t.ne.join(" x ")}): ${sz.problem}`);
     const nbytes = sz.nbytes;
     const dataOffset = dataStart + t.offset;
     if (dataOffset + nbytes > fileSize) {
-      throw new Problem(`tensor "${t.name}" data [${dataOffset}, ${dataOffset + nbytes}) runs past the end of the file (${fileSize} bytes): truncated`);
+      throw new Problem(`tensor "${printable(t.name)}" data [${dataOffset}, ${dataOffset + nbytes}) runs past the end of the file (${fileSize} bytes): truncated`);
     }
     if (t.offset !== expected) {
-      const msg = `tensor "${t.name}" has offset ${t.offset}, expected ${expected} (llama.cpp requires sequential, ${alignment}-padded data)`;
+      const msg = `tensor "${printable(t.name)}" has offset ${t.offset}, expected ${expected} (llama.cpp requires sequential, ${alignment}-padded data)`;
       if (strictOffsets) throw new Problem(msg);
       if (!offsetIssue) warn(msg);
       offsetIssue = true;
     }
-    if (t.offset % alignment !== 0) warn(`tensor "${t.name}" offset ${t.offset} is not a multiple of the alignment ${alignment}`);
+    if (t.offset % alignment !== 0) warn(`tensor "${printable(t.name)}" offset ${t.offset} is not a multiple of the alignment ${alignment}`);
     expected = t.offset + pad(nbytes, alignment);
     tensors.push({
       name: t.name,
@@ -562,12 +558,7 @@ export async function readTensorData(file: GgufFile, tensor: GgufTensor, start =
     throw new BitconvError(`${file.path}: tensor "${tensor.name}": range [${start}, ${start}+${n}) is outside its ${tensor.nbytes} bytes`);
   }
   const out = Buffer.alloc(n);
-  let fh: fsp.FileHandle;
-  try {
-    fh = await fsp.open(file.path, "r");
-  } catch (e) {
-    throw inputError(file.path, `cannot open: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-  }
+  const fh = await openInput(file.path);
   try {
     let got = 0;
     while (got < n) {

@@ -1,4 +1,5 @@
 import type { Argv, CommandModule } from "yargs";
+import { printable } from "../util/printable.js";
 import { hubOptionsFromEnv } from "../hub/options.js";
 import { BitconvError } from "../util/errors.js";
 import { inspect } from "./index.js";
@@ -45,7 +46,7 @@ export const inspectCommand: CommandModule<object, InspectArgs> = {
       stats: a.stats,
       html: a.html,
       hub: { ...hub, revision: a.revision },
-      onProgress: progress ? (i, n, name) => process.stderr.write(`\rstatistics ${i + 1}/${n} ${name.slice(0, 60).padEnd(60)}`) : undefined,
+      onProgress: progress ? (i, n, name) => process.stderr.write(`\rstatistics ${i + 1}/${n} ${printable(name, 60).slice(0, 70).padEnd(60)}`) : undefined,
     });
     if (progress && r.stats?.length) process.stderr.write(`\r${" ".repeat(80)}\r`);
     if (a.json) process.stdout.write(`${JSON.stringify(r, (_k, v) => (typeof v === "bigint" ? v.toString() : v), 2)}\n`);

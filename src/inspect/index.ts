@@ -1,9 +1,9 @@
 // inspect: summaries, ternary statistics, block decoding and the HTML report of GGUF files and
 // Hugging Face checkpoints (docs/inspect.md). The CLI (command.ts) is a thin layer over `inspect`.
-import { promises as fsp } from "node:fs";
 import { looksLikeRepoId } from "../hub/paths.js";
 import { writeFileAtomic } from "../util/atomic.js";
 import { BitconvError, inputError } from "../util/errors.js";
+import { fileKind, openInput, statInput } from "../util/files.js";
 import { inspectGguf } from "./gguf.js";
 import { renderHtml } from "./html.js";
 import { inspectHub } from "./hub.js";
@@ -16,7 +16,7 @@ export { renderHtml } from "./html.js";
 export { decodeBlock, blockCount, BLOCK_DEFINITIONS } from "./blocks.js";
 
 async function sniff(path: string): Promise<"gguf" | "safetensors" | "unknown"> {
-  const fh = await fsp.open(path, "r");
+  const fh = await openInput(path);
   try {
     const b = Buffer.alloc(9);
     const { bytesRead } = await fh.read(b, 0, 9, 0);
@@ -34,13 +34,7 @@ export async function inspect(opts: InspectOptions): Promise<InspectResult> {
   if (opts.block !== undefined && (!Number.isSafeInteger(opts.block) || opts.block < 0)) {
     throw new BitconvError(`--block must be a block number >= 0, got ${opts.block}`);
   }
-  let st: import("node:fs").Stats | undefined;
-  try {
-    st = await fsp.stat(src);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code !== "ENOENT" && code !== "ENOTDIR") throw inputError(src, `cannot read: ${code ?? (e as Error).message}`);
-  }
+  const st = await statInput(src);
   let result: InspectResult;
   if (!st) {
     if (!looksLikeRepoId(src)) throw inputError(src, "no such file or folder (and not a Hub repo id org/name)");
@@ -48,7 +42,7 @@ export async function inspect(opts: InspectOptions): Promise<InspectResult> {
   } else if (st.isDirectory()) {
     result = await inspectCheckpoint(await listLocalCheckpoint(src, true), opts);
   } else if (!st.isFile()) {
-    throw inputError(src, "not a regular file or folder");
+    throw inputError(src, `is ${fileKind(st)}, not a regular file or folder`);
   } else {
     const kind = st.size === 0 ? "gguf" : await sniff(src);
     if (kind === "gguf" || (kind === "unknown" && src.endsWith(".gguf"))) result = await inspectGguf(src, opts);
@@ -59,6 +53,7 @@ export async function inspect(opts: InspectOptions): Promise<InspectResult> {
     try {
       await writeFileAtomic(opts.html, renderHtml(result));
     } catch (e) {
+      if (e instanceof BitconvError) throw e;
       throw inputError(opts.html, `cannot write the report: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
     }
   }

@@ -6,6 +6,7 @@ import { readSafetensorsHeader, readTensorBytes, type StTensor } from "../checkp
 import { detectFamily } from "../checkpoint/config.js";
 import { detectPre } from "../tokenizer/gguf.js";
 import { BitconvError, inputError } from "../util/errors.js";
+import { readInputText } from "../util/files.js";
 import { decodeBlock, type BlockTensor } from "./blocks.js";
 import { bpw, computeTotals, jsonable, layerOf, type Category } from "./common.js";
 import { BOUNDARY_EPS, countHfPacked, masterStats, toF32, type Counts } from "./stats.js";
@@ -32,14 +33,7 @@ export interface CheckpointListing {
 const PROJ_RE = /\.(q_proj|k_proj|v_proj|o_proj|gate_proj|up_proj|down_proj)\.weight$/;
 const FLOAT = new Set(["F32", "F16", "BF16"]);
 
-async function readText(p: string): Promise<string | undefined> {
-  try {
-    return await fsp.readFile(p, "utf8");
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-    throw inputError(p, `cannot read: ${(e as Error).message}`);
-  }
-}
+const readText = (p: string): Promise<string | undefined> => readInputText(p, true);
 
 
 /** A local folder or .safetensors file -> listing (headers only). */

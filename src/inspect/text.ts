@@ -1,5 +1,13 @@
 // The human-readable form of an InspectResult (what `bitconv inspect` prints without --json).
+import { printable } from "../util/printable.js";
 import type { BlockDecode, InspectResult, TensorStats } from "./types.js";
+
+// Names and values come from the file: every table cell is escaped and cut (printable), and so is
+// every line of the finished text, so nothing from a file reaches the terminal raw.
+const MAX_LINE = 4000;
+
+/** Lines of an already escaped block (its newlines are ours), indented. */
+const indent = (block: string): string[] => block.split("\n").map((l) => `  ${l}`);
 
 export function formatBytes(n: number): string {
   if (n < 1024) return `${n} B`;
@@ -15,7 +23,8 @@ export function formatBytes(n: number): string {
 
 const pct = (x: number): string => `${(100 * x).toFixed(1)}%`;
 
-function table(rows: string[][], rightAlign: Set<number> = new Set()): string {
+function table(raw: string[][], rightAlign: Set<number> = new Set()): string {
+  const rows = raw.map((r) => r.map((cell) => printable(cell)));
   const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => (r[c] ?? "").length)));
   return rows
     .map((r) => r.map((cell, c) => (rightAlign.has(c) ? cell.padStart(widths[c]) : cell.padEnd(widths[c]))).join("  ").trimEnd())
@@ -69,7 +78,7 @@ export function renderBlock(b: BlockDecode): string {
     }
   }
   if (line.length) out.push(`    ${line.join("  ")}`);
-  return out.join("\n");
+  return out.map((l) => printable(l, MAX_LINE)).join("\n");
 }
 
 export function renderText(r: InspectResult): string {
@@ -100,7 +109,7 @@ export function renderText(r: InspectResult): string {
   for (const t of r.tensors) {
     rows.push([t.name, `[${t.shape.join(", ")}]`, t.layout && t.layout !== t.type.toLowerCase() ? `${t.type} (${t.layout})` : t.type, String(t.bytes), t.bits_per_weight.toFixed(4)]);
   }
-  out.push(table(rows, new Set([3, 4])).replace(/^/gm, "  "));
+  out.push(...indent(table(rows, new Set([3, 4]))));
   const tt = r.totals;
   out.push(
     "",
@@ -110,12 +119,12 @@ export function renderText(r: InspectResult): string {
   );
   if (r.stats) {
     out.push("", "ternary statistics:");
-    out.push(r.stats.length ? renderStats(r.stats).replace(/^/gm, "  ") : "  (no ternary tensors)");
+    out.push(...(r.stats.length ? indent(renderStats(r.stats)) : ["  (no ternary tensors)"]));
   }
-  if (r.block) out.push("", renderBlock(r.block));
+  if (r.block) out.push("", ...renderBlock(r.block).split("\n"));
   if (r.warnings.length) {
     out.push("", "notes:");
     for (const w of r.warnings) out.push(`  - ${w}`);
   }
-  return out.join("\n") + "\n";
+  return out.map((l) => printable(l, MAX_LINE)).join("\n") + "\n";
 }

@@ -1,10 +1,11 @@
 // Text <-> token ids for verify and generate, with @huggingface/tokenizers.
 // Two sources give the same ids: the checkpoint's own tokenizer.json (+ tokenizer_config.json), or an
 // equivalent tokenizer.json object rebuilt from an artifact's `tokenizer.ggml.*` metadata.
-import { readFileSync, statSync, existsSync } from "node:fs";
+import { statSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import { Tokenizer } from "@huggingface/tokenizers";
 import { BitconvError, inputError } from "../util/errors.js";
+import { readInputTextSync } from "../util/files.js";
 import { readGguf } from "../gguf/reader.js";
 
 /** Where to take the tokenizer from; the first one given wins, in this order. */
@@ -53,12 +54,7 @@ const TOKEN_TYPE_CONTROL = 3;
 const TOKEN_TYPE_USER_DEFINED = 4;
 
 function readJson(file: string): unknown {
-  let text: string;
-  try {
-    text = readFileSync(file, "utf8");
-  } catch (e) {
-    throw inputError(file, `cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-  }
+  const text = readInputTextSync(file);
   try {
     return JSON.parse(text);
   } catch (e) {

@@ -2,6 +2,7 @@
 // llama-perplexity -f.
 import { readFileSync, statSync } from "node:fs";
 import { inputError } from "../util/errors.js";
+import { fileKind } from "../util/files.js";
 
 /** Byte offset of the first invalid UTF-8 sequence, or -1 when the bytes are valid UTF-8. */
 export function firstInvalidUtf8(b: Uint8Array): number {
@@ -47,6 +48,7 @@ export function readUtf8Text(file: string): { text: string; bytes: number } {
     throw inputError(file, `cannot read: ${(e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (e as Error).message}`);
   }
   if (st.isDirectory()) throw inputError(file, "is a directory, not a text file");
+  if (!st.isFile()) throw inputError(file, `is ${fileKind(st)}, not a regular file`);
   const buf = readFileSync(file);
   if (buf.length === 0) throw inputError(file, "is empty");
   const bad = firstInvalidUtf8(buf);

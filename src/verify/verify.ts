@@ -1,9 +1,10 @@
 // bitconv verify: perplexity (llama-perplexity's method), KL divergence against a reference, speed.
 // The numbers come from the C runtime (`bitconv-rt perplexity --json`, `bitconv-rt bench --json`);
 // this module picks the reference, tokenizes the text, runs the passes and applies the gates.
-import { closeSync, existsSync, openSync, readSync, statSync } from "node:fs";
+import { closeSync, existsSync, readSync, statSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
 import { BitconvError, inputError } from "../util/errors.js";
+import { openInputSync } from "../util/files.js";
 import { loadTokenizer, type BitconvTokenizer } from "../tokenizer/encode.js";
 import { makeTempDir, packageRoot, runRuntime, writeTokenFile, type RuntimeEvent } from "../runtime/runtime.js";
 import { readArtifactInfo, type ArtifactInfo } from "../runtime/artifact.js";
@@ -114,7 +115,7 @@ export interface LogitsFileHeader {
 }
 
 export function readLogitsHeader(file: string): LogitsFileHeader | null {
-  const fd = openSync(file, "r");
+  const fd = openInputSync(file);
   try {
     const b = Buffer.alloc(20);
     const n = readSync(fd, b, 0, 20, 0);
@@ -126,7 +127,7 @@ export function readLogitsHeader(file: string): LogitsFileHeader | null {
 }
 
 function fileMagic(file: string): string {
-  const fd = openSync(file, "r");
+  const fd = openInputSync(file);
   try {
     const b = Buffer.alloc(8);
     const n = readSync(fd, b, 0, 8, 0);
