@@ -178,7 +178,7 @@ function generationIds(ckpt: Checkpoint): { bos?: number; eos?: number } {
   return { bos: id(first(g?.bos_token_id)), eos: id(first(g?.eos_token_id)) };
 }
 
-function tokenizerKvs(ckpt: Checkpoint): { kvs: GgufKv[]; notes: string[] } {
+function tokenizerKvs(ckpt: Checkpoint, target: Target): { kvs: GgufKv[]; notes: string[] } {
   const file = `${ckpt.dir}/tokenizer.json`;
   const tok = parseJson(file, ckpt.tokenizerJson);
   if (!tok) {
@@ -192,6 +192,7 @@ function tokenizerKvs(ckpt: Checkpoint): { kvs: GgufKv[]; notes: string[] } {
     eosTokenId: ckpt.config.eosTokenId ?? gen.eos,
     vocabSize: ckpt.config.vocab,
     file,
+    target,
   });
   return { kvs: r.kvs, notes: r.notes };
 }
@@ -311,7 +312,7 @@ export function planConversion(ckpt: Checkpoint, opts: PlanOptions): ConversionP
     steps.push({ tensor: ti, jobs: js.map((_, i) => first + i) });
   }
 
-  const tok = tokenizerKvs(ckpt);
+  const tok = tokenizerKvs(ckpt, target);
   notes.push(...tok.notes);
   const provenanceFiles = ckpt.files.map((path) => ({ path, rel: relative(ckpt.dir, path).split("\\").join("/") }));
   const optionsJson = JSON.stringify({ embed_type: embedType, layout: layoutName, target });
