@@ -9,7 +9,7 @@ import { encodeGgufHeader, kv, type GgufKv, type GgufTensorInfo } from "../gguf/
 import { GgmlType, ggmlTypeName } from "../gguf/types.js";
 import { getLayout, LAYOUT_NAMES, type Layout, type LayoutName, type TlParams } from "../layouts/index.js";
 import { q8_0Nbytes } from "../quant/q8_0.js";
-import { tokenizerKeys } from "../tokenizer/gguf.js";
+import { checkpointTokenizerKeys } from "../tokenizer/gguf.js";
 import { BitconvError, inputError } from "../util/errors.js";
 import { VERSION } from "../version.js";
 import type { EmbedType, FloatDtype, FloatJob, Job, TernaryJob } from "./jobs.js";
@@ -179,19 +179,15 @@ function generationIds(ckpt: Checkpoint): { bos?: number; eos?: number } {
 }
 
 function tokenizerKvs(ckpt: Checkpoint, target: Target): { kvs: GgufKv[]; notes: string[] } {
-  const file = `${ckpt.dir}/tokenizer.json`;
-  const tok = parseJson(file, ckpt.tokenizerJson);
-  if (!tok) {
-    throw inputError(file, "missing: a GGUF needs the tokenizer (copy tokenizer.json and tokenizer_config.json of the base model into the folder)");
-  }
   const gen = generationIds(ckpt);
-  const r = tokenizerKeys({
-    tokenizer: tok,
+  const r = checkpointTokenizerKeys({
+    dir: ckpt.dir,
+    tokenizerJson: parseJson(`${ckpt.dir}/tokenizer.json`, ckpt.tokenizerJson),
+    tokenizerModel: ckpt.tokenizerModel,
     tokenizerConfig: parseJson(`${ckpt.dir}/tokenizer_config.json`, ckpt.tokenizerConfig),
     bosTokenId: ckpt.config.bosTokenId ?? gen.bos,
     eosTokenId: ckpt.config.eosTokenId ?? gen.eos,
     vocabSize: ckpt.config.vocab,
-    file,
     target,
   });
   return { kvs: r.kvs, notes: r.notes };

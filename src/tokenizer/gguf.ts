@@ -6,6 +6,8 @@
 import { kv, type GgufKv } from "../gguf/writer.js";
 import { inputError } from "../util/errors.js";
 import { checkHash, preNameForHash } from "./pre.js";
+import { parseSpmModel } from "./spmModel.js";
+import { isSpmStyleJson, spmTokenizerKeys, spmVocabFromJson } from "./spmGguf.js";
 
 /** The pre-tokenizer regex of LLaMA 3 (llama.cpp pre type "llama-bpe"). */
 export const LLAMA3_SPLIT_REGEX =
@@ -228,4 +230,39 @@ export function tokenizerKeys(input: TokenizerInput): TokenizerKeys {
   const tmpl = chatTemplate(cfg);
   if (tmpl !== undefined) kvs.push(kv.str("tokenizer.chat_template", tmpl));
   return { kvs, pre, nTokens: n, notes };
+}
+
+export interface CheckpointTokenizer extends Omit<TokenizerInput, "tokenizer" | "file"> {
+  dir: string;
+  /** tokenizer.json, parsed */
+  tokenizerJson?: JsonObj;
+  /** tokenizer.model (a SentencePiece ModelProto), as bytes */
+  tokenizerModel?: Uint8Array;
+}
+
+/**
+ * The tokenizer keys of a checkpoint folder: tokenizer.model first when there is one (its scores are
+ * exact, as llama.cpp's converter prefers it), else tokenizer.json, SentencePiece-style or byte-level.
+ */
+export function checkpointTokenizerKeys(c: CheckpointTokenizer): TokenizerKeys {
+  const cfg = c.tokenizerConfig;
+  const spmKeys = (vocab: ReturnType<typeof parseSpmModel>, file: string): TokenizerKeys => {
+    const r = spmTokenizerKeys({
+      vocab, file, vocabSize: c.vocabSize, target: c.target,
+      addBos: typeof cfg?.add_bos_token === "boolean" ? cfg.add_bos_token : undefined,
+      addEos: typeof cfg?.add_eos_token === "boolean" ? cfg.add_eos_token : undefined,
+      bosTokenId: c.bosTokenId, eosTokenId: c.eosTokenId, chatTemplate: chatTemplate(cfg),
+    });
+    return { ...r, pre: "default", nTokens: c.vocabSize };
+  };
+  if (c.tokenizerModel) {
+    const file = `${c.dir}/tokenizer.model`;
+    return spmKeys(parseSpmModel(c.tokenizerModel, file), file);
+  }
+  const file = `${c.dir}/tokenizer.json`;
+  if (!c.tokenizerJson) {
+    throw inputError(file, "missing: a GGUF needs the tokenizer (copy tokenizer.json or tokenizer.model, and tokenizer_config.json, of the base model into the folder)");
+  }
+  if (isSpmStyleJson(c.tokenizerJson)) return spmKeys(spmVocabFromJson(c.tokenizerJson, file), file);
+  return tokenizerKeys({ ...c, tokenizer: c.tokenizerJson, file });
 }
