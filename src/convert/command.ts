@@ -1,6 +1,9 @@
 // `bitconv convert <model-dir> --layout L -o out.gguf`: a thin layer over convert().
 import type { ArgumentsCamelCase, Argv, CommandModule } from "yargs";
+import { existsSync, statSync } from "node:fs";
 import { resolveModelSource } from "../hub/pull.js";
+import { BitconvError } from "../util/errors.js";
+import { convertFromGguf } from "./fromGguf.js";
 import { LAYOUT_NAMES } from "../layouts/types.js";
 import { formatBytes } from "../util/progress.js";
 import { convert, EMBED_TYPES, TARGETS, type ConvertResult, type EmbedType, type Target } from "./index.js";
@@ -43,6 +46,21 @@ function printResult(r: ConvertResult): void {
   for (const n of r.notes) process.stdout.write(`note: ${n}\n`);
 }
 
+/** `bitconv convert <file.gguf>`: an existing ternary GGUF rewritten in another layout (fromGguf.ts). */
+async function convertGgufCommand(a: ArgumentsCamelCase<Args>): Promise<void> {
+  if (a["dry-run"]) throw new BitconvError("--dry-run is not available for a GGUF input");
+  const embedGiven = process.argv.some((x) => x === "--embed-type" || x.startsWith("--embed-type="));
+  const r = await convertFromGguf({
+    input: a.model, output: a.output!, layout: a.layout, target: a.target,
+    ...(embedGiven ? { embedType: a["embed-type"] } : {}),
+  });
+  if (a.json) process.stdout.write(JSON.stringify(r, null, 2) + "\n");
+  else {
+    process.stdout.write(`wrote ${r.output}: ${r.tensors} tensors, ${formatBytes(r.bytes)} (${r.layout}, arch ${r.arch}) from ${r.input} (sha256 ${r.inputSha256})\n`);
+    for (const n of r.notes) process.stdout.write(`note: ${n}\n`);
+  }
+}
+
 export const convertCommand: CommandModule<object, Args> = {
   command: "convert <model>",
   describe: "Convert a Hugging Face BitNet b1.58 checkpoint folder to a GGUF artifact",
@@ -64,6 +82,7 @@ export const convertCommand: CommandModule<object, Args> = {
         return true;
       }) as unknown as Argv<Args>,
   handler: async (a: ArgumentsCamelCase<Args>) => {
+    if (/\.gguf$/i.test(a.model) && existsSync(a.model) && statSync(a.model).isFile()) return convertGgufCommand(a);
     // an org/name is pulled into the Hub cache first; its repo and commit become the provenance
     const src = await resolveModelSource(a.model, { quiet: a.quiet || a.json, ...(a.revision ? { revision: a.revision } : {}) });
     const r = await convert({
