@@ -159,12 +159,14 @@ export async function convertFromGguf(o: ConvertGgufOptions): Promise<ConvertGgu
       if (why) throw inputError(o.input, `tensor ${t.name} (${M} x ${K}) cannot be stored as ${layout}: ${why}`);
       const params = out.params(M, K);
       if (params && !tl.some((_, i) => i % 5 === 0 && tl[i] === M && tl[i + 1] === K)) tl.push(M, K, params.BM, params.BK, params.bm);
-      let memo: Promise<Awaited<ReturnType<typeof unpackTernary>>> | undefined;
-      const unpacked = () => (memo ??= unpackTernary(f, t, inLayout, byName));
+      // the scale tensor follows its weight: it takes the scale found while the weight was repacked,
+      // so no unpacked matrix outlives its own write
+      const found: { scale?: number } = {};
       tensors.push({
         info: { name: t.name, ne: t.ne, type: out.ggmlType, nbytes: out.nbytes(M, K, params) },
         bytes: async () => {
-          const u = await unpacked();
+          const u = await unpackTernary(f, t, inLayout, byName);
+          found.scale = u.scale;
           if (!scaleInBlocks) return out.pack(u.T, M, K, u.scale, params);
           const d = u.scale;
           if (f16ToF32(f32ToF16(d)) !== d) throw inputError(o.input, `tensor ${t.name}: its scale ${d} is not an f16 value, and arch llama keeps the scale in the TQ blocks' f16 d; use --target bitconv`);
@@ -175,8 +177,9 @@ export async function convertFromGguf(o: ConvertGgufOptions): Promise<ConvertGgu
         tensors.push({
           info: { name: t.name.replace(/\.weight$/, ".scale"), ne: [1], type: GgmlType.F32, nbytes: 4 },
           bytes: async () => {
+            if (found.scale === undefined) throw new Error(`internal: ${t.name}.scale written before its weight`);
             const b = new Uint8Array(4);
-            new DataView(b.buffer).setFloat32(0, (await unpacked()).scale, true);
+            new DataView(b.buffer).setFloat32(0, found.scale, true);
             return b;
           },
         });
