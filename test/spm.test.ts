@@ -15,7 +15,9 @@ import { loadTokenizer } from "../src/tokenizer/encode.js";
 import { verify } from "../src/verify/verify.js";
 import { writeTokenFile } from "../src/runtime/runtime.js";
 import { llamaCppLogits } from "./helpers/llamacpp.js";
-import { encodeSpmModel, smallSpmSpec } from "./helpers/spmModelWriter.js";
+import { encodeSpmModel, llamaTokenizerJson, smallSpmSpec } from "./helpers/spmModelWriter.js";
+import { parseSpmModel } from "../src/tokenizer/spmModel.js";
+import { tokenizerFromObjects } from "../src/tokenizer/encode.js";
 import { writeSyntheticCheckpoint } from "./helpers/synth.js";
 
 const ROOT = resolve(new URL("../..", import.meta.url).pathname);
@@ -129,6 +131,32 @@ test("the C runtime decodes ▁ and <0xXX> pieces: generate --json text equals t
   // bitconv's decoder agrees, but for the dummy-prefix space it strips at the start of a text
   const mine = (await loadTokenizer({ gguf: out })).decode(j.ids);
   assert.is(mine, spelled.startsWith(" ") ? spelled.slice(1) : spelled);
+});
+
+test("a SentencePiece-style tokenizer.json (transformers' LLaMA converter): bitconv and llama.cpp give sentencepiece's ids", async () => {
+  const v = parseSpmModel(readFileSync(join(SPM, "tokenizer.model")), "tokenizer.model");
+  const tj = llamaTokenizerJson(v.pieces.map((piece, i) => ({ piece, score: v.scores[i], type: v.types[i] })));
+  // the json is right: Hugging Face tokenizers running it gives sentencepiece's ids (on the texts
+  // without a literal "<s>", which it takes as the special token, as transformers' fast tokenizer does)
+  const hf = tokenizerFromObjects(tj, {});
+  for (const i of [0, 2]) assert.equal(Array.from(hf.encode(REF.samples[i].text, { addSpecial: false })), REF.samples[i].ids, `HF sample ${i}`);
+  const dir = await onebitWithSpm("json", 3002, new Uint8Array(0));
+  unlinkSync(join(dir, "tokenizer.model"));
+  writeFileSync(join(dir, "tokenizer.json"), JSON.stringify(tj));
+  const mine = await loadTokenizer({ tokenizerJson: dir });
+  assert.is(mine.source, "tokenizer.json");
+  for (const s of REF.samples) assert.equal(Array.from(mine.encode(s.text, { addSpecial: false })), s.ids, "bitconv, from tokenizer.json");
+  const out = join(tmp, "json-tq1_0.gguf");
+  await convert({ modelDir: dir, layout: "tq1_0", output: out, target: "llama.cpp", threads: 2, quiet: true });
+  const g = await readGguf(out);
+  assert.is(g.kv.get("tokenizer.ggml.model")?.value, "llama");
+  assert.equal((g.kv.get("tokenizer.ggml.tokens")?.value as string[]).slice(0, 3000), v.pieces);
+  const model = await llama.loadModel({ modelPath: out, gpuLayers: 0 });
+  try {
+    for (const s of REF.samples) assert.equal(Array.from(model.tokenize(s.text, false), Number), s.ids, `llama.cpp: ${JSON.stringify(s.text.slice(0, 40))}`);
+  } finally {
+    await model.dispose();
+  }
 });
 
 test("bad tokenizer files: one line naming the file, exit 2, nothing at the output path", async () => {

@@ -46,3 +46,43 @@ export function smallSpmSpec(extra: SpmPiece[] = [{ piece: "\u2581a", score: -1 
   for (let b = 0; b < 256; b++) pieces.push({ piece: `<0x${b.toString(16).toUpperCase().padStart(2, "0")}>`, score: 0, type: 6 });
   return { pieces: [...pieces, ...extra], byteFallback: true };
 }
+
+/**
+ * The tokenizer.json transformers' LlamaConverter writes for a SentencePiece BPE model: the vocabulary,
+ * merges from its SentencePieceExtractor (every split of a piece into two pieces, ordered by the
+ * merged piece's score, ties in vocabulary order), LLaMA-2's normalizer and decoder, BOS added.
+ */
+export function llamaTokenizerJson(pieces: { piece: string; score: number; type: number }[]): Record<string, unknown> {
+  const vocab: Record<string, number> = {};
+  pieces.forEach((p, i) => (vocab[p.piece] = i));
+  const merges: { l: string; r: string; score: number; li: number; ri: number; order: number }[] = [];
+  pieces.forEach((p) => {
+    const local: typeof merges = [];
+    const cps = [...p.piece];
+    for (let i = 1; i < cps.length; i++) {
+      const l = cps.slice(0, i).join(""), r = cps.slice(i).join("");
+      if (l in vocab && r in vocab) local.push({ l, r, score: p.score, li: vocab[l], ri: vocab[r], order: 0 });
+    }
+    local.sort((a, b) => a.li - b.li || a.ri - b.ri);
+    merges.push(...local);
+  });
+  merges.forEach((m, i) => (m.order = i));
+  merges.sort((a, b) => b.score - a.score || a.order - b.order);
+  const special = pieces.map((p, id) => ({ p, id })).filter(({ p }) => p.type === 2 || p.type === 3);
+  return {
+    version: "1.0",
+    truncation: null,
+    padding: null,
+    added_tokens: special.map(({ p, id }) => ({ id, content: p.piece, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true })),
+    normalizer: { type: "Sequence", normalizers: [{ type: "Prepend", prepend: "\u2581" }, { type: "Replace", pattern: { String: " " }, content: "\u2581" }] },
+    pre_tokenizer: null,
+    post_processor: {
+      type: "TemplateProcessing",
+      single: [{ SpecialToken: { id: "<s>", type_id: 0 } }, { Sequence: { id: "A", type_id: 0 } }],
+      pair: [{ SpecialToken: { id: "<s>", type_id: 0 } }, { Sequence: { id: "A", type_id: 0 } }, { SpecialToken: { id: "<s>", type_id: 1 } }, { Sequence: { id: "B", type_id: 1 } }],
+      special_tokens: { "<s>": { id: "<s>", ids: [1], tokens: ["<s>"] } },
+    },
+    decoder: { type: "Sequence", decoders: [{ type: "Replace", pattern: { String: "\u2581" }, content: " " }, { type: "ByteFallback" }, { type: "Fuse" }, { type: "Strip", content: " ", start: 1, stop: 0 }] },
+    model: { type: "BPE", dropout: null, unk_token: "<unk>", continuing_subword_prefix: null, end_of_word_suffix: null, fuse_unk: true, byte_fallback: true, ignore_merges: false, vocab, merges: merges.map((m) => [m.l, m.r]) },
+  };
+}
