@@ -615,12 +615,12 @@ test("bad inputs: exit 2, one line naming the file and the problem, no output", 
   expectRefusal(["convert", self, "--layout", "tq2_0", "-o", join(self, "model.safetensors")], /model\.safetensors: is one of the input files/);
   assert.ok(readFileSync(join(self, "model.safetensors")).equals(readFileSync(join(FIX.packed, "model.safetensors"))), "input untouched");
 
-  // a tokenizer that is not byte-level BPE
+  // a Unigram tokenizer (SentencePiece BPE and byte-level BPE are the two bitconv writes)
   const uni = join(tmp, "unigram");
   mkdirSync(uni);
   for (const f of ["config.json", "model.safetensors", "tokenizer_config.json"]) copyFileSync(join(FIX.packed, f), join(uni, f));
   writeFileSync(join(uni, "tokenizer.json"), JSON.stringify({ model: { type: "Unigram", vocab: [["a", 0]] }, pre_tokenizer: { type: "Metaspace" } }));
-  expectRefusal(["convert", uni, "--layout", "tq2_0", "-o", out], /unigram\/tokenizer\.json: the tokenizer is Unigram; bitconv writes only byte-level BPE/, out);
+  expectRefusal(["convert", uni, "--layout", "tq2_0", "-o", out], /unigram\/tokenizer\.json: a Unigram tokenizer\.json is not supported \(bitconv encodes SentencePiece BPE only\)/, out);
 });
 
 test("--dry-run writes nothing and prints the plan; --json gives the same sizes as a real run", () => {

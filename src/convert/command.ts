@@ -13,7 +13,7 @@ interface Args {
   layout: string;
   output?: string;
   target: Target;
-  "embed-type": EmbedType;
+  "embed-type"?: EmbedType;
   threads?: number;
   "dry-run": boolean;
   manifest?: string;
@@ -48,11 +48,10 @@ function printResult(r: ConvertResult): void {
 
 /** `bitconv convert <file.gguf>`: an existing ternary GGUF rewritten in another layout (fromGguf.ts). */
 async function convertGgufCommand(a: ArgumentsCamelCase<Args>): Promise<void> {
-  if (a["dry-run"]) throw new BitconvError("--dry-run is not available for a GGUF input");
-  const embedGiven = process.argv.some((x) => x === "--embed-type" || x.startsWith("--embed-type="));
+  if (a["dry-run"] || a.manifest) throw new BitconvError(`${a["dry-run"] ? "--dry-run" : "--manifest"} is for checkpoint folders, not a GGUF input`);
   const r = await convertFromGguf({
-    input: a.model, output: a.output!, layout: a.layout, target: a.target,
-    ...(embedGiven ? { embedType: a["embed-type"] } : {}),
+    input: a.model, output: a.output!, layout: a.layout, target: a.target, quiet: a.quiet || a.json,
+    ...(a["embed-type"] !== undefined ? { embedType: a["embed-type"] } : {}),
   });
   if (a.json) process.stdout.write(JSON.stringify(r, null, 2) + "\n");
   else {
@@ -70,7 +69,7 @@ export const convertCommand: CommandModule<object, Args> = {
       .option("layout", { alias: "l", type: "string", choices: LAYOUT_NAMES as string[], demandOption: true, describe: "ternary layout" })
       .option("output", { alias: "o", type: "string", describe: "output .gguf file" })
       .option("target", { type: "string", choices: TARGETS as unknown as string[], default: "auto", describe: "loader the file is meant for" })
-      .option("embed-type", { type: "string", choices: EMBED_TYPES as string[], default: "f16", describe: "token_embd / output type" })
+      .option("embed-type", { type: "string", choices: EMBED_TYPES as string[], describe: "token_embd / output type (default f16; a GGUF input keeps its own)" })
       .option("threads", { alias: "t", type: "number", describe: "packing threads (default: all cores)" })
       .option("dry-run", { type: "boolean", default: false, describe: "print the plan, write nothing" })
       .option("manifest", { type: "string", describe: "also write a JSON manifest (sha256, options, provenance, tensors)" })

@@ -12,6 +12,7 @@ import { getLayout, LAYOUT_NAMES, packTq1_0, packTq2_0, tl1Params, tl2Params, ty
 import { f16ToF32, bf16ToF32, f32ArrayToBf16, f32ArrayToF16 } from "../quant/float.js";
 import { dequantizeQ8_0, q8_0Nbytes, quantizeQ8_0 } from "../quant/q8_0.js";
 import { BitconvError, inputError } from "../util/errors.js";
+import { progressBar } from "../util/progress.js";
 import { VERSION } from "../version.js";
 import type { EmbedType } from "./jobs.js";
 import type { Target } from "./plan.js";
@@ -23,6 +24,8 @@ export interface ConvertGgufOptions {
   /** token_embd / output type; undefined keeps each as it is */
   embedType?: EmbedType;
   target?: Target;
+  /** no progress bar */
+  quiet?: boolean;
 }
 
 export interface ConvertGgufResult {
@@ -214,11 +217,18 @@ export async function convertFromGguf(o: ConvertGgufOptions): Promise<ConvertGgu
   kvs.push(kv.str("bitconv.options", JSON.stringify({ embed_type: o.embedType ?? "keep", layout, target, input: "gguf" })));
 
   const w = await GgufStreamWriter.create(resolve(o.output), kvs, tensors.map((t) => t.info));
+  const bar = progressBar({ quiet: o.quiet, unit: "bytes" });
+  bar.start(tensors.reduce((a, t) => a + t.info.nbytes, 0), `convert ${layout}`);
   try {
-    for (const t of tensors) await w.writeTensor(await t.bytes());
+    for (const t of tensors) {
+      await w.writeTensor(await t.bytes());
+      bar.increment(t.info.nbytes);
+    }
+    bar.stop();
     const { bytes } = await w.finish();
     return { output: resolve(o.output), input, inputSha256, arch, layout, tensors: tensors.length, bytes, notes };
   } catch (e) {
+    bar.stop();
     await w.abort();
     throw e;
   }
