@@ -146,6 +146,11 @@ test("a SentencePiece-style tokenizer.json (transformers' LLaMA converter): bitc
   const mine = await loadTokenizer({ tokenizerJson: dir });
   assert.is(mine.source, "tokenizer.json");
   for (const s of REF.samples) assert.equal(Array.from(mine.encode(s.text, { addSpecial: false })), s.ids, "bitconv, from tokenizer.json");
+  // the newer spelling of the same tokenizer: no normalizer, a Metaspace pre-tokenizer that prefixes ▁
+  const meta = { ...tj, normalizer: null, pre_tokenizer: { type: "Metaspace", replacement: "\u2581", prepend_scheme: "first", split: false } };
+  writeFileSync(join(tmp, "meta.json"), JSON.stringify(meta));
+  const metaTok = await loadTokenizer({ tokenizerJson: join(tmp, "meta.json") });
+  assert.equal(Array.from(metaTok.encode(REF.samples[1].text, { addSpecial: false })), REF.samples[1].ids, "Metaspace spelling");
   const out = join(tmp, "json-tq1_0.gguf");
   await convert({ modelDir: dir, layout: "tq1_0", output: out, target: "llama.cpp", threads: 2, quiet: true });
   const g = await readGguf(out);

@@ -82,12 +82,22 @@ export function isSpmStyleJson(tok: JsonObj): boolean {
   return m.type === "BPE" && (m.byte_fallback === true || JSON.stringify([tok.normalizer, tok.pre_tokenizer]).includes("\u2581"));
 }
 
-/** The ▁ prefix of a SentencePiece-style tokenizer.json: a Prepend normalizer or a Metaspace pre-tokenizer. */
+/** Every object inside a normalizer / pre-tokenizer tree (Sequences included). */
+function* nodes(v: unknown): Generator<JsonObj> {
+  if (Array.isArray(v)) for (const x of v) yield* nodes(x);
+  else if (isObj(v)) {
+    yield v;
+    for (const x of Object.values(v)) yield* nodes(x);
+  }
+}
+
+/** The ▁ prefix of a SentencePiece-style tokenizer.json: a Prepend("▁") normalizer or a prefixing Metaspace. */
 function addsDummyPrefix(tok: JsonObj): boolean {
-  const s = JSON.stringify([tok.normalizer, tok.pre_tokenizer]);
-  if (/"type":"Prepend","prepend":"\u2581"/.test(s)) return true;
-  const meta = /"type":"Metaspace"[^}]*/.exec(s)?.[0] ?? "";
-  return /"prepend_scheme":"(first|always)"|"add_prefix_space":true/.test(meta);
+  for (const n of nodes([tok.normalizer, tok.pre_tokenizer])) {
+    if (n.type === "Prepend" && n.prepend === "\u2581") return true;
+    if (n.type === "Metaspace" && (n.prepend_scheme === "first" || n.prepend_scheme === "always" || n.add_prefix_space === true)) return true;
+  }
+  return false;
 }
 
 /** A SentencePiece-style tokenizer.json as an SpmVocab; BPE scores are minus the rank of the merge forming the piece. */
