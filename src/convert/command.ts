@@ -24,6 +24,14 @@ interface Args {
   json: boolean;
 }
 
+/** Notes on stdout; "warning: ..." notes (the file will not behave as the model does somewhere) on stderr. */
+function printNotes(notes: readonly string[]): void {
+  for (const n of notes) {
+    if (n.startsWith("warning: ")) process.stderr.write(`bitconv: ${n}\n`);
+    else process.stdout.write(`note: ${n}\n`);
+  }
+}
+
 function printPlan(r: ConvertResult): void {
   const p = r.plan;
   const out = process.stdout;
@@ -33,7 +41,7 @@ function printPlan(r: ConvertResult): void {
     out.write(`  ${t.name.padEnd(w)}  ${t.typeName.padEnd(5)}  [${t.shape.join(", ")}]`.padEnd(w + 30) + `  ${String(t.nbytes).padStart(12)} B\n`);
   }
   out.write(`${p.tensorCount} tensors, input ${formatBytes(p.inputBytes)}, output ${formatBytes(p.outputBytes)} (${p.outputBytes} bytes); nothing written (--dry-run)\n`);
-  for (const n of r.notes) out.write(`note: ${n}\n`);
+  printNotes(r.notes);
 }
 
 function printResult(r: ConvertResult): void {
@@ -43,7 +51,7 @@ function printResult(r: ConvertResult): void {
       `in ${r.seconds.toFixed(2)} s, ${r.mbPerSec.toFixed(0)} MB/s of input (${r.threads} threads)\n`,
   );
   if (r.manifest) process.stdout.write(`manifest ${r.manifest} (sha256 ${r.sha256})\n`);
-  for (const n of r.notes) process.stdout.write(`note: ${n}\n`);
+  printNotes(r.notes);
 }
 
 /** `bitconv convert <file.gguf>`: an existing ternary GGUF rewritten in another layout (fromGguf.ts). */
@@ -56,7 +64,7 @@ async function convertGgufCommand(a: ArgumentsCamelCase<Args>): Promise<void> {
   if (a.json) process.stdout.write(JSON.stringify(r, null, 2) + "\n");
   else {
     process.stdout.write(`wrote ${r.output}: ${r.tensors} tensors, ${formatBytes(r.bytes)} (${r.layout}, arch ${r.arch}) from ${r.input} (sha256 ${r.inputSha256})\n`);
-    for (const n of r.notes) process.stdout.write(`note: ${n}\n`);
+    printNotes(r.notes);
   }
 }
 
