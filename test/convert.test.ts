@@ -389,7 +389,7 @@ test("tokenizer keys: pair merges, added tokens, eot, chat template list, paddin
   assert.equal(get("tokenizer.ggml.tokens"), ["a", "b", "ab", "Ġ", "<|eot_id|>", "<tool>", "[PAD6]", "[PAD7]"]);
   assert.equal(get("tokenizer.ggml.token_type"), [1, 1, 1, 1, 3, 4, 5, 5]);
   assert.equal(get("tokenizer.ggml.merges"), ["a b"]);
-  assert.is(get("tokenizer.ggml.pre"), "gpt2");
+  assert.is(get("tokenizer.ggml.pre"), "gpt-2");
   assert.is(get("tokenizer.ggml.bos_token_id"), 0);
   assert.is(get("tokenizer.ggml.eos_token_id"), 4);
   assert.is(get("tokenizer.ggml.eot_token_id"), 4);
@@ -412,7 +412,8 @@ test("tokenizer keys: pair merges, added tokens, eot, chat template list, paddin
   const other = { ...tok, pre_tokenizer: { type: "Sequence", pretokenizers: [{ type: "Split", pattern: { Regex: "\\s+" } }, { type: "ByteLevel", use_regex: false }] } };
   const r3 = tokenizerKeys({ tokenizer: other, vocabSize: 6, file: "t.json" });
   assert.is(r3.kvs.find((e) => e.key === "tokenizer.ggml.pre")?.value, "default");
-  assert.ok(r3.notes.some((n) => /not recognised/.test(n)));
+  assert.ok(r3.notes.some((n) => /^warning: tokenizer: .*llama\.cpp would split text differently/.test(n)));
+  assert.throws(() => tokenizerKeys({ tokenizer: other, vocabSize: 6, file: "t.json", target: "llama.cpp" }), /^t\.json: its pre-tokenizer is neither .*; use --target bitconv$/);
 });
 
 // ---------------------------------------------------------------- synthetic families
@@ -614,12 +615,12 @@ test("bad inputs: exit 2, one line naming the file and the problem, no output", 
   expectRefusal(["convert", self, "--layout", "tq2_0", "-o", join(self, "model.safetensors")], /model\.safetensors: is one of the input files/);
   assert.ok(readFileSync(join(self, "model.safetensors")).equals(readFileSync(join(FIX.packed, "model.safetensors"))), "input untouched");
 
-  // a tokenizer that is not byte-level BPE
+  // a Unigram tokenizer (SentencePiece BPE and byte-level BPE are the two bitconv writes)
   const uni = join(tmp, "unigram");
   mkdirSync(uni);
   for (const f of ["config.json", "model.safetensors", "tokenizer_config.json"]) copyFileSync(join(FIX.packed, f), join(uni, f));
   writeFileSync(join(uni, "tokenizer.json"), JSON.stringify({ model: { type: "Unigram", vocab: [["a", 0]] }, pre_tokenizer: { type: "Metaspace" } }));
-  expectRefusal(["convert", uni, "--layout", "tq2_0", "-o", out], /unigram\/tokenizer\.json: the tokenizer is Unigram; bitconv writes only byte-level BPE/, out);
+  expectRefusal(["convert", uni, "--layout", "tq2_0", "-o", out], /unigram\/tokenizer\.json: a Unigram tokenizer\.json is not supported \(bitconv encodes SentencePiece BPE only\)/, out);
 });
 
 test("--dry-run writes nothing and prints the plan; --json gives the same sizes as a real run", () => {

@@ -26,6 +26,8 @@ export interface Checkpoint {
   /** in GGUF order (docs/architecture.md) */
   plan: PlannedTensor[];
   tokenizerJson?: string;
+  /** tokenizer.model (SentencePiece), as bytes */
+  tokenizerModel?: Uint8Array;
   tokenizerConfig?: string;
   generationConfig?: string;
 }
@@ -156,6 +158,15 @@ export async function openCheckpoint(dir: string): Promise<Checkpoint> {
     if (text === undefined) continue;
     ckpt[key] = text;
     files.push(join(dir, name));
+  }
+  const spm = join(dir, "tokenizer.model");
+  if (await exists(spm)) {
+    try {
+      ckpt.tokenizerModel = await fsp.readFile(spm);
+    } catch (e) {
+      throw inputError(spm, `cannot read: ${(e as Error).message}`);
+    }
+    files.push(spm);
   }
   return ckpt;
 }

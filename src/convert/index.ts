@@ -19,6 +19,7 @@ import { planConversion, type ConversionPlan, type PlannedOutput, type Target } 
 import { WorkerPool } from "./pool.js";
 
 export { planConversion, TARGETS, EMBED_TYPES } from "./plan.js";
+export { convertFromGguf, type ConvertGgufOptions, type ConvertGgufResult } from "./fromGguf.js";
 export type { ConversionPlan, PlannedOutput, Target, PlanOptions } from "./plan.js";
 export type { EmbedType } from "./jobs.js";
 

@@ -9,7 +9,7 @@ import { encodeGgufHeader, kv, type GgufKv, type GgufTensorInfo } from "../gguf/
 import { GgmlType, ggmlTypeName } from "../gguf/types.js";
 import { getLayout, LAYOUT_NAMES, type Layout, type LayoutName, type TlParams } from "../layouts/index.js";
 import { q8_0Nbytes } from "../quant/q8_0.js";
-import { tokenizerKeys } from "../tokenizer/gguf.js";
+import { checkpointTokenizerKeys } from "../tokenizer/gguf.js";
 import { BitconvError, inputError } from "../util/errors.js";
 import { VERSION } from "../version.js";
 import type { EmbedType, FloatDtype, FloatJob, Job, TernaryJob } from "./jobs.js";
@@ -178,20 +178,17 @@ function generationIds(ckpt: Checkpoint): { bos?: number; eos?: number } {
   return { bos: id(first(g?.bos_token_id)), eos: id(first(g?.eos_token_id)) };
 }
 
-function tokenizerKvs(ckpt: Checkpoint): { kvs: GgufKv[]; notes: string[] } {
-  const file = `${ckpt.dir}/tokenizer.json`;
-  const tok = parseJson(file, ckpt.tokenizerJson);
-  if (!tok) {
-    throw inputError(file, "missing: a GGUF needs the tokenizer (copy tokenizer.json and tokenizer_config.json of the base model into the folder)");
-  }
+function tokenizerKvs(ckpt: Checkpoint, target: Target): { kvs: GgufKv[]; notes: string[] } {
   const gen = generationIds(ckpt);
-  const r = tokenizerKeys({
-    tokenizer: tok,
+  const r = checkpointTokenizerKeys({
+    dir: ckpt.dir,
+    tokenizerJson: parseJson(`${ckpt.dir}/tokenizer.json`, ckpt.tokenizerJson),
+    tokenizerModel: ckpt.tokenizerModel,
     tokenizerConfig: parseJson(`${ckpt.dir}/tokenizer_config.json`, ckpt.tokenizerConfig),
     bosTokenId: ckpt.config.bosTokenId ?? gen.bos,
     eosTokenId: ckpt.config.eosTokenId ?? gen.eos,
     vocabSize: ckpt.config.vocab,
-    file,
+    target,
   });
   return { kvs: r.kvs, notes: r.notes };
 }
@@ -311,7 +308,7 @@ export function planConversion(ckpt: Checkpoint, opts: PlanOptions): ConversionP
     steps.push({ tensor: ti, jobs: js.map((_, i) => first + i) });
   }
 
-  const tok = tokenizerKvs(ckpt);
+  const tok = tokenizerKvs(ckpt, target);
   notes.push(...tok.notes);
   const provenanceFiles = ckpt.files.map((path) => ({ path, rel: relative(ckpt.dir, path).split("\\").join("/") }));
   const optionsJson = JSON.stringify({ embed_type: embedType, layout: layoutName, target });

@@ -27,7 +27,7 @@ export const generateCommand: CommandModule<object, GenerateArgs> = {
       .option("top-p", { type: "number", default: 1, describe: "Nucleus sampling threshold" })
       .option("seed", { type: "number", describe: "Sampling seed" })
       .option("threads", { alias: "t", type: "number", describe: "Threads (default: all cores)" })
-      .option("tokenizer", { type: "string", describe: "tokenizer.json (or its directory); default: rebuilt from the artifact" }) as unknown as Argv<GenerateArgs>,
+      .option("tokenizer", { type: "string", describe: "tokenizer.json or tokenizer.model (or their directory); default: rebuilt from the artifact" }) as unknown as Argv<GenerateArgs>,
   handler: async (argv: ArgumentsCamelCase<GenerateArgs>) => {
     const controller = new AbortController();
     const onSigint = () => controller.abort();

@@ -7,10 +7,16 @@ import { Tokenizer } from "@huggingface/tokenizers";
 import { BitconvError, inputError } from "../util/errors.js";
 import { readInputTextSync } from "../util/files.js";
 import { readGguf } from "../gguf/reader.js";
+import { spmTokenizer } from "./spm.js";
+import { parseSpmModel } from "./spmModel.js";
+import { isSpmStyleJson, spmVocabFromGguf, spmVocabFromJson } from "./spmGguf.js";
 
 /** Where to take the tokenizer from; the first one given wins, in this order. */
 export interface TokenizerSources {
-  /** A tokenizer.json file, or a checkpoint directory holding one (tokenizer_config.json is read beside it). */
+  /**
+   * A tokenizer.json or SentencePiece tokenizer.model file, or a checkpoint directory holding one
+   * (tokenizer.model first, as convert prefers it; tokenizer_config.json is read beside it).
+   */
   tokenizerJson?: string;
   /** tokenizer_config.json (defaults to the one beside tokenizerJson, when present). */
   tokenizerConfig?: string;
@@ -19,8 +25,8 @@ export interface TokenizerSources {
 }
 
 export interface BitconvTokenizer {
-  /** Where the vocabulary came from: "tokenizer.json" or "gguf". */
-  readonly source: "tokenizer.json" | "gguf";
+  /** Where the vocabulary came from. */
+  readonly source: "tokenizer.json" | "tokenizer.model" | "gguf";
   /** The file it was read from. */
   readonly path: string;
   /** Vocabulary size including added tokens (highest id + 1). */
@@ -74,23 +80,53 @@ function isDir(p: string): boolean {
 export async function loadTokenizer(src: TokenizerSources): Promise<BitconvTokenizer> {
   if (src.tokenizerJson) {
     let file = src.tokenizerJson;
-    if (isDir(file)) file = join(file, "tokenizer.json");
-    if (!existsSync(file)) throw inputError(file, "no such file (a tokenizer.json is needed)");
-    const tj = readJson(file);
+    if (isDir(file)) file = existsSync(join(file, "tokenizer.model")) ? join(file, "tokenizer.model") : join(file, "tokenizer.json");
+    if (!existsSync(file)) throw inputError(file, "no such file (a tokenizer.json or tokenizer.model is needed)");
     let configFile = src.tokenizerConfig;
     if (!configFile) {
       const beside = join(file, "..", "tokenizer_config.json");
       if (existsSync(beside)) configFile = beside;
     }
-    const config = configFile ? readJson(configFile) : {};
+    const config = (configFile ? readJson(configFile) : {}) as Record<string, unknown>;
+    if (file.endsWith(".model")) return spmFromFiles(file, null, config);
+    const tj = readJson(file);
+    if (typeof tj === "object" && tj !== null && isSpmStyleJson(tj as Record<string, unknown>)) return spmFromFiles(file, tj as Record<string, unknown>, config);
     return wrap(tj, config, "tokenizer.json", file);
   }
   if (src.gguf) {
     const g = await readGguf(src.gguf);
+    if (kvValue(g.kv, "tokenizer.ggml.model") === "llama") {
+      const { vocab, addBos, addEos } = spmVocabFromGguf((k) => kvValue(g.kv, k), src.gguf);
+      return spmTokenizer(vocab, { source: "gguf", path: src.gguf, addBos, addEos });
+    }
     const { tokenizer, config } = tokenizerJsonFromGguf(g.kv, src.gguf);
     return wrap(tokenizer, config, "gguf", src.gguf);
   }
-  throw new BitconvError("loadTokenizer: give a tokenizer.json or a GGUF file", 2);
+  throw new BitconvError("loadTokenizer: give a tokenizer.json, a tokenizer.model or a GGUF file", 2);
+}
+
+/** A SentencePiece tokenizer from tokenizer.model (json null) or a SentencePiece-style tokenizer.json. */
+function spmFromFiles(file: string, json: Record<string, unknown> | null, config: Record<string, unknown>): BitconvTokenizer {
+  let vocab;
+  if (json) vocab = spmVocabFromJson(json, file);
+  else {
+    let bytes: Uint8Array;
+    try {
+      bytes = readFileSync(file);
+    } catch (e) {
+      throw inputError(file, `cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+    vocab = parseSpmModel(bytes, file);
+  }
+  const idOf = (v: unknown): number => {
+    const name = typeof v === "string" ? v : typeof v === "object" && v !== null ? (v as { content?: unknown }).content : undefined;
+    return typeof name === "string" ? vocab.pieces.indexOf(name) : -1;
+  };
+  if (vocab.bosId < 0) vocab.bosId = idOf(config.bos_token);
+  if (vocab.eosId < 0) vocab.eosId = idOf(config.eos_token);
+  const addBos = typeof config.add_bos_token === "boolean" ? config.add_bos_token : true;
+  const addEos = typeof config.add_eos_token === "boolean" ? config.add_eos_token : false;
+  return spmTokenizer(vocab, { source: json ? "tokenizer.json" : "tokenizer.model", path: file, addBos, addEos });
 }
 
 /** Builds a tokenizer directly from parsed tokenizer.json / tokenizer_config.json objects. */

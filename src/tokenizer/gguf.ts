@@ -1,9 +1,13 @@
 // tokenizer.json (Hugging Face `tokenizers`) -> llama.cpp's tokenizer.ggml.* keys (gguf.md 4.4).
-// Only byte-level BPE (GPT-2 / LLaMA-3 style) is supported: it is what llama.cpp's "gpt2" tokenizer
-// model implements, and what BitNet 2B-4T, Falcon3 and Llama-3 derived checkpoints ship.
+// Byte-level BPE (GPT-2 / LLaMA-3 style, what BitNet 2B-4T, Falcon3 and Llama-3 derived checkpoints
+// ship) becomes llama.cpp's "gpt2" model here; SentencePiece vocabularies (tokenizer.model, or a
+// SentencePiece-style tokenizer.json) become its "llama" model in spmGguf.ts.
 
 import { kv, type GgufKv } from "../gguf/writer.js";
 import { inputError } from "../util/errors.js";
+import { checkHash, preNameForHash } from "./pre.js";
+import { parseSpmModel } from "./spmModel.js";
+import { isSpmStyleJson, spmTokenizerKeys, spmVocabFromJson } from "./spmGguf.js";
 
 /** The pre-tokenizer regex of LLaMA 3 (llama.cpp pre type "llama-bpe"). */
 export const LLAMA3_SPLIT_REGEX =
@@ -35,6 +39,8 @@ export interface TokenizerInput {
   vocabSize: number;
   /** for error messages */
   file: string;
+  /** "llama.cpp": refuse a pre-tokenizer llama.cpp would not reproduce (else: a warning note) */
+  target?: string;
 }
 
 export interface TokenizerKeys {
@@ -53,7 +59,7 @@ function parts(node: unknown, listKey: string): JsonObj[] {
   return [node];
 }
 
-/** "llama-bpe" for the LLaMA-3 split regex, "gpt2" for plain byte-level splitting, else null. */
+/** By the split regex: "llama-bpe" for LLaMA-3's, "gpt-2" for plain byte-level splitting, else null. */
 export function detectPre(preTokenizer: unknown): string | null {
   const ps = parts(preTokenizer, "pretokenizers");
   const split = ps.find((p) => p.type === "Split");
@@ -63,7 +69,7 @@ export function detectPre(preTokenizer: unknown): string | null {
     if (pattern === LLAMA3_SPLIT_REGEX && byteLevel && byteLevel.use_regex === false) return "llama-bpe";
     return null;
   }
-  if (byteLevel && ps.length === 1 && byteLevel.use_regex !== false) return "gpt2";
+  if (byteLevel && ps.length === 1 && byteLevel.use_regex !== false) return "gpt-2";
   return null;
 }
 
@@ -103,6 +109,27 @@ function chatTemplate(cfg: JsonObj | undefined): string | undefined {
     if (def && typeof def.template === "string") return def.template;
   }
   return undefined;
+}
+
+/**
+ * tokenizer.ggml.pre: llama.cpp's check hash first (formats/tokenizer-pre.md), then the split regex.
+ * Neither known: llama.cpp would split the text differently from the model's own tokenizer.
+ */
+function llamaCppPre(tok: JsonObj, input: TokenizerInput, notes: string[]): string {
+  let hash: string | undefined;
+  try {
+    hash = checkHash(tok, input.tokenizerConfig ?? {});
+  } catch {
+    hash = undefined; // a tokenizer @huggingface/tokenizers cannot run has no hash; the regex may still tell
+  }
+  const byHash = hash === undefined ? null : preNameForHash(hash);
+  if (byHash !== null) return byHash;
+  const byRegex = detectPre(tok.pre_tokenizer);
+  if (byRegex !== null) return byRegex;
+  const why = "its pre-tokenizer is neither in llama.cpp's check-hash table nor LLaMA-3's or GPT-2's split, so llama.cpp would split text differently";
+  if (input.target === "llama.cpp") throw inputError(input.file, `${why} (check hash ${hash ?? "unavailable"}); use --target bitconv`);
+  notes.push(`warning: tokenizer: ${why}; wrote tokenizer.ggml.pre = "default" (check hash ${hash ?? "unavailable"})`);
+  return "default";
 }
 
 export function tokenizerKeys(input: TokenizerInput): TokenizerKeys {
@@ -166,12 +193,7 @@ export function tokenizerKeys(input: TokenizerInput): TokenizerKeys {
     throw inputError(file, `merge ${i} is neither "a b" nor ["a", "b"]`);
   });
 
-  let pre = detectPre(tok.pre_tokenizer);
-  if (pre === null) {
-    pre = "default";
-    notes.push("tokenizer: pre-tokenizer not recognised as LLaMA-3 or GPT-2; wrote tokenizer.ggml.pre = \"default\"");
-  }
-
+  const pre = llamaCppPre(tok, input, notes);
   const cfg = input.tokenizerConfig;
   const idOf = (v: unknown): number | undefined => {
     const c = tokenContent(v);
@@ -208,4 +230,39 @@ export function tokenizerKeys(input: TokenizerInput): TokenizerKeys {
   const tmpl = chatTemplate(cfg);
   if (tmpl !== undefined) kvs.push(kv.str("tokenizer.chat_template", tmpl));
   return { kvs, pre, nTokens: n, notes };
+}
+
+export interface CheckpointTokenizer extends Omit<TokenizerInput, "tokenizer" | "file"> {
+  dir: string;
+  /** tokenizer.json, parsed */
+  tokenizerJson?: JsonObj;
+  /** tokenizer.model (a SentencePiece ModelProto), as bytes */
+  tokenizerModel?: Uint8Array;
+}
+
+/**
+ * The tokenizer keys of a checkpoint folder: tokenizer.model first when there is one (its scores are
+ * exact, as llama.cpp's converter prefers it), else tokenizer.json, SentencePiece-style or byte-level.
+ */
+export function checkpointTokenizerKeys(c: CheckpointTokenizer): TokenizerKeys {
+  const cfg = c.tokenizerConfig;
+  const spmKeys = (vocab: ReturnType<typeof parseSpmModel>, file: string): TokenizerKeys => {
+    const r = spmTokenizerKeys({
+      vocab, file, vocabSize: c.vocabSize, target: c.target,
+      addBos: typeof cfg?.add_bos_token === "boolean" ? cfg.add_bos_token : undefined,
+      addEos: typeof cfg?.add_eos_token === "boolean" ? cfg.add_eos_token : undefined,
+      bosTokenId: c.bosTokenId, eosTokenId: c.eosTokenId, chatTemplate: chatTemplate(cfg),
+    });
+    return { ...r, pre: "default", nTokens: c.vocabSize };
+  };
+  if (c.tokenizerModel) {
+    const file = `${c.dir}/tokenizer.model`;
+    return spmKeys(parseSpmModel(c.tokenizerModel, file), file);
+  }
+  const file = `${c.dir}/tokenizer.json`;
+  if (!c.tokenizerJson) {
+    throw inputError(file, "missing: a GGUF needs the tokenizer (copy tokenizer.json or tokenizer.model, and tokenizer_config.json, of the base model into the folder)");
+  }
+  if (isSpmStyleJson(c.tokenizerJson)) return spmKeys(spmVocabFromJson(c.tokenizerJson, file), file);
+  return tokenizerKeys({ ...c, tokenizer: c.tokenizerJson, file });
 }

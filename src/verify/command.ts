@@ -90,7 +90,7 @@ export const verifyCommand: CommandModule<object, VerifyArgs> = {
         type: "string",
         describe: "Compare against: 'float' (default: the artifact's float reference path), a checkpoint dir, another .gguf, a llama.cpp logits file, or 'none'",
       })
-      .option("tokenizer", { type: "string", describe: "tokenizer.json (or its directory) to tokenize the text with (default: rebuilt from the artifact)" })
+      .option("tokenizer", { type: "string", describe: "tokenizer.json or tokenizer.model (or their directory) to tokenize the text with (default: rebuilt from the artifact)" })
       .option("threads", { alias: "t", type: "number", describe: "Threads for the runtime (default: all cores)" })
       .option("max-ppl-drift", { type: "number", default: DEFAULT_MAX_PPL_DRIFT, describe: "Fail when |PPL - PPL(ref)| exceeds this percentage" })
       .option("max-kl", { type: "number", default: DEFAULT_MAX_KL, describe: "Fail when the mean KL divergence from the reference exceeds this" })

@@ -272,7 +272,7 @@ export async function verify(opts: VerifyOptions): Promise<VerifyResult> {
       textPath = resolve(opts.text ?? defaultTextPath());
       const { text, bytes } = readUtf8Text(opts.text ?? textPath);
       textBytes = bytes;
-      const tokenizerSrc = opts.tokenizer ?? (ref.kind === "checkpoint" && existsSync(join(ref.path, "tokenizer.json")) ? ref.path : undefined);
+      const tokenizerSrc = opts.tokenizer ?? (ref.kind === "checkpoint" && (existsSync(join(ref.path, "tokenizer.json")) || existsSync(join(ref.path, "tokenizer.model"))) ? ref.path : undefined);
       let tok: BitconvTokenizer;
       if (tokenizerSrc) tok = await loadTokenizer({ tokenizerJson: tokenizerSrc });
       else tok = await loadTokenizer({ gguf: artifact });
