@@ -93,11 +93,12 @@ async function writeTensor(w: GgufStreamWriter, p: PlannedTensor, linearClass: "
   }
 }
 
-/** Writes the float reference file of checkpoint `dir` to `out`; onTensor after each tensor. */
+/** Writes the float reference file of checkpoint `dir` to `out`; onTensor(0, n) first, then after each tensor. */
 export async function buildCheckpointReference(dir: string, out: string, bos: BosKeys, onTensor?: (done: number, total: number) => void): Promise<void> {
   const ckpt = await openCheckpoint(dir);
   const w = await GgufStreamWriter.create(out, archKeys(ckpt, bos), tensorInfos(ckpt));
   try {
+    onTensor?.(0, ckpt.plan.length);
     for (let i = 0; i < ckpt.plan.length; i++) {
       await writeTensor(w, ckpt.plan[i], ckpt.config.linearClass);
       onTensor?.(i + 1, ckpt.plan.length);
