@@ -15,6 +15,7 @@ import { ensureRuntime, runRuntime } from "../src/runtime/runtime.js";
 import { buildCheckpointReference } from "../src/verify/reference/build.js";
 import { sampleChunks } from "../src/verify/sample.js";
 import { MockHub } from "./helpers/mockHub.js";
+import { writeSyntheticCheckpoint, type SynthOptions } from "./helpers/synth.js";
 
 const ROOT = resolve(".");
 const CLI = join(ROOT, "dist", "src", "cli.js");
@@ -135,6 +136,25 @@ test("no source found: measured, the result says the conversion was NOT checked;
   const req = cli(["verify", art, ...QUICK, "--require-source", "--json"]);
   assert.is(req.code, 1, req.stderr);
   assert.ok(req.json!.failures.some((f: string) => /--require-source/.test(f)), JSON.stringify(req.json!.failures));
+});
+
+test("every family and weight form: the artifact agrees with its checkpoint reference (llama q/k in the HF order, rotate-half)", async () => {
+  const forms: SynthOptions[] = [
+    { family: "1bitllm", layers: 2, hidden: 128, ffn: 256, heads: 4, kvHeads: 4, vocab: 4096, dtype: "F32", seed: 7 },
+    { family: "llama-bitnet", layers: 2, hidden: 128, ffn: 384, heads: 4, kvHeads: 2, headDim: 64, vocab: 4096, dtype: "BF16", seed: 3 },
+    { family: "bitnet-b1.58", layers: 2, hidden: 128, ffn: 256, heads: 4, kvHeads: 1, vocab: 4096, dtype: "F16", tied: false, packed: true, linearClass: "autobitlinear", shards: 2, seed: 5 },
+  ];
+  for (const f of forms) {
+    const dir = join(work, `synth-${f.family}`);
+    await writeSyntheticCheckpoint(dir, f);
+    const art = join(work, `synth-${f.family}.gguf`);
+    await convert({ modelDir: dir, layout: "tq2_0", output: art, quiet: true, threads: 1 });
+    const r = cli(["verify", art, "--source", dir, ...QUICK, "--json"]);
+    assert.is(r.code, 0, `${f.family}: ${r.stdout}${r.stderr}`);
+    assert.is(r.json!.reference.kind, "checkpoint");
+    assert.ok(r.json!.reference.kl_mean < 1e-3, `${f.family}: kl ${r.json!.reference.kl_mean}`);
+    assert.ok(r.json!.reference.top1_agreement > 0.97, `${f.family}: top-1 ${r.json!.reference.top1_agreement}`);
+  }
 });
 
 for (const fault of ["invert-scale", "swap-codes"] as const) {
