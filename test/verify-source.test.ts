@@ -148,12 +148,16 @@ test("every family and weight form: the artifact agrees with its checkpoint refe
     const dir = join(work, `synth-${f.family}`);
     await writeSyntheticCheckpoint(dir, f);
     const art = join(work, `synth-${f.family}.gguf`);
-    await convert({ modelDir: dir, layout: "tq2_0", output: art, quiet: true, threads: 1 });
+    await convert({ modelDir: dir, layout: "i2_s", output: art, quiet: true, threads: 1 });
     const r = cli(["verify", art, "--source", dir, ...QUICK, "--json"]);
     assert.is(r.code, 0, `${f.family}: ${r.stdout}${r.stderr}`);
     assert.is(r.json!.reference.kind, "checkpoint");
-    assert.ok(r.json!.reference.kl_mean < 1e-3, `${f.family}: kl ${r.json!.reference.kl_mean}`);
-    assert.ok(r.json!.reference.top1_agreement > 0.97, `${f.family}: top-1 ${r.json!.reference.top1_agreement}`);
+    // random weights give flat distributions (perplexity near the vocabulary size), so top-1 says
+    // little and KL is small even for a wrong rope: llama measures 6e-8 with q/k in the HF order and
+    // rotate-half, 3e-6 with the rope pairs wrong; the others differ from their reference only by
+    // rounding (and 1bitllm's F32 embedding, which the artifact stores as F16)
+    const bound = f.family === "llama-bitnet" ? 1e-6 : 1e-4;
+    assert.ok(r.json!.reference.kl_mean < bound, `${f.family}: kl ${r.json!.reference.kl_mean}`);
   }
 });
 

@@ -222,6 +222,53 @@ function applyGates(m: Measured, ref: ReferencePlan, opts: VerifyOptions): strin
   return failures;
 }
 
+interface Outcome {
+  info: ArtifactInfo;
+  text: TextTokens;
+  ctx: number;
+  chunks: number;
+  measured: Measured;
+  speed: Awaited<ReturnType<typeof benchPass>>;
+  ref: ReferencePlan;
+  external: ExternalFigure | null;
+  failures: string[];
+  notes: string[];
+}
+
+function resultOf(o: Outcome, opts: VerifyOptions): VerifyResult {
+  const m = o.measured;
+  return {
+    artifact: o.info.path,
+    architecture: o.info.architecture,
+    layout: o.info.layout,
+    text: o.text.path,
+    text_bytes: o.text.bytes,
+    tokens: o.text.count,
+    tokenizer: o.text.tokenizer,
+    ctx: o.ctx,
+    chunks: m.chunks,
+    chunks_total: o.chunks,
+    tokens_scored: m.tokensScored,
+    perplexity: m.perplexity,
+    perplexity_error: m.perplexityError,
+    seconds: m.seconds,
+    perplexity_tokens_per_s: m.tokensPerS,
+    prefill_tokens_per_s: o.speed?.pp ?? null,
+    decode_tokens_per_s: o.speed?.tg ?? null,
+    speed_method: o.speed?.method ?? null,
+    threads: opts.threads ?? null,
+    conversion_checked: o.ref.kind === "checkpoint",
+    ...(m.reference ? { reference: m.reference } : {}),
+    ...(o.external ? { external_reference: o.external } : {}),
+    max_ppl_drift_pct: opts.maxPplDrift ?? DEFAULT_MAX_PPL_DRIFT,
+    max_kl: opts.maxKl ?? DEFAULT_MAX_KL,
+    failures: o.failures,
+    notes: o.notes,
+    partial: m.partial,
+    passed: !m.partial && o.failures.length === 0,
+  };
+}
+
 /** Runs the verification; never prints. Throws BitconvError (exit 2) on bad input. */
 export async function verify(opts: VerifyOptions): Promise<VerifyResult> {
   checkNumbers(opts);
@@ -239,37 +286,9 @@ export async function verify(opts: VerifyOptions): Promise<VerifyResult> {
     const speed = measured.partial ? null : await benchPass(opts, info);
     if (speed?.interrupted) measured.partial = true;
     const failures = applyGates(measured, ref, opts);
-    const external = await bundledFigure((await recordedSource(info.path).catch(() => null))?.files ?? [], text.path, ctx, chunks === allChunks && !ref.logits);
-    return {
-      artifact: info.path,
-      architecture: info.architecture,
-      layout: info.layout,
-      text: text.path,
-      text_bytes: text.bytes,
-      tokens: text.count,
-      tokenizer: text.tokenizer,
-      ctx,
-      chunks: measured.chunks,
-      chunks_total: chunks,
-      tokens_scored: measured.tokensScored,
-      perplexity: measured.perplexity,
-      perplexity_error: measured.perplexityError,
-      seconds: measured.seconds,
-      perplexity_tokens_per_s: measured.tokensPerS,
-      prefill_tokens_per_s: speed?.pp ?? null,
-      decode_tokens_per_s: speed?.tg ?? null,
-      speed_method: speed?.method ?? null,
-      threads: opts.threads ?? null,
-      conversion_checked: ref.kind === "checkpoint",
-      ...(measured.reference ? { reference: measured.reference } : {}),
-      ...(external ? { external_reference: external } : {}),
-      max_ppl_drift_pct: opts.maxPplDrift ?? DEFAULT_MAX_PPL_DRIFT,
-      max_kl: opts.maxKl ?? DEFAULT_MAX_KL,
-      failures,
-      notes,
-      partial: measured.partial,
-      passed: !measured.partial && failures.length === 0,
-    };
+    const recorded = (await recordedSource(info.path).catch(() => null))?.files ?? [];
+    const external = await bundledFigure(recorded, text.path, ctx, chunks === allChunks && !ref.logits);
+    return resultOf({ info, text, ctx, chunks, measured, speed, ref, external, failures, notes }, opts);
   } finally {
     tmp.dispose();
   }
