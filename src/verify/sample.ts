@@ -2,6 +2,7 @@
 // reference's float path costs several times the integer path; docs/verify.md says why 16 suffice),
 // written as a token file of whole chunks so the runtime scores them exactly as in the full pass.
 import { writeTokenFile } from "../runtime/runtime.js";
+import { BitconvError } from "../util/errors.js";
 
 /** Default number of chunks compared with the reference. */
 export const DEFAULT_REFERENCE_CHUNKS = 16;
@@ -19,11 +20,11 @@ export function writeChunkTokens(file: string, ids: Int32Array, ctx: number, chu
   writeTokenFile(file, out);
 }
 
-/** --reference-chunks: a positive integer or "all". */
+/** --reference-chunks: a positive integer or "all" (anything else is bad input, exit 2). */
 export function parseReferenceChunks(v: unknown): number | "all" | undefined {
   if (v === undefined) return undefined;
   if (v === "all") return "all";
-  const n = typeof v === "number" ? v : Number(v);
-  if (!Number.isInteger(n) || n < 1) return Number.NaN;
+  const n = typeof v === "number" ? v : /^\d+$/.test(String(v)) ? Number(v) : Number.NaN;
+  if (!Number.isInteger(n) || n < 1) throw new BitconvError(`--reference-chunks must be a positive integer or 'all' (got ${JSON.stringify(v)})`, 2);
   return n;
 }
