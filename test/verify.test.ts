@@ -62,9 +62,9 @@ const pplByLayout: Record<string, number> = {};
 test("every layout: perplexity over the dev text at ctx 256 within 0.5% of the float reference, exit 0", () => {
   const ref = REF["tiny-bitnet-b1.58"];
   for (const layout of LAYOUTS) {
-    // i2_s gets the full run (float reference of the same artifact, speed); the others perplexity only.
+    // i2_s gets the full run (the source checkpoint as reference on 16 chunks, speed); the others perplexity only.
     // Run from another cwd: the default text is found relative to the package, not the cwd.
-    const extra = layout === "i2_s" ? [] : ["--reference", "none", "--no-bench"];
+    const extra = layout === "i2_s" ? ["--source", PACKED] : ["--reference", "none", "--no-bench"];
     const r = cli(["verify", art(layout), "--ctx", "256", "--threads", "1", "--json", ...extra], tmp);
     assert.is(r.code, 0, `${layout}: exit ${r.code}\n${r.stderr}`);
     const j = r.json!;
@@ -81,8 +81,13 @@ test("every layout: perplexity over the dev text at ctx 256 within 0.5% of the f
     assert.equal(j.failures, []);
     pplByLayout[layout] = j.perplexity;
     if (layout === "i2_s") {
-      assert.is(j.reference.kind, "float-ref");
-      assert.ok(within(j.reference.perplexity, ref.ppl_ctx256, 0.005), `float-ref ppl ${j.reference.perplexity}`);
+      assert.is(j.reference.kind, "checkpoint");
+      assert.is(j.conversion_checked, true);
+      assert.is(j.reference.chunks, 16);
+      assert.is(j.reference.tokens_scored, 16 * 127);
+      assert.ok(within(j.reference.perplexity, j.reference.artifact_perplexity, 0.001), `reference ppl ${j.reference.perplexity}`);
+      // the external float perplexity of the bundled model, beside the artifact's whole-text figure
+      assert.equal(j.external_reference, { model: "tiny-bitnet-b1.58", perplexity: ref.ppl_ctx256, file: "fixtures/reference-dev.json" });
       assert.ok(Math.abs(j.reference.ppl_drift_pct) < 0.1, `drift ${j.reference.ppl_drift_pct}`);
       assert.ok(j.reference.kl_mean >= 0 && j.reference.kl_mean < 1e-3, `kl ${j.reference.kl_mean}`);
       assert.ok(j.reference.kl_p99 >= j.reference.kl_mean, `p99 ${j.reference.kl_p99}`);
@@ -101,7 +106,7 @@ test("every layout: perplexity over the dev text at ctx 256 within 0.5% of the f
 
 test("bf16 masters at ctx 128 against the checkpoint itself: within 0.5% of the float reference, exit 0", () => {
   const ref = REF["tiny-bitnet-b1.58-bf16"];
-  const r = cli(["verify", bf16I2s, "--ctx", "128", "--reference", BF16, "--threads", "1", "--no-bench", "--json"]);
+  const r = cli(["verify", bf16I2s, "--ctx", "128", "--reference", BF16, "--reference-chunks", "all", "--threads", "1", "--no-bench", "--json"]);
   assert.is(r.code, 0, r.stderr);
   const j = r.json!;
   assert.is(j.tokens_scored, ref.scored_ctx128);

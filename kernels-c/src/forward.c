@@ -1,6 +1,7 @@
 /* The forward pass of BitNet b1.58 (and Llama-arch 1.58-bit) models. Reads like the transformers code it
  * reproduces (checkpoints.md section 4): one screen per layer in forward_batch, the pieces below it. */
 #include "forward.h"
+#include "gemm_f32.h"
 #include "util.h"
 #include "vec.h"
 #include <math.h>
@@ -30,7 +31,7 @@ struct rt_state {
     int8_t *xq;
     float *xs;
     int32_t *xsum;
-    float *xf;
+    float *xf, *xp;        /* q/s row-major [B][maxk], and packed for the float GEMM (gemm_f32.h) */
     int32_t *acc;          /* exact integer sums from the kernels [B][acc_width] */
     /* KV cache: keys transposed [layer][kv head][head_dim][position] (scores of 16 positions per vector),
      * values [layer][position][kvdim]; rope tables [position][head_dim/2] */
@@ -39,7 +40,7 @@ struct rt_state {
     /* per-thread scratch */
     float *scores;         /* [nth][group][max_ctx], group = query heads per kv head */
     int8_t *trow;          /* [nth][maxk] a decoded ternary row (float path) */
-    float *frow;           /* [nth][maxk] */
+    float *gemm;           /* [nth][gemm_f32_scratch_floats(maxk)] (float path) */
     float *tile;           /* [nth][HEAD_TILE][dim] */
     float *hpack;          /* [nth][dim][32]: a block of hidden states, k-major, for the head GEMM */
     /* the final hidden state quantized per 32-block for a Q8_0 head */
@@ -77,6 +78,8 @@ static void head_repack(rt_state *s) {
 }
 
 rt_state *state_create(const rt_model *m, pool *p, bc_isa isa, rt_opts o) {
+    if (m->float_weights && !o.float_ref)
+        rt_die(RT_EXIT_BADINPUT, NULL, "this file holds float BitLinear weights (a verify reference file): it runs only with --float-ref");
     rt_state *s = rt_alloc(sizeof *s);
     s->m = m;
     s->pool = p;
@@ -109,6 +112,7 @@ rt_state *state_create(const rt_model *m, pool *p, bc_isa isa, rt_opts o) {
     s->xs = rt_alloc(fsz(B));
     s->xsum = rt_alloc(B * sizeof(int32_t));
     s->xf = o.float_ref ? rt_alloc(fsz(B * maxk)) : NULL;
+    s->xp = o.float_ref ? rt_alloc(fsz(gemm_f32_packed_floats((int64_t)B, maxk))) : NULL;
     s->acc = rt_alloc(B * (size_t)aw * sizeof(int32_t));
     /* rows of the transposed key cache padded to an odd number of cache lines: a power-of-two stride
      * would map every row of a 64-position block to the same few L1 sets */
@@ -130,7 +134,7 @@ rt_state *state_create(const rt_model *m, pool *p, bc_isa isa, rt_opts o) {
     }
     s->scores = rt_alloc(fsz(T * (size_t)(m->n_heads / m->n_kv_heads) * C));
     s->trow = rt_alloc(T * maxk);
-    s->frow = rt_alloc(fsz(T * maxk));
+    s->gemm = o.float_ref ? rt_alloc(fsz(T * gemm_f32_scratch_floats(maxk))) : NULL;
     s->tile = rt_alloc(fsz(T * HEAD_TILE * m->dim));
     s->hpack = rt_alloc(fsz(T * (size_t)m->dim * VEC_HB_TOKENS));
     s->hq = rt_alloc(B * m->dim);
@@ -140,8 +144,8 @@ rt_state *state_create(const rt_model *m, pool *p, bc_isa isa, rt_opts o) {
 
 void state_free(rt_state *s) {
     if (!s) return;
-    void *bufs[] = {s->x, s->xb, s->q, s->k, s->v, s->att, s->hb, s->hb2, s->proj, s->xq, s->xs, s->xsum, s->xf,
-                    s->acc, s->kc, s->vc, s->rope_cos, s->rope_sin, s->scores, s->trow, s->frow, s->tile, s->hpack, s->hq, s->hd, s->head_x16};
+    void *bufs[] = {s->x, s->xb, s->q, s->k, s->v, s->att, s->hb, s->hb2, s->proj, s->xq, s->xs, s->xsum, s->xf, s->xp,
+                    s->acc, s->kc, s->vc, s->rope_cos, s->rope_sin, s->scores, s->trow, s->gemm, s->tile, s->hpack, s->hq, s->hd, s->head_x16};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) rt_free(bufs[i]);
     rt_free(s);
 }
@@ -239,11 +243,12 @@ static void quantize_rows(rt_state *s, void *a, int n0, int n1) {
         if (s->o.float_ref) {
             float *xf = s->xf + (size_t)n * K;
             for (int i = 0; i < K; i++) xf[i] = (float)q[i] / scale;
+            gemm_f32_pack_row(xf, n, K, s->xp);
         }
     }
 }
 
-typedef struct { const bc_ternary *w; float *out; int32_t *acc; } bl_out;
+typedef struct { const bc_ternary *w; float *out; int32_t *acc; const rt_matrix *f; } bl_out;
 typedef struct {
     rt_state *s;
     int N, K, n_out;
@@ -252,6 +257,17 @@ typedef struct {
     int first_unit[4];      /* units of output o: [first_unit[o], first_unit[o+1]) */
     atomic_int next;        /* the next unit to take */
 } bl_job;
+
+typedef struct { const bc_ternary *w; const rt_matrix *f; int8_t *codes; } float_rows;
+
+/* row m of W as f32 for the float GEMM */
+static void float_row(const void *src, int64_t m, float *out) {
+    const float_rows *r = src;
+    int64_t K = r->w->K;
+    if (r->f) matrix_row_f32(r->f, m, out);
+    else bc_decode_row(r->w, m, r->codes);
+    for (int64_t k = 0; k < K; k++) out[k] = (r->f ? out[k] : (float)r->codes[k]) * r->w->scale;
+}
 
 /* rows [m0, m1) of one output: the exact integer sums, then y = (float)sum / s * w */
 static void bitlinear_rows(rt_state *s, const bl_job *j, const bl_out *o, int64_t m0, int64_t m1, int ith) {
@@ -265,14 +281,9 @@ static void bitlinear_rows(rt_state *s, const bl_job *j, const bl_out *o, int64_
             vec_dequant(o->acc + (size_t)n * M + m0, (int)(m1 - m0), s->xs[n], w->scale, y + (size_t)n * M + m0);
         return;
     }
-    /* float reference: W = T * w as float, x = q / s as float, a plain float dot product */
-    int8_t *t = s->trow + (size_t)ith * s->maxk;
-    float *wrow = s->frow + (size_t)ith * s->maxk;
-    for (int64_t m = m0; m < m1; m++) {
-        bc_decode_row(w, m, t);
-        for (int k = 0; k < K; k++) wrow[k] = (float)t[k] * w->scale;
-        for (int n = 0; n < N; n++) y[(size_t)n * M + m] = vec_dot(wrow, s->xf + (size_t)n * K, K);
-    }
+    /* float reference: W = T * w (or a reference file's float matrix times w), x = q / s, f32 FMA */
+    float_rows src = {w, o->f && o->f->data ? o->f : NULL, s->trow + (size_t)ith * s->maxk};
+    gemm_f32(s->isa, float_row, &src, K, s->xf, s->xp, N, y, (size_t)M, m0, m1, s->gemm + (size_t)ith * gemm_f32_scratch_floats(s->maxk));
 }
 
 /* Threads take units of rows from a shared counter until none are left, so a thread that the OS
@@ -522,21 +533,21 @@ static void forward_batch(rt_state *s, const int32_t *tokens, int N, int pos, in
 
         /* attention: x += W_o · SubNorm(Attention(rope(W_q a), rope(W_k a), W_v a)), a = Norm(x) */
         PROFILED(s, PROF_NORM_QUANT, rmsnorm(s, N, s->xb, s->x, L->attn_norm, dim));
-        bl_out qkv[3] = {{&L->wq, s->q, 0}, {&L->wk, s->k, 0}, {&L->wv, s->v, 0}};
+        bl_out qkv[3] = {{&L->wq, s->q, 0, &L->fq}, {&L->wk, s->k, 0, &L->fk}, {&L->wv, s->v, 0, &L->fv}};
         bitlinear(s, PROF_ATTN_QKV, N, s->xb, dim, 3, qkv);
         PROFILED(s, PROF_ATTENTION, attention(s, l, N, pos));
         if (L->attn_sub_norm) PROFILED(s, PROF_NORM_QUANT, rmsnorm(s, N, s->att, s->att, L->attn_sub_norm, s->qdim));
-        bl_out o[1] = {{&L->wo, s->proj, 0}};
+        bl_out o[1] = {{&L->wo, s->proj, 0, &L->fo}};
         bitlinear(s, PROF_ATTN_OUTPUT, N, s->att, s->qdim, 1, o);
         PROFILED(s, PROF_NORM_QUANT, for_rows(s, N, (size_t)dim, add_rows, NULL));
 
         /* feed-forward: x += W_down · SubNorm(act(W_gate b) * W_up b), b = Norm(x) */
         PROFILED(s, PROF_NORM_QUANT, rmsnorm(s, N, s->xb, s->x, L->ffn_norm, dim));
-        bl_out gu[2] = {{&L->wgate, s->hb, 0}, {&L->wup, s->hb2, 0}};
+        bl_out gu[2] = {{&L->wgate, s->hb, 0, &L->fgate}, {&L->wup, s->hb2, 0, &L->fup}};
         bitlinear(s, PROF_FFN_GATE_UP, N, s->xb, dim, 2, gu);
         PROFILED(s, PROF_NORM_QUANT, for_rows(s, N, (size_t)m->ffn_dim * 4, glu_rows, NULL));
         if (L->ffn_sub_norm) PROFILED(s, PROF_NORM_QUANT, rmsnorm(s, N, s->hb, s->hb, L->ffn_sub_norm, m->ffn_dim));
-        bl_out d[1] = {{&L->wdown, s->proj, 0}};
+        bl_out d[1] = {{&L->wdown, s->proj, 0, &L->fdown}};
         bitlinear(s, PROF_FFN_DOWN, N, s->hb, m->ffn_dim, 1, d);
         PROFILED(s, PROF_NORM_QUANT, for_rows(s, N, (size_t)dim, add_rows, NULL));
     }

@@ -217,7 +217,25 @@ static int tl_check(loader *L, const char *name, const bc_ternary *w, uint64_t n
     return 0;
 }
 
-static int load_ternary(loader *L, const char *name, int64_t K, int64_t M, bc_ternary *w, uint64_t *bytes) {
+/* The optional F32 [1] `.scale` of a weight (blk.N.attn_q.weight -> blk.N.attn_q.scale), else 1. */
+static int scale_tensor(loader *L, const char *name, float *out) {
+    char sname[GGUF_MAX_NAME + 8];
+    size_t n = strlen(name);
+    if (n > 7 && strcmp(name + n - 7, ".weight") == 0) n -= 7;
+    snprintf(sname, sizeof sname, "%.*s.scale", (int)n, name);
+    const gguf_tensor *s = gguf_find_tensor(L->g, sname);
+    *out = 1.0f;
+    if (!s) return 0;
+    if (s->type != BC_GGML_F32 || s->ne[0] != 1 || s->ne[1] != 1 || s->ne[2] != 1 || s->ne[3] != 1)
+        return fail(L, "tensor %s must be F32 [1]", sname);
+    *out = rt_rdf32(s->data);
+    if (!(isfinite(*out) && *out > 0))
+        return fail(L, "tensor %s holds %g; a ternary scale must be finite and positive", sname, (double)*out);
+    return 0;
+}
+
+/* A BitLinear weight: ternary (w), or in a float reference file a float matrix (f, w keeps M, K, scale). */
+static int load_ternary(loader *L, const char *name, int64_t K, int64_t M, bc_ternary *w, rt_matrix *f, uint64_t *bytes) {
     int rc;
     const gguf_tensor *t = tensor_shaped(L, name, 1, K, M, &rc);
     if (!t) return -1;
@@ -233,23 +251,17 @@ static int load_ternary(loader *L, const char *name, int64_t K, int64_t M, bc_te
         w->layout = t->type == BC_GGML_TQ1_0 ? BC_LAYOUT_TQ1_0 : BC_LAYOUT_TQ2_0;
         float d = 1.0f;
         if (tq_scale(L, name, t, &d)) return -1;
-        /* blk.N.attn_q.weight -> blk.N.attn_q.scale */
-        char sname[GGUF_MAX_NAME + 8];
-        size_t n = strlen(name);
-        if (n > 7 && strcmp(name + n - 7, ".weight") == 0) n -= 7;
-        snprintf(sname, sizeof sname, "%.*s.scale", (int)n, name);
-        const gguf_tensor *s = gguf_find_tensor(L->g, sname);
         float extra = 1.0f;
-        if (s) {
-            if (s->type != BC_GGML_F32 || s->ne[0] != 1 || s->ne[1] != 1 || s->ne[2] != 1 || s->ne[3] != 1)
-                return fail(L, "tensor %s must be F32 [1]", sname);
-            extra = rt_rdf32(s->data);
-            if (!(isfinite(extra) && extra > 0))
-                return fail(L, "tensor %s holds %g; a ternary scale must be finite and positive", sname, (double)extra);
-        }
+        if (scale_tensor(L, name, &extra)) return -1;
         scale = d * extra;
         break;
     }
+    case BC_GGML_F32: case BC_GGML_F16: case BC_GGML_BF16:
+        /* a float reference file: W = the matrix times its optional .scale */
+        if (load_matrix(L, name, 1, K, M, f) < 0 || scale_tensor(L, name, &scale)) return -1;
+        w->layout = BC_LAYOUT_COUNT;
+        w->data = NULL;
+        break;
     case BC_GGML_I2_S:
         w->layout = BC_LAYOUT_I2_S;
         if (K % 128) return fail(L, "tensor %s: I2_S needs K %% 128 == 0 (K = %" PRId64 ")", name, K);
@@ -268,7 +280,7 @@ static int load_ternary(loader *L, const char *name, int64_t K, int64_t M, bc_te
         break;
     }
     default:
-        return fail(L, "tensor %s has type %s; expected a ternary type (TQ1_0, TQ2_0, I2_S, TL1, TL2)", name, gguf_type_name(t->type));
+        return fail(L, "tensor %s has type %s; expected a ternary type (TQ1_0, TQ2_0, I2_S, TL1, TL2) or, in a float reference file, F32, F16 or BF16", name, gguf_type_name(t->type));
     }
     /* convert never writes anything else (absmean clamps mean |W| to 1e-5); a zero, negative or NaN
      * scale would run and even agree with its own float path, so verify would pass a broken file */
@@ -279,7 +291,7 @@ static int load_ternary(loader *L, const char *name, int64_t K, int64_t M, bc_te
 
 static const char *layout_name(bc_layout l) {
     static const char *names[] = {"tq1_0", "tq2_0", "i2_s", "tl1", "tl2"};
-    return (unsigned)l < BC_LAYOUT_COUNT ? names[l] : "?";
+    return (unsigned)l < BC_LAYOUT_COUNT ? names[l] : l == BC_LAYOUT_COUNT ? "float" : "?";
 }
 
 /* ---- the model ----------------------------------------------------------------------------------- */
@@ -336,6 +348,13 @@ int model_from_gguf(rt_model *m, gguf_file *g, char *err, size_t errlen) {
     else if (strcmp(act, "silu") == 0) m->act = ACT_SILU;
     else { fail(L, "unsupported hidden_activation '%s' (relu2, silu)", act); goto fail; }
 
+    /* a float reference file of a llama checkpoint keeps q/k in the Hugging Face order (rotate-half) */
+    const gguf_kv *rh = gguf_find_kv(&m->gguf, "bitconv.rope_rotate_half");
+    if (rh) {
+        if (rh->type != GGUF_BOOL) { fail(L, "bitconv.rope_rotate_half must be BOOL"); goto fail; }
+        if (rh->u) m->rope_neox = 1;
+    }
+
     /* TL block parameters */
     const gguf_kv *tl = gguf_find_kv(&m->gguf, "bitconv.tl_params");
     if (tl) {
@@ -370,19 +389,20 @@ int model_from_gguf(rt_model *m, gguf_file *g, char *err, size_t errlen) {
         char name[64];
 #define T(suffix) (snprintf(name, sizeof name, "blk.%d." suffix, l), name)
         if (load_norm(L, T("attn_norm.weight"), m->dim, &ly->attn_norm)) goto fail;
-        if (load_ternary(L, T("attn_q.weight"), m->dim, qdim, &ly->wq, &m->ternary_bytes)) goto fail;
-        if (load_ternary(L, T("attn_k.weight"), m->dim, kvdim, &ly->wk, &m->ternary_bytes)) goto fail;
-        if (load_ternary(L, T("attn_v.weight"), m->dim, kvdim, &ly->wv, &m->ternary_bytes)) goto fail;
-        if (load_ternary(L, T("attn_output.weight"), qdim, m->dim, &ly->wo, &m->ternary_bytes)) goto fail;
+        if (load_ternary(L, T("attn_q.weight"), m->dim, qdim, &ly->wq, &ly->fq, &m->ternary_bytes)) goto fail;
+        if (load_ternary(L, T("attn_k.weight"), m->dim, kvdim, &ly->wk, &ly->fk, &m->ternary_bytes)) goto fail;
+        if (load_ternary(L, T("attn_v.weight"), m->dim, kvdim, &ly->wv, &ly->fv, &m->ternary_bytes)) goto fail;
+        if (load_ternary(L, T("attn_output.weight"), qdim, m->dim, &ly->wo, &ly->fo, &m->ternary_bytes)) goto fail;
         if (m->sub_norms && load_norm(L, T("attn_sub_norm.weight"), qdim, &ly->attn_sub_norm)) goto fail;
         if (load_norm(L, T("ffn_norm.weight"), m->dim, &ly->ffn_norm)) goto fail;
-        if (load_ternary(L, T("ffn_gate.weight"), m->dim, m->ffn_dim, &ly->wgate, &m->ternary_bytes)) goto fail;
-        if (load_ternary(L, T("ffn_up.weight"), m->dim, m->ffn_dim, &ly->wup, &m->ternary_bytes)) goto fail;
-        if (load_ternary(L, T("ffn_down.weight"), m->ffn_dim, m->dim, &ly->wdown, &m->ternary_bytes)) goto fail;
+        if (load_ternary(L, T("ffn_gate.weight"), m->dim, m->ffn_dim, &ly->wgate, &ly->fgate, &m->ternary_bytes)) goto fail;
+        if (load_ternary(L, T("ffn_up.weight"), m->dim, m->ffn_dim, &ly->wup, &ly->fup, &m->ternary_bytes)) goto fail;
+        if (load_ternary(L, T("ffn_down.weight"), m->ffn_dim, m->dim, &ly->wdown, &ly->fdown, &m->ternary_bytes)) goto fail;
         if (m->sub_norms && load_norm(L, T("ffn_sub_norm.weight"), m->ffn_dim, &ly->ffn_sub_norm)) goto fail;
 #undef T
         const bc_ternary *all[7] = {&ly->wq, &ly->wk, &ly->wv, &ly->wo, &ly->wgate, &ly->wup, &ly->wdown};
         for (int i = 0; i < 7; i++) {
+            if (all[i]->layout == BC_LAYOUT_COUNT) m->float_weights = 1;
             if (layout_seen < 0) layout_seen = (int)all[i]->layout;
             else if (layout_seen != (int)all[i]->layout) mixed = 1;
             m->n_params += (uint64_t)(all[i]->M * all[i]->K);

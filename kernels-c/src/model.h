@@ -21,6 +21,9 @@ typedef struct {
 typedef struct {
     float *attn_norm, *attn_sub_norm, *ffn_norm, *ffn_sub_norm; /* sub-norms NULL for arch llama */
     bc_ternary wq, wk, wv, wo, wgate, wup, wdown;
+    /* the same weights as F32/F16/BF16 matrices in a float reference file (verify's checkpoint
+     * reference; float path only); data NULL in a ternary artifact */
+    rt_matrix fq, fk, fv, fo, fgate, fup, fdown;
 } rt_layer;
 
 typedef struct {
@@ -30,6 +33,7 @@ typedef struct {
     rt_act act;
     int sub_norms;      /* attn_sub_norm / ffn_sub_norm present (bitnet archs) */
     int rope_neox;      /* rotate-half pairs (i, i+d/2); otherwise adjacent pairs (2i, 2i+1) */
+    int float_weights;  /* BitLinear weights stored as float matrices (runs only on the float path) */
     int n_vocab, dim, n_layers, ffn_dim, n_heads, n_kv_heads, head_dim, ctx_train;
     float eps, rope_theta;
     rt_matrix tok_embd;

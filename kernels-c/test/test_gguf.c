@@ -582,7 +582,23 @@ static void test_model_errors(void) {
     { tspec *p = FRESH(); tten *q = find_t(p, "blk.0.ffn_up.weight"); q->n_dims = 1; q->ne[1] = 1; q->ne[0] = 128 * 256; expect_reject(p, "ffn_up 1-D", NULL); }
     { tspec *p = FRESH(); tten *q = find_t(p, "blk.0.attn_norm.weight"); q->type = BC_GGML_F16; expect_reject(p, "norm as F16", "F32"); }
     { tspec *p = FRESH(); tten *q = find_t(p, "blk.0.attn_norm.weight"); q->ne[0] = 127; expect_reject(p, "norm wrong length", "shape"); }
-    { tspec *p = FRESH(); tten *q = find_t(p, "blk.0.attn_v.weight"); q->type = BC_GGML_F16; expect_reject(p, "projection as F16", "ternary"); }
+    { tspec *p = FRESH(); tten *q = find_t(p, "blk.0.attn_v.weight"); q->type = BC_GGML_Q8_0; expect_reject(p, "projection as Q8_0", "ternary"); }
+    { /* a float reference file (verify's checkpoint reference): F16 projections load, marked float-only */
+        tspec *p = FRESH();
+        find_t(p, "blk.0.attn_v.weight")->type = BC_GGML_F16;
+        tpos pos;
+        buf b = serialize(p, &pos);
+        gguf_file g;
+        rt_model m;
+        char err[512] = "";
+        int ok = gguf_parse(&g, b.p, b.n, err, sizeof err) == 0 && model_from_gguf(&m, &g, err, sizeof err) == 0;
+        CHECK(ok, "projection as F16 (a float reference file) refused: %s", err);
+        if (ok) {
+            CHECK(m.float_weights == 1 && m.layers[0].fv.data != NULL && m.layers[0].fv.type == BC_GGML_F16, "F16 projection not loaded as a float weight");
+            model_free(&m);
+        }
+        free(b.p);
+    }
     { tspec *p = FRESH(); tten *q = find_t(p, "token_embd.weight"); q->type = 14; expect_reject(p, "Q6_K embedding", "token_embd"); }
     { tspec *p = FRESH(); tten *q = find_t(p, "token_embd.weight"); q->ne[0] = 64; expect_reject(p, "embedding wrong width", "shape"); }
     { tspec *p = FRESH(); tten *q = t_add(p, "output.weight", BC_GGML_F16, 128, 32); (void)q; expect_reject(p, "output.weight wrong rows", "output.weight"); }

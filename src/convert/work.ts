@@ -107,6 +107,21 @@ function unpackPacked(job: TernaryJob): { T: Int8Array; scale: number } {
   }
 }
 
+/**
+ * TEST ONLY (test/verify-fault.test.ts): BITCONV_TEST_FAULT makes the packing systematically wrong, to
+ * prove that verify against the source catches it: "invert-scale" packs 1/w, "swap-codes" swaps
+ * neighbouring codes in the first 64 of every 256. Applied to packed (U8) checkpoints, before every
+ * layout's packer and the .scale tensors. Never set it outside that test.
+ */
+function testFault({ T, scale }: { T: Int8Array; scale: number }): { T: Int8Array; scale: number } {
+  const f = process.env.BITCONV_TEST_FAULT;
+  if (f === "invert-scale") return { T, scale: 1 / scale };
+  if (f !== "swap-codes") return { T, scale };
+  const S = T.slice();
+  for (let b = 0; b < S.length; b += 256) for (let i = b; i < b + 64 && i + 1 < S.length; i += 2) [S[i], S[i + 1]] = [T[i + 1], T[i]];
+  return { T: S, scale };
+}
+
 function pack(job: TernaryJob, T: Int8Array, scale: number): Uint8Array {
   if (job.permuteHeads !== undefined) T = permuteRowsForNormRope(T, job.M, job.K, job.permuteHeads);
   if (job.blockScale === "w" && (job.layout === "tq1_0" || job.layout === "tq2_0")) {
@@ -143,7 +158,7 @@ function runMasters16(job: TernaryJob, dtype: "BF16" | "F16"): JobResult {
 export function runTernary(job: TernaryJob): JobResult {
   if (job.dtype === "BF16" || job.dtype === "F16") return runMasters16(job, job.dtype);
   if (job.dtype === "U8") {
-    const { T, scale } = unpackPacked(job);
+    const { T, scale } = testFault(unpackPacked(job));
     return { bytes: pack(job, T, scale), scale };
   }
   let r;

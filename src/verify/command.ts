@@ -5,9 +5,11 @@ import {
   DEFAULT_MAX_KL,
   DEFAULT_MAX_PPL_DRIFT,
   verify,
+  type VerifyPass,
   type VerifyResult,
 } from "./verify.js";
 import { checkRecordedSource, type SourceCheck } from "./provenance.js";
+import { parseReferenceChunks } from "./sample.js";
 import { hubOptionsFromEnv } from "../hub/options.js";
 
 interface VerifyArgs {
@@ -16,6 +18,9 @@ interface VerifyArgs {
   ctx?: number;
   chunks?: number;
   reference?: string;
+  source?: string;
+  "require-source": boolean;
+  "reference-chunks"?: string;
   tokenizer?: string;
   threads?: number;
   "max-ppl-drift": number;
@@ -30,6 +35,26 @@ const fmt = (v: number | null | undefined, digits = 4): string => (v === null ||
 const fmtRate = (v: number | null): string => (v === null ? "n/a" : `${v.toFixed(1)} tok/s`);
 const pct = (v: number | null | undefined, digits = 2): string => (v === null || v === undefined ? "n/a" : `${(v * 100).toFixed(digits)} %`);
 
+/** The reference block of the report: what it is, what was compared, the figures, the external one. */
+function referenceRows(r: VerifyResult): [string, string][] {
+  const rows: [string, string][] = [];
+  rows.push(["conversion", r.conversion_checked ? "checked against its source checkpoint" : "NOT CHECKED (kernels only): the reference is not the source checkpoint"]);
+  const ref = r.reference;
+  if (!ref) return [...rows, ["reference", "none"]];
+  rows.push(["reference", ref.description]);
+  rows.push(["  compared", `${ref.chunks} of ${r.chunks_total} chunk(s)${ref.chunks < r.chunks_total ? ", spread over the text (--reference-chunks)" : ""}, ${ref.tokens_scored ?? "n/a"} tokens`]);
+  rows.push(["  perplexity", `${fmt(ref.perplexity)}  (the artifact on the same chunks: ${fmt(ref.artifact_perplexity)})`]);
+  const drift = ref.ppl_drift_pct;
+  const diff = ref.ppl_diff !== null ? `${ref.ppl_diff >= 0 ? "+" : ""}${ref.ppl_diff.toFixed(4)}` : "n/a";
+  rows.push(["  drift", drift === null ? "n/a" : `${drift >= 0 ? "+" : ""}${drift.toFixed(4)} %  (${diff}; limit ±${r.max_ppl_drift_pct} %)`]);
+  rows.push(["  KL mean", `${ref.kl_mean === null ? "n/a" : ref.kl_mean.toPrecision(4)}  (limit ${r.max_kl})`]);
+  rows.push(["  KL p99", ref.kl_p99 === null ? "n/a" : ref.kl_p99.toPrecision(4)]);
+  rows.push(["  top-1 agreement", pct(ref.top1_agreement)]);
+  const ext = r.external_reference;
+  if (ext) rows.push(["external", `float perplexity ${fmt(ext.perplexity)} of ${ext.model} on this text, computed outside bitconv (${ext.file}); the artifact: ${fmt(r.perplexity)}`]);
+  return rows;
+}
+
 /** The human-readable report. */
 export function formatReport(r: VerifyResult & { source_check?: SourceCheck }): string {
   const rows: [string, string][] = [];
@@ -41,21 +66,7 @@ export function formatReport(r: VerifyResult & { source_check?: SourceCheck }): 
   rows.push(["method", `llama-perplexity: ctx ${r.ctx}, ${r.chunks}${r.chunks !== r.chunks_total ? ` of ${r.chunks_total}` : ""} chunk(s), BOS first in each, last ${perChunk} tokens of each chunk scored`]);
   const pplLine = r.perplexity === null ? "n/a" : `${fmt(r.perplexity)} ± ${fmt(r.perplexity_error, 5)}`;
   rows.push([r.partial ? "perplexity (PARTIAL)" : "perplexity", `${pplLine}  (${r.tokens_scored} tokens scored${r.seconds !== null ? `, ${r.seconds.toFixed(1)} s` : ""})`]);
-  if (r.reference) {
-    const ref = r.reference;
-    rows.push(["reference", ref.description]);
-    rows.push(["  perplexity", fmt(ref.perplexity)]);
-    const drift = ref.ppl_drift_pct;
-    rows.push([
-      "  drift",
-      drift === null ? "n/a" : `${drift >= 0 ? "+" : ""}${drift.toFixed(4)} %  (${ref.ppl_diff !== null ? `${ref.ppl_diff >= 0 ? "+" : ""}${ref.ppl_diff.toFixed(4)}` : "n/a"}; limit ±${r.max_ppl_drift_pct} %)`,
-    ]);
-    rows.push(["  KL mean", `${ref.kl_mean === null ? "n/a" : ref.kl_mean.toPrecision(4)}  (limit ${r.max_kl})`]);
-    rows.push(["  KL p99", ref.kl_p99 === null ? "n/a" : ref.kl_p99.toPrecision(4)]);
-    rows.push(["  top-1 agreement", pct(ref.top1_agreement)]);
-  } else {
-    rows.push(["reference", "none"]);
-  }
+  rows.push(...referenceRows(r));
   if (r.speed_method) {
     rows.push(["speed", `prefill ${fmtRate(r.prefill_tokens_per_s)}, decode ${fmtRate(r.decode_tokens_per_s)}`]);
     rows.push(["", `${r.speed_method}${r.threads ? `, ${r.threads} threads` : ""}`]);
@@ -77,6 +88,14 @@ export function jsonReport(r: VerifyResult): Record<string, unknown> {
   return { ...r };
 }
 
+const PASS_LABEL: Record<VerifyPass, string> = {
+  "build-reference": "reference weights",
+  reference: "reference",
+  compare: "comparison",
+  artifact: "perplexity",
+  bench: "speed",
+};
+
 export const verifyCommand: CommandModule<object, VerifyArgs> = {
   command: "verify <artifact>",
   describe: "Perplexity, KL divergence against a reference, and speed of an artifact",
@@ -88,8 +107,11 @@ export const verifyCommand: CommandModule<object, VerifyArgs> = {
       .option("chunks", { type: "number", describe: "Evaluate at most N chunks" })
       .option("reference", {
         type: "string",
-        describe: "Compare against: 'float' (default: the artifact's float reference path), a checkpoint dir, another .gguf, a llama.cpp logits file, or 'none'",
+        describe: "Compare against (default: the source checkpoint when found, else the artifact's float path): a checkpoint dir, 'float', another .gguf, a llama.cpp logits file, or 'none'",
       })
+      .option("source", { type: "string", describe: "The artifact's source checkpoint folder (default: its recorded repo@commit in the local Hub cache, never downloaded)" })
+      .option("require-source", { type: "boolean", default: false, describe: "Fail (exit 1) when the conversion cannot be checked against its source checkpoint" })
+      .option("reference-chunks", { type: "string", describe: "Chunks compared with the reference, spread over the text: N or 'all' (default 16; perplexity always covers the whole text)" })
       .option("tokenizer", { type: "string", describe: "tokenizer.json or tokenizer.model (or their directory) to tokenize the text with (default: rebuilt from the artifact)" })
       .option("threads", { alias: "t", type: "number", describe: "Threads for the runtime (default: all cores)" })
       .option("max-ppl-drift", { type: "number", default: DEFAULT_MAX_PPL_DRIFT, describe: "Fail when |PPL - PPL(ref)| exceeds this percentage" })
@@ -144,6 +166,10 @@ export const verifyCommand: CommandModule<object, VerifyArgs> = {
         ctx: argv.ctx,
         chunks: argv.chunks,
         reference: argv.reference,
+        source: argv.source,
+        requireSource: argv["require-source"],
+        referenceChunks: parseReferenceChunks(argv["reference-chunks"]),
+        hub: hubOptionsFromEnv({}),
         tokenizer: argv.tokenizer,
         threads: argv.threads,
         maxPplDrift: argv["max-ppl-drift"],
@@ -156,7 +182,7 @@ export const verifyCommand: CommandModule<object, VerifyArgs> = {
           if (jsonLines) process.stderr.write(JSON.stringify({ event: "pass", pass: p.pass, ...(p.chunks ? { chunks: p.chunks } : {}) }) + "\n");
           if (p.chunks) {
             bar = progressBar({ quiet: argv.quiet });
-            bar.start(p.chunks, p.pass === "reference" ? "reference" : "perplexity");
+            bar.start(p.chunks, PASS_LABEL[p.pass]);
           }
         },
         onProgress: (p) => {

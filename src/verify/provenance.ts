@@ -8,7 +8,7 @@ import { join, resolve } from "node:path";
 import { readGguf, ggufValue } from "../gguf/reader.js";
 import { resolveModelSource } from "../hub/pull.js";
 import type { HubOptions } from "../hub/options.js";
-import { BitconvError } from "../util/errors.js";
+import { BitconvError, inputError } from "../util/errors.js";
 
 export interface SourceFileCheck {
   path: string;
@@ -73,4 +73,63 @@ export async function checkRecordedSource(artifact: string, dir?: string, hub: P
   }
   const mismatches = files.filter((f) => f.actual !== f.expected);
   return { dir: source, repo, commit, files, mismatches, passed: mismatches.length === 0 };
+}
+
+/** The source checkpoint of an artifact, found and checked against its recorded hashes. */
+export interface LocatedSource {
+  dir: string;
+  repo: string | null;
+  commit: string | null;
+  /** how it was found: named on the command line, or the recorded repo@commit in the local Hub cache */
+  how: "given" | "hub-cache";
+  /** false when the artifact records no input hashes (not written by bitconv) */
+  hashed: boolean;
+}
+
+/** The recorded source of an artifact: repo, commit, files (empty when it records none). */
+export async function recordedSource(artifact: string): Promise<{ repo: string | null; commit: string | null; files: { path: string; sha256: string }[] }> {
+  const file = await readGguf(artifact);
+  const entries = ggufValue(file, "bitconv.source.files");
+  return {
+    repo: (ggufValue(file, "bitconv.source.repo") as string | undefined) ?? null,
+    commit: (ggufValue(file, "bitconv.source.commit") as string | undefined) ?? null,
+    files: Array.isArray(entries) && entries.length > 0 ? parseSourceFiles(entries, artifact) : [],
+  };
+}
+
+/** Every recorded input file must be in `dir` with its recorded sha256: else bad input naming the file. */
+async function checkHashes(dir: string, files: { path: string; sha256: string }[]): Promise<void> {
+  for (const f of files) {
+    const p = join(dir, f.path);
+    if (!existsSync(p)) throw inputError(p, `missing: the artifact records ${f.path} as an input (sha256 ${f.sha256.slice(0, 12)}…); not its source checkpoint`);
+    const actual = await sha256File(p);
+    if (actual !== f.sha256) {
+      throw inputError(p, `sha256 ${actual.slice(0, 12)}… differs from the ${f.sha256.slice(0, 12)}… the artifact records: not the checkpoint it was converted from`);
+    }
+  }
+}
+
+/**
+ * The artifact's source checkpoint: `given` when named, else the recorded repo@commit looked up in the
+ * local Hub cache (offline: never a download); null when neither. The recorded sha256 of every input
+ * file is checked first (a mismatch is bad input, exit 2).
+ */
+export async function locateSource(artifact: string, given: string | undefined, hub: Partial<HubOptions> = {}): Promise<LocatedSource | null> {
+  const rec = await recordedSource(artifact);
+  let dir: string;
+  let how: LocatedSource["how"] = "given";
+  if (given !== undefined) {
+    dir = resolve(given);
+    if (!existsSync(join(dir, "config.json"))) throw inputError(given, "not a Hugging Face checkpoint directory (no config.json)");
+  } else {
+    if (!rec.repo || !rec.commit) return null;
+    try {
+      dir = (await resolveModelSource(rec.repo, { ...hub, offline: true, revision: rec.commit, quiet: true })).dir;
+    } catch {
+      return null; // not in the cache
+    }
+    how = "hub-cache";
+  }
+  await checkHashes(dir, rec.files);
+  return { dir, repo: rec.repo, commit: rec.commit, how, hashed: rec.files.length > 0 };
 }
