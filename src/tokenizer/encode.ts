@@ -5,7 +5,7 @@ import { statSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import { Tokenizer } from "@huggingface/tokenizers";
 import { BitconvError, inputError } from "../util/errors.js";
-import { readInputTextSync } from "../util/files.js";
+import { readInputBytesSync, readInputTextSync } from "../util/files.js";
 import { readGguf } from "../gguf/reader.js";
 import { spmTokenizer } from "./spm.js";
 import { parseSpmModel } from "./spmModel.js";
@@ -110,13 +110,7 @@ function spmFromFiles(file: string, json: Record<string, unknown> | null, config
   let vocab;
   if (json) vocab = spmVocabFromJson(json, file);
   else {
-    let bytes: Uint8Array;
-    try {
-      bytes = readFileSync(file);
-    } catch (e) {
-      throw inputError(file, `cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-    }
-    vocab = parseSpmModel(bytes, file);
+    vocab = parseSpmModel(readInputBytesSync(file), file);
   }
   const idOf = (v: unknown): number => {
     const name = typeof v === "string" ? v : typeof v === "object" && v !== null ? (v as { content?: unknown }).content : undefined;

@@ -134,9 +134,14 @@ export async function statInput(path: string): Promise<Stats | undefined> {
 
 /** The synchronous form of readInputText (no optional: the caller has checked that it exists). */
 export function readInputTextSync(path: string): string {
+  return readInputBytesSync(path).toString("utf8");
+}
+
+/** A whole (small) binary input file, opened and checked as every input is. */
+export function readInputBytesSync(path: string): Buffer {
   const fd = openInputSync(path);
   try {
-    return readFileSync(fd, "utf8");
+    return readFileSync(fd);
   } catch (e) {
     throw inputError(path, describeFsError(e));
   } finally {
