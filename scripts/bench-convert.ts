@@ -10,7 +10,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readSync, rmSy
 import { availableParallelism } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { LAYOUT_NAMES, type LayoutName } from "../src/layouts/types.js";
+import { LAYOUT_NAMES, type LayoutName } from "../src/layouts/index.js";
 import { MODEL_2B4T, writeSyntheticModel2B4T } from "../test/helpers/synth.js";
 
 export interface ConvertBenchResult {

@@ -126,7 +126,7 @@ export function synthPlan(spec: SynthSpec): PlanItem[] {
     const p = `blk.${i}.`;
     const ternary = (n: string) => {
       const [M, K] = proj.get(n)!;
-      const why = layout.blockError(M, K);
+      const why = layout.shapeError(M, K);
       if (why) throw new Error(`${s.layout} cannot store ${p}${n} (${M} x ${K}): ${why}`);
       const params = layout.params(M, K);
       const name = `${p}${n}.weight`;

@@ -1,7 +1,7 @@
 // `bitconv convert <model-dir> --layout L -o out.gguf`: a thin layer over convert().
 import type { ArgumentsCamelCase, Argv, CommandModule } from "yargs";
 import { resolveModelSource } from "../hub/pull.js";
-import { LAYOUT_NAMES } from "../layouts/types.js";
+import { LAYOUT_NAMES } from "../layouts/index.js";
 import { formatBytes } from "../util/progress.js";
 import { convert, EMBED_TYPES, TARGETS, type ConvertResult, type EmbedType, type Target } from "./index.js";
 

@@ -7,7 +7,7 @@ import type { Checkpoint, PlannedTensor } from "../checkpoint/index.js";
 import { DTYPE_SIZE } from "../checkpoint/index.js";
 import { encodeGgufHeader, kv, type GgufKv, type GgufTensorInfo } from "../gguf/writer.js";
 import { GgmlType, ggmlTypeName } from "../gguf/types.js";
-import { getLayout, LAYOUT_NAMES, type Layout, type LayoutName, type TlParams } from "../layouts/index.js";
+import { getLayout, LAYOUT_NAMES, type Layout, type LayoutName, type TlParams, type TqScale } from "../layouts/index.js";
 import { q8_0Nbytes } from "../quant/q8_0.js";
 import { tokenizerKeys } from "../tokenizer/gguf.js";
 import { BitconvError, inputError } from "../util/errors.js";
@@ -61,8 +61,8 @@ export interface ConversionPlan {
   target: Target;
   layout: LayoutName;
   embedType: EmbedType;
-  /** tq layouts: "one" = d 1 + .scale tensors; "w" = d = f16(w) per block, no .scale */
-  blockScale: "one" | "w";
+  /** tq layouts: "scale-tensor" = d 1 + .scale tensors; "block-d" = d = f16(w) per block, no .scale */
+  tqScale: TqScale;
   tensors: PlannedOutput[];
   inputBytes: number;
   headerBytes: number;
@@ -120,12 +120,12 @@ function checkTarget(ckpt: Checkpoint, target: Target, layout: LayoutName): void
 }
 
 function layoutBlockCheck(p: PlannedTensor, layout: Layout, target: Target): void {
-  const err = layout.blockError(p.M, p.K);
+  const err = layout.shapeError(p.M, p.K);
   if (err === null) return;
   const allowed = LAYOUT_NAMES.filter((n) => {
     if (target === "llama.cpp" && n !== "tq1_0" && n !== "tq2_0") return false;
     if (target === "bitnet.cpp" && (n === "tq1_0" || n === "tq2_0")) return false;
-    return getLayout(n).blockError(p.M, p.K) === null;
+    return getLayout(n).shapeError(p.M, p.K) === null;
   });
   throw inputError(
     p.weight.file,
@@ -196,7 +196,7 @@ function tokenizerKvs(ckpt: Checkpoint): { kvs: GgufKv[]; notes: string[] } {
   return { kvs: r.kvs, notes: r.notes };
 }
 
-function ternaryJob(p: PlannedTensor, layout: LayoutName, params: TlParams | undefined, blockScale: "one" | "w", linearClass: "bitlinear" | "autobitlinear"): TernaryJob {
+function ternaryJob(p: PlannedTensor, layout: LayoutName, params: TlParams | undefined, tqScale: TqScale, linearClass: "bitlinear" | "autobitlinear"): TernaryJob {
   const w = p.weight;
   const job: TernaryJob = {
     kind: "ternary",
@@ -208,7 +208,7 @@ function ternaryJob(p: PlannedTensor, layout: LayoutName, params: TlParams | und
     K: p.K,
     linearClass,
     layout,
-    blockScale,
+    tqScale,
   };
   if (params) job.params = params;
   if (p.permuteHeads !== undefined) job.permuteHeads = p.permuteHeads;
@@ -258,9 +258,9 @@ export function planConversion(ckpt: Checkpoint, opts: PlanOptions): ConversionP
   const c = ckpt.config;
   const arch = archFor(ckpt, target);
   const isTq = layoutName === "tq1_0" || layoutName === "tq2_0";
-  const blockScale: "one" | "w" = isTq && arch === "llama" && target === "llama.cpp" ? "w" : "one";
+  const tqScale: TqScale = isTq && arch === "llama" && target === "llama.cpp" ? "block-d" : "scale-tensor";
   const notes: string[] = [];
-  if (blockScale === "w") {
+  if (tqScale === "block-d") {
     notes.push(`llama.cpp's llama arch loads no .scale tensors: every ${layoutName} block holds d = f16(w), so each tensor's scale w is rounded to f16`);
   }
 
@@ -288,11 +288,11 @@ export function planConversion(ckpt: Checkpoint, opts: PlanOptions): ConversionP
         }
       }
       const ti = add({ name: p.ggufName, role: "ternary", type: layout.ggmlType, shape: [p.K, p.M], nbytes: layout.nbytes(p.M, p.K, params), source: p.hfName, ...(params ? { params } : {}) });
-      jobs.push(ternaryJob(p, layoutName, params, blockScale, c.linearClass));
+      jobs.push(ternaryJob(p, layoutName, params, tqScale, c.linearClass));
       inputBytes += p.weight.nbytes + (p.weightScale?.nbytes ?? 0);
       const j = jobs.length - 1;
       steps.push({ tensor: ti, jobs: [j] });
-      if (isTq && blockScale === "one") {
+      if (isTq && tqScale === "scale-tensor") {
         const si = add({ name: p.ggufName.replace(/\.weight$/, ".scale"), role: "scale", type: GgmlType.F32, shape: [1], nbytes: 4, source: p.weightScale?.name ?? p.hfName });
         steps.push({ tensor: si, scaleOf: j });
       }
@@ -325,7 +325,7 @@ export function planConversion(ckpt: Checkpoint, opts: PlanOptions): ConversionP
     target,
     layout: layoutName,
     embedType,
-    blockScale,
+    tqScale,
     tensors,
     inputBytes,
     headerBytes: 0,

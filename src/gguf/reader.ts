@@ -18,6 +18,7 @@
 // fork can mean). Otherwise 39 is MXFP4. `typeContext` / `typeContextReason` say which and why.
 
 import { promises as fsp } from "node:fs";
+import { LAYOUTS, type LayoutName } from "../layouts/index.js";
 import { BitconvError, inputError } from "../util/errors.js";
 import { GgufValueType } from "./types.js";
 
@@ -79,8 +80,8 @@ interface TypeInfo {
   name: string;
   block: number;
   bytes: number;
-  /** special size rule of the fork */
-  fork?: "i2_s" | "tl1" | "tl2";
+  /** a ternary layout: its module's size rule (src/layouts) */
+  layout?: LayoutName;
 }
 
 /** Upstream ggml types (gguf.md 2.1). Removed ids (4, 5, 31..33, 36..38) are absent. */
@@ -114,8 +115,8 @@ const UPSTREAM_TYPES: Record<number, TypeInfo> = {
   28: { name: "F64", block: 1, bytes: 8 },
   29: { name: "IQ1_M", block: 256, bytes: 56 },
   30: { name: "BF16", block: 1, bytes: 2 },
-  34: { name: "TQ1_0", block: 256, bytes: 54 },
-  35: { name: "TQ2_0", block: 256, bytes: 66 },
+  34: { name: "TQ1_0", block: 256, bytes: 54, layout: "tq1_0" },
+  35: { name: "TQ2_0", block: 256, bytes: 66, layout: "tq2_0" },
   39: { name: "MXFP4", block: 32, bytes: 17 },
   40: { name: "NVFP4", block: 64, bytes: 36 },
   41: { name: "Q1_0", block: 128, bytes: 18 },
@@ -125,9 +126,9 @@ const UPSTREAM_TYPES: Record<number, TypeInfo> = {
 /** The bitnet.cpp fork's table: upstream up to TQ2_0, then its own 36..39 (37 = I8_S is never stored). */
 const FORK_TYPES: Record<number, TypeInfo> = {
   ...Object.fromEntries(Object.entries(UPSTREAM_TYPES).filter(([id]) => Number(id) <= 35)),
-  36: { name: "I2_S", block: 1, bytes: 1, fork: "i2_s" },
-  38: { name: "TL1", block: 1, bytes: 1, fork: "tl1" },
-  39: { name: "TL2", block: 1, bytes: 1, fork: "tl2" },
+  36: { name: "I2_S", block: 1, bytes: 1, layout: "i2_s" },
+  38: { name: "TL1", block: 1, bytes: 1, layout: "tl1" },
+  39: { name: "TL2", block: 1, bytes: 1, layout: "tl2" },
 };
 
 /** The type table of a context (for callers that print types). */
@@ -288,26 +289,13 @@ const safeNumber = (v: bigint): number | bigint =>
 
 const pad = (n: number, a: number): number => Math.ceil(n / a) * a;
 
-/** The fork's TL2 allocation bound P (layouts.md 6), integer ops left to right, C truncation. */
-function tl2Bound(M: number, K: number): number {
-  const t = Math.trunc;
-  return t((t(((K - 256) * M) / 3) * 5) / 8) + t((t((256 * M) / 2) * 4) / 8);
-}
-
 /** The exact data size of a tensor, or a problem. */
 function tensorNbytes(ne: number[], info: TypeInfo): { nbytes: number } | { problem: string } {
   const n = ne.reduce((a, b) => a * b, 1);
-  if (info.fork === "i2_s" || info.fork === "tl1") {
-    if (n % 4 !== 0) return { problem: `${n} elements is not a multiple of 4 (${info.name} packs 4 per byte)` };
-    return { nbytes: n / 4 + 32 };
-  }
-  if (info.fork === "tl2") {
+  if (info.layout !== undefined) {
     const K = ne[0];
-    const M = n / K;
-    if (K === 0 || M === 0) return { nbytes: 32 };
-    const P = tl2Bound(M, K);
-    if (P < 0) return { problem: `TL2 needs K >= 256 columns for its size formula, got ne[0] = ${K}` };
-    return { nbytes: pad(P, 32) + 32 };
+    const size = LAYOUTS[info.layout].fileNbytes(K === 0 ? 0 : n / K, K);
+    return typeof size === "string" ? { problem: size } : { nbytes: size };
   }
   if (ne[0] % info.block !== 0) {
     return { problem: `ne[0] = ${ne[0]} is not a multiple of ${info.name}'s block size ${info.block}` };

@@ -85,36 +85,8 @@ export interface TensorStats {
   error?: string;
 }
 
-export interface BitField {
-  /** "7:6", "7:4", "all" (TQ1_0 base-3 bytes), ... */
-  bits: string;
-  /** the raw field value (code, index, magnitude, digit, sign) */
-  raw: number;
-  /** what it decodes to, in words */
-  meaning: string;
-  /** indices into BlockDecode.values of the weights this field carries */
-  values: number[];
-}
-
-export interface BlockByte {
-  /** byte offset within the tensor data */
-  offset: number;
-  hex: string;
-  /** the part of the block this byte belongs to (qs, qh, d, codes, magnitudes, signs, tail, ...) */
-  part: string;
-  fields: BitField[];
-}
-
-export interface BlockValue {
-  row: number;
-  col: number;
-  value: number;
-  /** byte offset (within the tensor) holding it, and the bits */
-  byte: number;
-  bits: string;
-  /** extra bit that contributes (TL2 sign bit): byte offset and bit */
-  sign?: { byte: number; bit: number };
-}
+export type { BitField, BlockByte, BlockValue, BlockScale } from "../layouts/blockDecode.js";
+import type { BlockByte, BlockScale, BlockValue } from "../layouts/blockDecode.js";
 
 export interface BlockDecode {
   tensor: string;
@@ -132,7 +104,7 @@ export interface BlockDecode {
   bytes_detail: BlockByte[];
   values: BlockValue[];
   /** the scale(s) that apply to this block */
-  scale: { value: number | null; source: string; block_d?: number };
+  scale: BlockScale;
 }
 
 export interface InspectResult {

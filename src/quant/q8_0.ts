@@ -43,13 +43,3 @@ export function quantizeQ8_0(x: Float32Array, out: Uint8Array = new Uint8Array(q
   return out;
 }
 
-/** Q8_0 bytes -> f32 values d*q (d as stored, f16). */
-export function dequantizeQ8_0(bytes: Uint8Array, n: number, f16ToF32: (h: number) => number): Float32Array {
-  const out = new Float32Array(n);
-  for (let i = 0; i < n / Q8_0_BLOCK; i++) {
-    const o = i * Q8_0_BYTES;
-    const d = f16ToF32(bytes[o] | (bytes[o + 1] << 8));
-    for (let j = 0; j < Q8_0_BLOCK; j++) out[i * Q8_0_BLOCK + j] = d * ((bytes[o + 2 + j] << 24) >> 24);
-  }
-  return out;
-}

@@ -214,14 +214,6 @@ export function writeTokenFile(path: string, ids: Int32Array | readonly number[]
   writeFileSync(path, buf);
 }
 
-/** Reads a raw little-endian int32 token file. */
-export function readTokenFile(path: string): Int32Array {
-  const b = readFileSync(path);
-  const out = new Int32Array(b.length >> 2);
-  for (let i = 0; i < out.length; i++) out[i] = b.readInt32LE(i * 4);
-  return out;
-}
-
 const tempDirs = new Set<string>();
 let tempHooked = false;
 

@@ -170,7 +170,7 @@ export function buildFixtureArtifact(layoutName: LayoutName, out: string, extraK
       if (params) tl.push(M, K, params.BM, params.BK, params.bm);
       const name = `blk.${l}.${gg}.weight`;
       tensors.push({ name, ne: [K, M], type: layout.ggmlType, data: layout.pack(T, M, K, scale, params) });
-      if (!layout.scaleInTensor) tensors.push({ name: `blk.${l}.${gg}.scale`, ne: [1], type: 0, data: f32(scale) });
+      if (layout.scaleTensor) tensors.push({ name: `blk.${l}.${gg}.scale`, ne: [1], type: 0, data: f32(scale) });
       truth.push({ name, M, K, T, scale, params });
       if (gg === "attn_output") norm("self_attn.attn_sub_norm.weight", "attn_sub_norm");
       if (gg === "attn_output") norm("post_attention_layernorm.weight", "ffn_norm");
