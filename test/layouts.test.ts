@@ -1,4 +1,3 @@
-import { readFileSync, readdirSync } from "node:fs";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import {
@@ -27,8 +26,8 @@ import {
 import { BitconvError } from "../src/util/errors.js";
 import { f16ToF32 as f16BitsToF32, f32ToF16Bits } from "../src/quant/float.js";
 import { uniform } from "./helpers/prng.js";
+import { exampleMatrix, loadExamples } from "./helpers/formats.js";
 
-const FORMATS = new URL("../../formats/", import.meta.url);
 
 // ---------- helpers ----------
 
@@ -77,68 +76,6 @@ function throwsBitconv(fn: () => unknown, pattern: RegExp, what: string): void {
 }
 
 // ---------- worked examples from formats/*.md ----------
-
-/** The byte notation of formats/README.md: `XX`, `XX*N`, `@N` position checks, `#` comments. */
-function parseBytes(text: string, where: string): Uint8Array {
-  const out: number[] = [];
-  for (const line of text.split("\n")) {
-    for (const tok of line.replace(/#.*$/, "").split(/\s+/).filter(Boolean)) {
-      let m: RegExpExecArray | null;
-      if ((m = /^@(\d+)$/.exec(tok))) {
-        if (out.length !== Number(m[1])) throw new Error(`${where}: ${tok} but the position is ${out.length}`);
-      } else if ((m = /^([0-9A-Fa-f]{2})(?:\*(\d+))?$/.exec(tok))) {
-        const v = parseInt(m[1], 16);
-        const n = m[2] === undefined ? 1 : Number(m[2]);
-        for (let i = 0; i < n; i++) out.push(v);
-      } else {
-        throw new Error(`${where}: bad token "${tok}"`);
-      }
-    }
-  }
-  return Uint8Array.from(out);
-}
-
-interface Example {
-  where: string;
-  layout: LayoutName | "hf-packed";
-  M: number;
-  K: number;
-  scale?: number;
-  d?: number;
-  params?: TlParams;
-  nonzero: [number, number, number][];
-  bytes: Uint8Array;
-}
-
-function loadExamples(): Example[] {
-  const out: Example[] = [];
-  for (const file of readdirSync(FORMATS).filter((f) => f.endsWith(".md")).sort()) {
-    const md = readFileSync(new URL(file, FORMATS), "utf8");
-    const fence = /```(json|bytes)\n([\s\S]*?)```/g;
-    let json: string | null = null;
-    let m: RegExpExecArray | null;
-    while ((m = fence.exec(md))) {
-      if (m[1] === "json") {
-        json = m[2];
-        continue;
-      }
-      const where = `${file} example ${out.filter((e) => e.where.startsWith(file)).length + 1}`;
-      if (json === null) throw new Error(`${where}: a bytes block without a json block before it`);
-      out.push({ ...JSON.parse(json), where, bytes: parseBytes(m[2], where) });
-      json = null;
-    }
-  }
-  return out;
-}
-
-function exampleMatrix(ex: Example): Int8Array {
-  const T = new Int8Array(ex.M * ex.K);
-  for (const [r, c, v] of ex.nonzero) {
-    if (r >= ex.M || c >= ex.K || T[r * ex.K + c] !== 0) throw new Error(`${ex.where}: bad nonzero [${r}, ${c}]`);
-    T[r * ex.K + c] = v;
-  }
-  return T;
-}
 
 const EXAMPLES = loadExamples();
 
