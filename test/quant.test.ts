@@ -67,7 +67,7 @@ const sameValue = (a: number, b: number) => (Number.isNaN(a) && Number.isNaN(b))
 
 // ---- absmean ----
 
-test("absmean worked example of checkpoints.md 5.1", () => {
+test("absmean worked example of formats/checkpoint-bitnet-2b4t.md", () => {
   const W = Float32Array.from([0.3, -0.05, 0.9, -0.6, 0.02, -0.45, 0.25, 0.1]);
   const r = ternarizeAbsmean(W);
   assert.equal(Array.from(r.T), [1, 0, 1, -1, 0, -1, 1, 0]);

@@ -1,4 +1,4 @@
-// A strict GGUF reader (gguf.md sections 1, 2 and 5) with positional reads: only the header is read
+// A strict GGUF reader (formats/gguf.md sections 1, 2 and 5) with positional reads: only the header is read
 // into memory, through a small sliding buffer, so files of any size (> 4 GiB too) open in constant
 // memory. Tensor data is read on demand by readTensorData. Every malformed, truncated or hostile file
 // gives a BitconvError "<file>: <problem>" (exit 2): counts are checked against the bytes that remain
@@ -11,7 +11,7 @@
 //   - UINT64 / INT64: number when the value is a safe integer (|v| <= 2^53 - 1), else bigint.
 //   - ARRAY: a JS array of the element values above; `subType` holds the element type.
 //
-// Type ids 36..39 are ambiguous (gguf.md 2.2): in Microsoft's bitnet.cpp fork 36 = I2_S, 38 = TL1,
+// Type ids 36..39 are ambiguous (formats/gguf.md 2.2): in Microsoft's bitnet.cpp fork 36 = I2_S, 38 = TL1,
 // 39 = TL2; upstream rejects 36..38 (removed types) and reads 39 as MXFP4. The reader takes the fork's
 // meaning when the file says it is a fork file: `bitconv.layout` is i2_s/tl1/tl2, or
 // `general.architecture` is bitnet-b1.58 / bitnet-25, or a tensor has type 36 or 38 (which only the
@@ -23,7 +23,7 @@ import { BitconvError, inputError } from "../util/errors.js";
 import { GgufValueType } from "./types.js";
 
 export interface GgufKvEntry {
-  /** GGUF value type id (gguf.md 1.1) */
+  /** GGUF value type id (formats/gguf.md 1.1) */
   type: number;
   value: unknown;
   /** element type id when type is ARRAY */
@@ -69,7 +69,7 @@ export interface GgufFile {
 
 export interface ReadGgufOptions {
   /**
-   * Offsets that break llama.cpp's sequential padded rule (gguf.md 1.2) are an error when true, a
+   * Offsets that break llama.cpp's sequential padded rule (formats/gguf.md 1.2) are an error when true, a
    * warning when false. Default: an error for files bitconv wrote (a `bitconv.version` key), a warning
    * for foreign files. Data past the end of the file is always an error.
    */
@@ -84,7 +84,7 @@ interface TypeInfo {
   layout?: LayoutName;
 }
 
-/** Upstream ggml types (gguf.md 2.1). Removed ids (4, 5, 31..33, 36..38) are absent. */
+/** Upstream ggml types (formats/gguf.md 2.1). Removed ids (4, 5, 31..33, 36..38) are absent. */
 const UPSTREAM_TYPES: Record<number, TypeInfo> = {
   0: { name: "F32", block: 1, bytes: 4 },
   1: { name: "F16", block: 1, bytes: 2 },

@@ -1,4 +1,4 @@
-// tokenizer.json (Hugging Face `tokenizers`) -> llama.cpp's tokenizer.ggml.* keys (gguf.md 4.4).
+// tokenizer.json (Hugging Face `tokenizers`) -> llama.cpp's tokenizer.ggml.* keys (formats/gguf.md 4.4).
 // Only byte-level BPE (GPT-2 / LLaMA-3 style) is supported: it is what llama.cpp's "gpt2" tokenizer
 // model implements, and what BitNet 2B-4T, Falcon3 and Llama-3 derived checkpoints ship.
 

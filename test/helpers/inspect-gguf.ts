@@ -1,5 +1,5 @@
 // Test helpers for the GGUF reader and inspect tests: a tiny, independent GGUF byte builder (written
-// from gguf.md section 1, not from src/gguf/writer.ts, so the reader is checked against a second
+// from formats/gguf.md section 1, not from src/gguf/writer.ts, so the reader is checked against a second
 // implementation) that can also produce malformed files, and a builder of bitconv-shaped artifacts
 // for every layout from the bundled packed fixture.
 import { readFileSync, writeFileSync } from "node:fs";
