@@ -3,7 +3,7 @@
 // its type, shape and size, and the jobs that produce their bytes. --dry-run prints this plan.
 
 import { relative } from "node:path";
-import type { Checkpoint, PlannedTensor } from "../checkpoint/index.js";
+import type { Checkpoint, MappedTensor } from "../checkpoint/index.js";
 import { DTYPE_SIZE } from "../checkpoint/index.js";
 import { encodeGgufHeader, kv, type GgufKv, type GgufTensorInfo } from "../gguf/writer.js";
 import { GgmlType, ggmlTypeName } from "../gguf/types.js";
@@ -119,7 +119,7 @@ function checkTarget(ckpt: Checkpoint, target: Target, layout: LayoutName): void
   }
 }
 
-function layoutBlockCheck(p: PlannedTensor, layout: Layout, target: Target): void {
+function layoutBlockCheck(p: MappedTensor, layout: Layout, target: Target): void {
   const err = layout.shapeError(p.M, p.K);
   if (err === null) return;
   const allowed = LAYOUT_NAMES.filter((n) => {
@@ -196,7 +196,7 @@ function tokenizerKvs(ckpt: Checkpoint): { kvs: GgufKv[]; notes: string[] } {
   return { kvs: r.kvs, notes: r.notes };
 }
 
-function ternaryJob(p: PlannedTensor, layout: LayoutName, params: TlParams | undefined, tqScale: TqScale, linearClass: "bitlinear" | "autobitlinear"): TernaryJob {
+function ternaryJob(p: MappedTensor, layout: LayoutName, params: TlParams | undefined, tqScale: TqScale, linearClass: "bitlinear" | "autobitlinear"): TernaryJob {
   const w = p.weight;
   const job: TernaryJob = {
     kind: "ternary",
@@ -220,7 +220,7 @@ function ternaryJob(p: PlannedTensor, layout: LayoutName, params: TlParams | und
 }
 
 /** Row slabs of about SLAB_BYTES of input, so no job holds a whole embedding matrix. */
-function floatJobs(p: PlannedTensor, out: EmbedType): FloatJob[] {
+function floatJobs(p: MappedTensor, out: EmbedType): FloatJob[] {
   const w = p.weight;
   const rows = p.role === "norm" ? 1 : p.M;
   const cols = p.K;
@@ -276,7 +276,7 @@ export function planConversion(ckpt: Checkpoint, opts: PlanOptions): ConversionP
     return tensors.length - 1;
   };
 
-  for (const p of ckpt.plan) {
+  for (const p of ckpt.tensorMap) {
     if (p.role === "ternary") {
       layoutBlockCheck(p, layout, target);
       const params = layout.params(p.M, p.K);

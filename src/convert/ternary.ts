@@ -61,7 +61,7 @@ function codesOf(job: TernaryJob, T: Int8Array): TernaryCodes {
 }
 
 /** bf16/f16 masters: absmean codes from tables, packed straight from the bit patterns. */
-function runMasters16(job: TernaryJob, dtype: "BF16" | "F16"): JobResult {
+function ternaryFromMasters16(job: TernaryJob, dtype: "BF16" | "F16"): JobResult {
   const bits = u16(readSource(job.src, true));
   let c;
   try {
@@ -75,7 +75,7 @@ function runMasters16(job: TernaryJob, dtype: "BF16" | "F16"): JobResult {
   return { bytes: pack(job, codes, c.scale), scale: c.scale, meanAbs: c.meanAbs };
 }
 
-function runMasters32(job: TernaryJob): JobResult {
+function ternaryFromMasters32(job: TernaryJob): JobResult {
   let r;
   try {
     r = ternarizeAbsmean(f32(readSource(job.src, true)));
@@ -87,8 +87,8 @@ function runMasters32(job: TernaryJob): JobResult {
 }
 
 export function runTernary(job: TernaryJob): JobResult {
-  if (job.dtype === "BF16" || job.dtype === "F16") return runMasters16(job, job.dtype);
-  if (job.dtype === "F32") return runMasters32(job);
+  if (job.dtype === "BF16" || job.dtype === "F16") return ternaryFromMasters16(job, job.dtype);
+  if (job.dtype === "F32") return ternaryFromMasters32(job);
   const { T, scale } = unpackPacked(job);
   return { bytes: pack(job, codesOf(job, T), scale), scale };
 }
