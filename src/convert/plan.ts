@@ -119,7 +119,7 @@ function checkTarget(ckpt: Checkpoint, target: Target, layout: LayoutName): void
   }
 }
 
-function layoutBlockCheck(p: MappedTensor, layout: Layout, target: Target): void {
+function layoutShapeCheck(p: MappedTensor, layout: Layout, target: Target): void {
   const err = layout.shapeError(p.M, p.K);
   if (err === null) return;
   const allowed = LAYOUT_NAMES.filter((n) => {
@@ -244,78 +244,110 @@ function floatJobs(p: MappedTensor, out: EmbedType): FloatJob[] {
   return jobs;
 }
 
-export function planConversion(ckpt: Checkpoint, opts: PlanOptions): ConversionPlan {
+interface ResolvedOptions {
+  layoutName: LayoutName;
+  layout: Layout;
+  target: Target;
+  embedType: EmbedType;
+}
+
+function resolveOptions(opts: PlanOptions): ResolvedOptions {
   if (!(LAYOUT_NAMES as readonly string[]).includes(opts.layout)) {
     throw new BitconvError(`unknown layout "${opts.layout}" (valid: ${LAYOUT_NAMES.join(", ")})`);
   }
   const layoutName = opts.layout as LayoutName;
-  const layout = getLayout(layoutName);
   const target = opts.target ?? "auto";
   if (!TARGETS.includes(target)) throw new BitconvError(`unknown target "${target}" (valid: ${TARGETS.join(", ")})`);
   const embedType = opts.embedType ?? "f16";
   if (!EMBED_TYPES.includes(embedType)) throw new BitconvError(`unknown embed type "${embedType}" (valid: ${EMBED_TYPES.join(", ")})`);
-  checkTarget(ckpt, target, layoutName);
-  const c = ckpt.config;
-  const arch = archFor(ckpt, target);
-  const isTq = layoutName === "tq1_0" || layoutName === "tq2_0";
-  const tqScale: TqScale = isTq && arch === "llama" && target === "llama.cpp" ? "block-d" : "scale-tensor";
-  const notes: string[] = [];
-  if (tqScale === "block-d") {
-    notes.push(`llama.cpp's llama arch loads no .scale tensors: every ${layoutName} block holds d = f16(w), so each tensor's scale w is rounded to f16`);
+  return { layoutName, layout: getLayout(layoutName), target, embedType };
+}
+
+/** The tensors, jobs and write order of a conversion, as planConversion builds them. */
+class TensorPlanner {
+  tensors: PlannedOutput[] = [];
+  jobs: Job[] = [];
+  steps: WriteStep[] = [];
+  tlParams: number[] = [];
+  inputBytes = 0;
+  private tlSeen = new Set<string>();
+
+  constructor(private readonly o: ResolvedOptions, private readonly tqScale: TqScale, private readonly linearClass: "bitlinear" | "autobitlinear") {}
+
+  private add(t: Omit<PlannedOutput, "offset" | "typeName">): number {
+    this.tensors.push({ ...t, typeName: ggmlTypeName[t.type]?.toLowerCase() ?? String(t.type), offset: 0 });
+    return this.tensors.length - 1;
   }
 
-  const tensors: PlannedOutput[] = [];
-  const jobs: Job[] = [];
-  const steps: WriteStep[] = [];
-  const tlParams: number[] = [];
-  const tlSeen = new Set<string>();
-  let inputBytes = 0;
+  /** TL block parameters go into bitconv.tl_params once per distinct shape. */
+  private recordParams(p: MappedTensor, params: TlParams | undefined): void {
+    const key = `${p.M}x${p.K}`;
+    if (!params || this.tlSeen.has(key)) return;
+    this.tlSeen.add(key);
+    this.tlParams.push(p.M, p.K, params.BM, params.BK, params.bm);
+  }
 
-  const add = (t: Omit<PlannedOutput, "offset" | "typeName">): number => {
-    tensors.push({ ...t, typeName: ggmlTypeName[t.type]?.toLowerCase() ?? String(t.type), offset: 0 });
-    return tensors.length - 1;
-  };
-
-  for (const p of ckpt.tensorMap) {
-    if (p.role === "ternary") {
-      layoutBlockCheck(p, layout, target);
-      const params = layout.params(p.M, p.K);
-      if (params) {
-        const key = `${p.M}x${p.K}`;
-        if (!tlSeen.has(key)) {
-          tlSeen.add(key);
-          tlParams.push(p.M, p.K, params.BM, params.BK, params.bm);
-        }
-      }
-      const ti = add({ name: p.ggufName, role: "ternary", type: layout.ggmlType, shape: [p.K, p.M], nbytes: layout.nbytes(p.M, p.K, params), source: p.hfName, ...(params ? { params } : {}) });
-      jobs.push(ternaryJob(p, layoutName, params, tqScale, c.linearClass));
-      inputBytes += p.weight.nbytes + (p.weightScale?.nbytes ?? 0);
-      const j = jobs.length - 1;
-      steps.push({ tensor: ti, jobs: [j] });
-      if (isTq && tqScale === "scale-tensor") {
-        const si = add({ name: p.ggufName.replace(/\.weight$/, ".scale"), role: "scale", type: GgmlType.F32, shape: [1], nbytes: 4, source: p.weightScale?.name ?? p.hfName });
-        steps.push({ tensor: si, scaleOf: j });
-      }
-      continue;
+  ternary(p: MappedTensor): void {
+    const { layout, layoutName, target } = this.o;
+    layoutShapeCheck(p, layout, target);
+    const params = layout.params(p.M, p.K);
+    this.recordParams(p, params);
+    const ti = this.add({ name: p.ggufName, role: "ternary", type: layout.ggmlType, shape: [p.K, p.M], nbytes: layout.nbytes(p.M, p.K, params), source: p.hfName, ...(params ? { params } : {}) });
+    this.jobs.push(ternaryJob(p, layoutName, params, this.tqScale, this.linearClass));
+    this.inputBytes += p.weight.nbytes + (p.weightScale?.nbytes ?? 0);
+    const j = this.jobs.length - 1;
+    this.steps.push({ tensor: ti, jobs: [j] });
+    if (layout.scaleTensor && this.tqScale === "scale-tensor") {
+      const si = this.add({ name: p.ggufName.replace(/\.weight$/, ".scale"), role: "scale", type: GgmlType.F32, shape: [1], nbytes: 4, source: p.weightScale?.name ?? p.hfName });
+      this.steps.push({ tensor: si, scaleOf: j });
     }
-    const out: EmbedType = p.role === "norm" ? "f32" : embedType;
+  }
+
+  float(p: MappedTensor): void {
+    const out: EmbedType = p.role === "norm" ? "f32" : this.o.embedType;
     if (out === "q8_0" && p.K % 32 !== 0) {
       throw inputError(p.weight.file, `tensor ${p.hfName} (${p.M} x ${p.K}): q8_0 needs rows of a multiple of 32 values; use --embed-type f16`);
     }
     const n = p.role === "norm" ? p.K : p.M * p.K;
-    const ti = add({ name: p.ggufName, role: p.role, type: floatType[out], shape: p.role === "norm" ? [p.K] : [p.K, p.M], nbytes: floatNbytes(n, out), source: p.hfName });
+    const ti = this.add({ name: p.ggufName, role: p.role, type: floatType[out], shape: p.role === "norm" ? [p.K] : [p.K, p.M], nbytes: floatNbytes(n, out), source: p.hfName });
     const js = floatJobs(p, out);
-    const first = jobs.length;
-    jobs.push(...js);
-    inputBytes += p.weight.nbytes;
-    steps.push({ tensor: ti, jobs: js.map((_, i) => first + i) });
+    const first = this.jobs.length;
+    this.jobs.push(...js);
+    this.inputBytes += p.weight.nbytes;
+    this.steps.push({ tensor: ti, jobs: js.map((_, i) => first + i) });
   }
+}
 
+/** Keys, header size and tensor offsets, once every tensor is planned. */
+function finishPlan(ckpt: Checkpoint, plan: ConversionPlan, tokenizer: GgufKv[]): ConversionPlan {
+  plan.kvs = buildKvs(ckpt, plan, tokenizer, plan.provenanceFiles.map(() => HASH_PLACEHOLDER));
+  const layoutInfo = encodeGgufHeader(plan.kvs, plan.tensorInfos);
+  plan.headerBytes = layoutInfo.dataStart;
+  plan.outputBytes = layoutInfo.fileSize;
+  plan.tensors.forEach((t, i) => (t.offset = layoutInfo.offsets[i]));
+  return plan;
+}
+
+export function planConversion(ckpt: Checkpoint, opts: PlanOptions): ConversionPlan {
+  const o = resolveOptions(opts);
+  const { layoutName, layout, target, embedType } = o;
+  checkTarget(ckpt, target, layoutName);
+  const c = ckpt.config;
+  const arch = archFor(ckpt, target);
+  const tqScale: TqScale = layout.scaleTensor && arch === "llama" && target === "llama.cpp" ? "block-d" : "scale-tensor";
+  const notes: string[] = [];
+  if (tqScale === "block-d") {
+    notes.push(`llama.cpp's llama arch loads no .scale tensors: every ${layoutName} block holds d = f16(w), so each tensor's scale w is rounded to f16`);
+  }
+  const planner = new TensorPlanner(o, tqScale, c.linearClass);
+  for (const p of ckpt.tensorMap) {
+    if (p.role === "ternary") planner.ternary(p);
+    else planner.float(p);
+  }
   const tok = tokenizerKvs(ckpt);
   notes.push(...tok.notes);
   const provenanceFiles = ckpt.files.map((path) => ({ path, rel: relative(ckpt.dir, path).split("\\").join("/") }));
-  const optionsJson = JSON.stringify({ embed_type: embedType, layout: layoutName, target });
-
+  const { tensors, jobs, steps, tlParams, inputBytes } = planner;
   const plan: ConversionPlan = {
     modelDir: ckpt.dir,
     modelName: c.name,
@@ -331,7 +363,7 @@ export function planConversion(ckpt: Checkpoint, opts: PlanOptions): ConversionP
     headerBytes: 0,
     outputBytes: 0,
     notes,
-    optionsJson,
+    optionsJson: JSON.stringify({ embed_type: embedType, layout: layoutName, target }),
     provenanceFiles,
     tlParams,
     kvs: [],
@@ -341,12 +373,7 @@ export function planConversion(ckpt: Checkpoint, opts: PlanOptions): ConversionP
   };
   if (opts.sourceRepo !== undefined) plan.sourceRepo = opts.sourceRepo;
   if (opts.sourceCommit !== undefined) plan.sourceCommit = opts.sourceCommit;
-  plan.kvs = buildKvs(ckpt, plan, tok.kvs, provenanceFiles.map(() => HASH_PLACEHOLDER));
-  const layoutInfo = encodeGgufHeader(plan.kvs, plan.tensorInfos);
-  plan.headerBytes = layoutInfo.dataStart;
-  plan.outputBytes = layoutInfo.fileSize;
-  tensors.forEach((t, i) => (t.offset = layoutInfo.offsets[i]));
-  return plan;
+  return finishPlan(ckpt, plan, tok.kvs);
 }
 
 /** All keys in the order of docs/architecture.md; `hashes` are the sha256 of plan.provenanceFiles. */

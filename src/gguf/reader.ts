@@ -324,14 +324,10 @@ export async function readGguf(path: string, opts: ReadGgufOptions = {}): Promis
   }
 }
 
-async function parse(path: string, fh: fsp.FileHandle, fileSize: number, opts: ReadGgufOptions): Promise<GgufFile> {
-  const r = new HeaderReader(fh, fileSize);
-  const warnings: string[] = [];
-  const warn = (w: string) => {
-    if (warnings.length < MAX_WARNINGS) warnings.push(w);
-    else if (warnings.length === MAX_WARNINGS) warnings.push("(more warnings left out)");
-  };
+type Warn = (w: string) => void;
 
+/** Magic, version and the two counts, each checked against the bytes the file has. */
+async function readPreamble(r: HeaderReader, fh: fsp.FileHandle, fileSize: number, warn: Warn): Promise<{ version: number; nKv: number; nTensors: number }> {
   if (fileSize === 0) throw new Problem("empty file, not a GGUF file");
   if (fileSize < 4) throw new Problem(`${fileSize} bytes, too short for a GGUF file`);
   const magic = await r.u32("the magic");
@@ -355,9 +351,49 @@ async function parse(path: string, fh: fsp.FileHandle, fileSize: number, opts: R
   if (nTensorsRaw > 0x7fffffffffffffffn || nTensorsRaw * 25n + nKvRaw * 14n > BigInt(r.remaining)) {
     throw new Problem(`tensor count ${nTensorsRaw} is impossible for a file of ${fileSize} bytes`);
   }
-  const nKv = Number(nKvRaw);
-  const nTensors = Number(nTensorsRaw);
+  return { version, nKv: Number(nKvRaw), nTensors: Number(nTensorsRaw) };
+}
 
+/** An ARRAY value: the element type and count are checked against the bytes left before anything is allocated. */
+async function readArray(r: HeaderReader, key: string, warn: Warn): Promise<GgufKvEntry> {
+  const sub = await r.u32(`the element type of "${key}"`);
+  const countRaw = await r.u64(`the element count of "${key}"`);
+  if (sub === T.ARRAY) throw new Problem(`key "${key}": arrays of arrays are not allowed`);
+  if (sub !== T.STRING && SCALAR_BYTES[sub] === undefined) throw new Problem(`key "${key}": unknown array element type ${sub}`);
+  const minElem = sub === T.STRING ? 8 : SCALAR_BYTES[sub];
+  if (countRaw * BigInt(minElem) > BigInt(r.remaining)) {
+    throw new Problem(`key "${key}": array of ${countRaw} ${ggufValueTypeName(sub)} does not fit in the ${r.remaining} bytes left`);
+  }
+  const count = Number(countRaw);
+  const values: unknown[] = new Array(count);
+  let badUtf8 = 0;
+  let badBool = 0;
+  if (sub === T.STRING) {
+    const bad = () => badUtf8++;
+    for (let j = 0; j < count; j++) values[j] = r.stringSync(bad) ?? (await r.string(`element ${j} of "${key}"`, bad));
+  } else {
+    // numeric arrays: decoded chunk by chunk from one bounds-checked read each
+    const size = SCALAR_BYTES[sub];
+    const per = Math.max(1, Math.floor(CHUNK / size));
+    for (let j = 0; j < count; j += per) {
+      const n = Math.min(per, count - j);
+      const b = await r.bytes(n * size, `elements ${j}..${j + n - 1} of "${key}"`);
+      for (let e = 0; e < n; e++) {
+        let v = decodeScalar(b, e * size, sub);
+        if (sub === T.BOOL) {
+          if (v !== 0 && v !== 1) badBool++;
+          v = v !== 0;
+        }
+        values[j + e] = v;
+      }
+    }
+  }
+  if (badUtf8) warn(`key "${key}": ${badUtf8} element(s) are not valid UTF-8`);
+  if (badBool) warn(`key "${key}": ${badBool} BOOL element(s) are neither 0 nor 1`);
+  return { type: T.ARRAY, value: values, subType: sub };
+}
+
+async function readKvs(r: HeaderReader, nKv: number, warn: Warn): Promise<Map<string, GgufKvEntry>> {
   const kv = new Map<string, GgufKvEntry>();
   for (let i = 0; i < nKv; i++) {
     const at = r.pos;
@@ -367,41 +403,7 @@ async function parse(path: string, fh: fsp.FileHandle, fileSize: number, opts: R
     const type = await r.u32(`the value type of "${key}"`);
     let entry: GgufKvEntry;
     if (type === T.ARRAY) {
-      const sub = await r.u32(`the element type of "${key}"`);
-      const countRaw = await r.u64(`the element count of "${key}"`);
-      if (sub === T.ARRAY) throw new Problem(`key "${key}": arrays of arrays are not allowed`);
-      if (sub !== T.STRING && SCALAR_BYTES[sub] === undefined) throw new Problem(`key "${key}": unknown array element type ${sub}`);
-      const minElem = sub === T.STRING ? 8 : SCALAR_BYTES[sub];
-      if (countRaw * BigInt(minElem) > BigInt(r.remaining)) {
-        throw new Problem(`key "${key}": array of ${countRaw} ${ggufValueTypeName(sub)} does not fit in the ${r.remaining} bytes left`);
-      }
-      const count = Number(countRaw);
-      const values: unknown[] = new Array(count);
-      let badUtf8 = 0;
-      let badBool = 0;
-      if (sub === T.STRING) {
-        const bad = () => badUtf8++;
-        for (let j = 0; j < count; j++) values[j] = r.stringSync(bad) ?? (await r.string(`element ${j} of "${key}"`, bad));
-      } else {
-        // numeric arrays: decoded chunk by chunk from one bounds-checked read each
-        const size = SCALAR_BYTES[sub];
-        const per = Math.max(1, Math.floor(CHUNK / size));
-        for (let j = 0; j < count; j += per) {
-          const n = Math.min(per, count - j);
-          const b = await r.bytes(n * size, `elements ${j}..${j + n - 1} of "${key}"`);
-          for (let e = 0; e < n; e++) {
-            let v = decodeScalar(b, e * size, sub);
-            if (sub === T.BOOL) {
-              if (v !== 0 && v !== 1) badBool++;
-              v = v !== 0;
-            }
-            values[j + e] = v;
-          }
-        }
-      }
-      if (badUtf8) warn(`key "${key}": ${badUtf8} element(s) are not valid UTF-8`);
-      if (badBool) warn(`key "${key}": ${badBool} BOOL element(s) are neither 0 nor 1`);
-      entry = { type, value: values, subType: sub };
+      entry = await readArray(r, key, warn);
     } else if (type === T.STRING) {
       entry = { type, value: await r.string(`the value of "${key}"`, () => warn(`key "${key}": value is not valid UTF-8`)) };
     } else if (SCALAR_BYTES[type] !== undefined) {
@@ -416,36 +418,41 @@ async function parse(path: string, fh: fsp.FileHandle, fileSize: number, opts: R
     }
     kv.set(key, entry);
   }
+  return kv;
+}
 
-  let alignment = 32;
+function alignmentOf(kv: Map<string, GgufKvEntry>): number {
   const al = kv.get("general.alignment");
-  if (al) {
-    if (al.type !== T.UINT32) throw new Problem(`general.alignment has type ${ggufValueTypeName(al.type)}, must be UINT32`);
-    const a = al.value as number;
-    if (a === 0 || (a & (a - 1)) !== 0) throw new Problem(`general.alignment = ${a} is not a non-zero power of two`);
-    alignment = a;
-  }
+  if (!al) return 32;
+  if (al.type !== T.UINT32) throw new Problem(`general.alignment has type ${ggufValueTypeName(al.type)}, must be UINT32`);
+  const a = al.value as number;
+  if (a === 0 || (a & (a - 1)) !== 0) throw new Problem(`general.alignment = ${a} is not a non-zero power of two`);
+  return a;
+}
 
-  // type context for ids 36..39
+interface TypeContext { typeContext: GgufTypeContext; typeContextReason: string }
+
+/** What ids 36..39 mean in this file, from its keys (the tensor types can still say "fork": forkOnlyTypes). */
+function typeContextOf(kv: Map<string, GgufKvEntry>, warn: Warn): TypeContext {
   const arch = kv.get("general.architecture");
   const archName = arch?.type === T.STRING ? (arch.value as string) : undefined;
   if (!arch) warn("no general.architecture key");
   else if (arch.type !== T.STRING) warn(`general.architecture has type ${ggufValueTypeName(arch.type)}, expected STRING`);
   const layoutKv = kv.get("bitconv.layout");
   const layoutName = layoutKv?.type === T.STRING ? (layoutKv.value as string) : undefined;
-  let typeContext: GgufTypeContext = "upstream";
-  let typeContextReason = "no sign of the bitnet.cpp fork: type ids follow upstream ggml (39 = MXFP4)";
   if (layoutName === "i2_s" || layoutName === "tl1" || layoutName === "tl2") {
-    typeContext = "fork";
-    typeContextReason = `bitconv.layout = ${layoutName}: type ids 36/38/39 are bitnet.cpp's I2_S/TL1/TL2`;
-  } else if (archName === "bitnet-b1.58" || archName === "bitnet-25") {
-    typeContext = "fork";
-    typeContextReason = `general.architecture = ${archName} (a bitnet.cpp architecture): type ids 36/38/39 are I2_S/TL1/TL2`;
-  } else if (layoutName !== undefined) {
-    typeContextReason = `bitconv.layout = ${layoutName}: type ids follow upstream ggml (39 = MXFP4)`;
+    return { typeContext: "fork", typeContextReason: `bitconv.layout = ${layoutName}: type ids 36/38/39 are bitnet.cpp's I2_S/TL1/TL2` };
   }
+  if (archName === "bitnet-b1.58" || archName === "bitnet-25") {
+    return { typeContext: "fork", typeContextReason: `general.architecture = ${archName} (a bitnet.cpp architecture): type ids 36/38/39 are I2_S/TL1/TL2` };
+  }
+  if (layoutName !== undefined) return { typeContext: "upstream", typeContextReason: `bitconv.layout = ${layoutName}: type ids follow upstream ggml (39 = MXFP4)` };
+  return { typeContext: "upstream", typeContextReason: "no sign of the bitnet.cpp fork: type ids follow upstream ggml (39 = MXFP4)" };
+}
 
-  interface RawInfo { name: string; ne: number[]; type: number; offset: number; at: number }
+interface RawInfo { name: string; ne: number[]; type: number; offset: number; at: number }
+
+async function readTensorInfos(r: HeaderReader, nTensors: number, fileSize: number, warn: Warn): Promise<RawInfo[]> {
   const raw: RawInfo[] = [];
   const names = new Set<string>();
   for (let i = 0; i < nTensors; i++) {
@@ -473,23 +480,25 @@ async function parse(path: string, fh: fsp.FileHandle, fileSize: number, opts: R
     if (offRaw > BigInt(fileSize)) throw new Problem(`tensor "${name}" has offset ${offRaw}, past the end of the file (${fileSize} bytes): truncated or corrupt`);
     raw.push({ name, ne, type, offset: Number(offRaw), at });
   }
+  return raw;
+}
 
-  if (typeContext === "upstream") {
-    const forkOnly = raw.find((t) => t.type === 36 || t.type === 38);
-    if (forkOnly) {
-      typeContext = "fork";
-      typeContextReason = `tensor "${forkOnly.name}" has type ${forkOnly.type}, which only the bitnet.cpp fork uses (${forkOnly.type === 36 ? "I2_S" : "TL1"}): 36/38/39 read as I2_S/TL1/TL2`;
-    }
-  }
+/** Types 36 and 38 only exist in the fork, so a tensor of either makes the whole file a fork file. */
+function forkOnlyTypes(ctx: TypeContext, raw: RawInfo[]): TypeContext {
+  if (ctx.typeContext !== "upstream") return ctx;
+  const forkOnly = raw.find((t) => t.type === 36 || t.type === 38);
+  if (!forkOnly) return ctx;
+  return {
+    typeContext: "fork",
+    typeContextReason: `tensor "${forkOnly.name}" has type ${forkOnly.type}, which only the bitnet.cpp fork uses (${forkOnly.type === 36 ? "I2_S" : "TL1"}): 36/38/39 read as I2_S/TL1/TL2`,
+  };
+}
 
-  const infoEnd = r.pos;
-  const dataStart = pad(infoEnd, alignment);
-  if (nTensors > 0 && dataStart > fileSize) {
-    throw new Problem(`truncated: the data section would start at ${dataStart}, the file has ${fileSize} bytes`);
-  }
+interface Placement { dataStart: number; alignment: number; fileSize: number; strictOffsets: boolean; typeContext: GgufTypeContext }
 
-  const ours = kv.has("bitconv.version");
-  const strictOffsets = opts.strictOffsets ?? ours;
+/** Sizes and places every tensor: known type, data inside the file, llama.cpp's sequential offsets. */
+function placeTensors(raw: RawInfo[], at: Placement, warn: Warn): GgufTensor[] {
+  const { dataStart, alignment, fileSize, typeContext } = at;
   const tensors: GgufTensor[] = [];
   let expected = 0;
   let offsetIssue = false;
@@ -508,22 +517,13 @@ async function parse(path: string, fh: fsp.FileHandle, fileSize: number, opts: R
     }
     if (t.offset !== expected) {
       const msg = `tensor "${t.name}" has offset ${t.offset}, expected ${expected} (llama.cpp requires sequential, ${alignment}-padded data)`;
-      if (strictOffsets) throw new Problem(msg);
+      if (at.strictOffsets) throw new Problem(msg);
       if (!offsetIssue) warn(msg);
       offsetIssue = true;
     }
     if (t.offset % alignment !== 0) warn(`tensor "${t.name}" offset ${t.offset} is not a multiple of the alignment ${alignment}`);
     expected = t.offset + pad(nbytes, alignment);
-    tensors.push({
-      name: t.name,
-      ne: t.ne,
-      type: t.type,
-      typeName: info.name,
-      offset: t.offset,
-      dataOffset,
-      nbytes,
-      nelements: t.ne.reduce((a, b) => a * b, 1),
-    });
+    tensors.push({ name: t.name, ne: t.ne, type: t.type, typeName: info.name, offset: t.offset, dataOffset, nbytes, nelements: t.ne.reduce((a, b) => a * b, 1) });
   }
   if (offsetIssue) {
     // non-sequential data: at least make sure no two tensors overlap
@@ -536,7 +536,28 @@ async function parse(path: string, fh: fsp.FileHandle, fileSize: number, opts: R
     const end = dataStart + expected;
     if (fileSize > end) warn(`${fileSize - end} bytes after the last tensor's padded data`);
   }
+  return tensors;
+}
 
+async function parse(path: string, fh: fsp.FileHandle, fileSize: number, opts: ReadGgufOptions): Promise<GgufFile> {
+  const r = new HeaderReader(fh, fileSize);
+  const warnings: string[] = [];
+  const warn: Warn = (w) => {
+    if (warnings.length < MAX_WARNINGS) warnings.push(w);
+    else if (warnings.length === MAX_WARNINGS) warnings.push("(more warnings left out)");
+  };
+  const { version, nKv, nTensors } = await readPreamble(r, fh, fileSize, warn);
+  const kv = await readKvs(r, nKv, warn);
+  const alignment = alignmentOf(kv);
+  const keysContext = typeContextOf(kv, warn);
+  const raw = await readTensorInfos(r, nTensors, fileSize, warn);
+  const { typeContext, typeContextReason } = forkOnlyTypes(keysContext, raw);
+  const dataStart = pad(r.pos, alignment);
+  if (nTensors > 0 && dataStart > fileSize) {
+    throw new Problem(`truncated: the data section would start at ${dataStart}, the file has ${fileSize} bytes`);
+  }
+  const strictOffsets = opts.strictOffsets ?? kv.has("bitconv.version");
+  const tensors = placeTensors(raw, { dataStart, alignment, fileSize, strictOffsets, typeContext }, warn);
   return { path, version, alignment, kv, tensors, dataStart, fileSize, typeContext, typeContextReason, warnings };
 }
 
