@@ -1,5 +1,6 @@
 // The shapes `inspect` returns (and prints with --json). Field meanings: docs/inspect.md.
 import type { HubOptions } from "../hub/options.js";
+import type { BlockByte, BlockScale, BlockValue } from "../layouts/blockDecode.js";
 
 export interface InspectOptions {
   /** a .gguf file, a model folder, a .safetensors file, or a Hub repo id `org/name` */
@@ -86,7 +87,6 @@ export interface TensorStats {
 }
 
 export type { BitField, BlockByte, BlockValue, BlockScale } from "../layouts/blockDecode.js";
-import type { BlockByte, BlockScale, BlockValue } from "../layouts/blockDecode.js";
 
 export interface BlockDecode {
   tensor: string;
