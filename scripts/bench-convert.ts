@@ -10,7 +10,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readSync, rmSy
 import { availableParallelism } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { LAYOUT_NAMES, type LayoutName } from "../src/layouts/types.js";
+import { LAYOUT_NAMES, type LayoutName } from "../src/layouts/index.js";
 import { MODEL_2B4T, writeSyntheticModel2B4T } from "../test/helpers/synth.js";
 
 export interface ConvertBenchResult {
@@ -33,7 +33,7 @@ export interface ConvertBenchResult {
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const CLI = join(ROOT, "dist/src/cli.js");
 const FIXTURE = join(ROOT, "fixtures/tiny-bitnet-b1.58-bf16");
-/** 38,440 header + 8 + 4,825,640,960 data bytes: the size of the real -bf16 file (checkpoints.md 3.2) */
+/** 38,440 header + 8 + 4,825,640,960 data bytes: the size of the real -bf16 file (formats/checkpoint-bitnet-2b4t.md "Tensors") */
 const SIZE_2B4T = 4_825_679_400;
 const TIME = "/usr/bin/time";
 const RSS_HOOK = "data:text/javascript,process.on('exit',()=>process.stderr.write('\\nBITCONV_MAXRSS_KB '+process.resourceUsage().maxRSS+'\\n'))";

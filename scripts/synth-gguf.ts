@@ -36,7 +36,7 @@ export interface ModelShape {
   eps: number;
 }
 
-/** microsoft/bitnet-b1.58-2B-4T (checkpoints.md 2.1, 3.1). */
+/** microsoft/bitnet-b1.58-2B-4T (formats/checkpoint-bitnet-2b4t.md). */
 export const SHAPE_2B4T: ModelShape = {
   name: "2b4t", layers: 30, hidden: 2560, ffn: 6912, heads: 20, kvHeads: 5, headDim: 128, vocab: 128256,
   ctx: 4096, ropeTheta: 500000, eps: 1e-5,
@@ -57,7 +57,7 @@ export interface SynthSpec {
   shape: ModelShape;
   layout: LayoutName;
   embed: SynthEmbed;
-  /** written as `bitnet.hidden_activation`; llama.cpp ignores the key and computes SiLU (hub.md 7) */
+  /** written as `bitnet.hidden_activation`; llama.cpp ignores the key and computes SiLU (formats/gguf.md 4.3) */
   activation?: "relu2" | "silu";
   seed?: number;
   /**
@@ -135,7 +135,7 @@ export function synthPlan(spec: SynthSpec): PlanItem[] {
     const p = `blk.${i}.`;
     const ternary = (n: string) => {
       const [M, K] = proj.get(n)!;
-      const why = layout.blockError(M, K);
+      const why = layout.shapeError(M, K);
       if (why) throw new Error(`${s.layout} cannot store ${p}${n} (${M} x ${K}): ${why}`);
       const params = layout.params(M, K);
       const name = `${p}${n}.weight`;

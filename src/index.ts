@@ -24,7 +24,7 @@ export { generate } from "./runtime/generate.js";
 export type { GenerateOptions, GenerateResult } from "./runtime/generate.js";
 
 export { openCheckpoint } from "./checkpoint/index.js";
-export type { Checkpoint, ModelConfig, Family, PlannedTensor } from "./checkpoint/index.js";
+export type { Checkpoint, ModelConfig, Family, MappedTensor } from "./checkpoint/index.js";
 export { readGguf, readTensorData } from "./gguf/reader.js";
 export type { GgufFile, GgufTensor } from "./gguf/reader.js";
 export { getLayout, LAYOUT_NAMES } from "./layouts/index.js";

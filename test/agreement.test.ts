@@ -51,7 +51,7 @@ for (const layout of LAYOUT_NAMES) {
     const file = await readGguf(gguf);
     const codec = getLayout(layout);
     let checked = 0;
-    for (const p of ckpt.plan.filter((x) => x.role === "ternary")) {
+    for (const p of ckpt.tensorMap.filter((x) => x.role === "ternary")) {
       const expected = unpackHfPacked(await readTensorBytes(p.weight), p.M / 4, p.K);
       const expectedScale = await readWeightScale(p.weightScale!); // autobitlinear: W = T * weight_scale
       const t = file.tensors.find((x) => x.name === p.ggufName);

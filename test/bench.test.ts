@@ -39,8 +39,8 @@ test.before(async () => {
 });
 test.after(() => rmSync(tmp, { recursive: true, force: true }));
 
-test("2B-4T plan: ternary bytes match layouts.md 9", () => {
-  // layouts.md 9: TQ2_0 537,292,800; TQ1_0 439,603,200; I2_S 521,011,200 + 210 x 32 (+ 4 B .scale per tq tensor)
+test("2B-4T plan: ternary bytes match the sizes of formats/<layout>.md", () => {
+  // formats/<layout>.md "Sizes for BitNet-b1.58-2B-4T": TQ2_0 537,292,800; TQ1_0 439,603,200; I2_S 521,011,200 + 210 x 32 (+ 4 B .scale per tq tensor)
   assert.is(ternaryBytes({ shape: SHAPE_2B4T, layout: "tq2_0", embed: "f16" }), 537_292_800 + 210 * 4);
   assert.is(ternaryBytes({ shape: SHAPE_2B4T, layout: "tq1_0", embed: "f16" }), 439_603_200 + 210 * 4);
   assert.is(ternaryBytes({ shape: SHAPE_2B4T, layout: "i2_s", embed: "f16" }), 521_011_200 + 210 * 32);

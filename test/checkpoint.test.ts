@@ -44,14 +44,14 @@ function expectedOrder(layers: number, perLayer: string[], untied: boolean): str
 }
 
 function planEntry(c: Checkpoint, gguf: string) {
-  const p = c.plan.find((x) => x.ggufName === gguf);
+  const p = c.tensorMap.find((x) => x.ggufName === gguf);
   assert.ok(p, `plan has ${gguf}`);
   return p!;
 }
 
 // Shapes of the fixture from fixtures/README.md: 4 layers, hidden 256, 8/2 heads (head_dim 32), FFN 512.
 function checkFixtureShapes(c: Checkpoint, packed: boolean) {
-  assert.equal(c.plan.map((p) => p.ggufName), expectedOrder(4, BITNET_LAYER, false));
+  assert.equal(c.tensorMap.map((p) => p.ggufName), expectedOrder(4, BITNET_LAYER, false));
   const want: Record<string, [number, number]> = {
     attn_q: [256, 256], attn_k: [64, 256], attn_v: [64, 256], attn_output: [256, 256],
     ffn_gate: [512, 256], ffn_up: [512, 256], ffn_down: [256, 512],
@@ -172,17 +172,17 @@ test("1bitLLM-style checkpoint: BitnetForCausalLM, SiLU, inner_attn_ln / ffn_lay
   assert.equal([k.family, k.architecture, k.hiddenAct, k.subNorms, k.tied], ["1bitllm", "BitnetForCausalLM", "silu", true, true]);
   assert.equal([k.nLayers, k.hidden, k.ffn, k.nHeads, k.nKvHeads, k.headDim, k.ropeTheta, k.eps, k.ctx], [2, 128, 256, 4, 4, 32, 10000, 1e-5, 2048]);
   assert.is(k.quantMode, "online");
-  assert.equal(c.plan.map((p) => p.ggufName), expectedOrder(2, BITNET_LAYER, false));
+  assert.equal(c.tensorMap.map((p) => p.ggufName), expectedOrder(2, BITNET_LAYER, false));
   assert.is(planEntry(c, "blk.1.attn_sub_norm.weight").hfName, "model.layers.1.self_attn.inner_attn_ln.weight");
   assert.is(planEntry(c, "blk.1.ffn_sub_norm.weight").hfName, "model.layers.1.mlp.ffn_layernorm.weight");
   assert.equal([planEntry(c, "blk.1.ffn_sub_norm.weight").K, planEntry(c, "blk.0.attn_sub_norm.weight").K], [256, 128]);
-  for (const p of c.plan.filter((x) => x.role === "ternary")) {
+  for (const p of c.tensorMap.filter((x) => x.role === "ternary")) {
     assert.is(p.packed, false);
     assert.is(p.weight.dtype, "F32");
     assert.equal(p.weight.shape, [p.M, p.K]);
   }
   assert.ok(c.tensors.has("model.layers.0.self_attn.rotary_emb.inv_freq"));
-  assert.not.ok(c.plan.some((p) => p.hfName.includes("inv_freq")));
+  assert.not.ok(c.tensorMap.some((p) => p.hfName.includes("inv_freq")));
 });
 
 test("Llama-style checkpoint: quant_method bitnet, head_dim given (q out = heads x head_dim), packed, untied, q/k permutation heads", async () => {
@@ -192,7 +192,7 @@ test("Llama-style checkpoint: quant_method bitnet, head_dim given (q out = heads
   const k = c.config;
   assert.equal([k.family, k.architecture, k.hiddenAct, k.subNorms, k.tied, k.linearClass, k.quantMode], ["llama-bitnet", "LlamaForCausalLM", "silu", false, false, "bitlinear", "offline"]);
   assert.equal([k.headDim, k.nHeads, k.nKvHeads, k.vocab, k.bosTokenId, k.eosTokenId], [64, 4, 2, 600, 598, 599]);
-  assert.equal(c.plan.map((p) => p.ggufName), expectedOrder(2, LLAMA_LAYER, true));
+  assert.equal(c.tensorMap.map((p) => p.ggufName), expectedOrder(2, LLAMA_LAYER, true));
   const out = planEntry(c, "output.weight");
   assert.equal([out.role, out.hfName, out.M, out.K, out.packed], ["output", "lm_head.weight", 600, 128, false]);
   const shapes: Record<string, [number, number, number | undefined]> = {
@@ -216,10 +216,10 @@ test("sharded checkpoint (3 shards): index followed, every tensor read from the 
   assert.is(shards.length, 3);
   for (const s of shards) assert.ok(c.files.includes(join(dir, s)), `files lists ${s}`);
   assert.ok(c.files.includes(join(dir, "model.safetensors.index.json")));
-  assert.equal(c.plan.map((p) => p.ggufName), expectedOrder(3, BITNET_LAYER, false));
-  for (const p of c.plan) assert.is(p.weight.file, join(dir, index[p.hfName]), p.hfName);
-  assert.is(new Set(c.plan.map((p) => p.weight.file)).size, 3);
-  for (const p of [c.plan[0], c.plan[c.plan.length - 2], c.plan[17]]) {
+  assert.equal(c.tensorMap.map((p) => p.ggufName), expectedOrder(3, BITNET_LAYER, false));
+  for (const p of c.tensorMap) assert.is(p.weight.file, join(dir, index[p.hfName]), p.hfName);
+  assert.is(new Set(c.tensorMap.map((p) => p.weight.file)).size, 3);
+  for (const p of [c.tensorMap[0], c.tensorMap[c.tensorMap.length - 2], c.tensorMap[17]]) {
     assert.equal(Buffer.from(await readTensorBytes(p.weight)), independentRead(p.weight.file, p.hfName), p.hfName);
   }
 });
@@ -229,10 +229,10 @@ test("untied bitnet checkpoint: lm_head.weight becomes output.weight, second in 
   await writeSyntheticCheckpoint(dir, { family: "bitnet-b1.58", layers: 1, hidden: 64, ffn: 128, heads: 2, kvHeads: 1, vocab: 300, dtype: "F16", tied: false, packed: true, seed: 5 });
   const c = await openCheckpoint(dir);
   assert.is(c.config.tied, false);
-  assert.equal(c.plan.map((p) => p.ggufName), expectedOrder(1, BITNET_LAYER, true));
-  const out = c.plan[1];
+  assert.equal(c.tensorMap.map((p) => p.ggufName), expectedOrder(1, BITNET_LAYER, true));
+  const out = c.tensorMap[1];
   assert.equal([out.ggufName, out.role, out.hfName, out.M, out.K, out.weight.dtype], ["output.weight", "output", "lm_head.weight", 300, 64, "F16"]);
-  assert.is(c.plan[0].weight.dtype, "F16");
+  assert.is(c.tensorMap[0].weight.dtype, "F16");
 });
 
 test("2B-4T-shaped synthetic model (1 layer): shapes of microsoft/bitnet-b1.58-2B-4T-bf16", async () => {
@@ -249,7 +249,7 @@ test("2B-4T-shaped synthetic model (1 layer): shapes of microsoft/bitnet-b1.58-2
 test("synthetic weights: normal-like masters (absmean gives about a third zeros) and packed codes with a per-class scale", async () => {
   const dir = tmpDir("dist");
   await writeSyntheticCheckpoint(dir, { family: "bitnet-b1.58", layers: 1, hidden: 128, ffn: 256, heads: 4, kvHeads: 2, vocab: 4096, dtype: "F32", seed: 9 });
-  const q = (await openCheckpoint(dir)).plan.find((p) => p.ggufName === "blk.0.attn_q.weight")!;
+  const q = (await openCheckpoint(dir)).tensorMap.find((p) => p.ggufName === "blk.0.attn_q.weight")!;
   const b = await readTensorBytes(q.weight);
   const W = new Float32Array(b.buffer, b.byteOffset, b.byteLength / 4);
   let mean = 0;
@@ -263,7 +263,7 @@ test("synthetic weights: normal-like masters (absmean gives about a third zeros)
     await writeSyntheticCheckpoint(d, { family: "bitnet-b1.58", layers: 1, hidden: 128, ffn: 256, heads: 4, kvHeads: 2, vocab: 4096, dtype: "F32", packed: true, linearClass, seed: 9 });
     const c = await openCheckpoint(d);
     assert.is(c.config.linearClass, linearClass);
-    const p = c.plan.find((x) => x.ggufName === "blk.0.ffn_down.weight")!;
+    const p = c.tensorMap.find((x) => x.ggufName === "blk.0.ffn_down.weight")!;
     const T = unpackHfPacked(await readTensorBytes(p.weight), p.M / 4, p.K);
     const counts = [0, 0, 0];
     for (const t of T) counts[t + 1]++;

@@ -39,7 +39,7 @@ const f32Bytes = (xs: number[]) => {
   return new Uint8Array(b);
 };
 
-// ---- the worked example of gguf.md 1.3 ----
+// ---- the worked example of formats/gguf.md 1.3 ----
 const exampleKvs: KvSpec[] = [
   { key: "general.architecture", type: VT.STRING, value: "bitnet" },
   { key: "bitnet.block_count", type: VT.UINT32, value: 1 },
@@ -49,7 +49,7 @@ const exampleTensors = (): TensorSpec[] => [
   { name: "b", ne: [256, 2], type: 35, data: new Uint8Array(132).fill(0x55) },
 ];
 
-test("gguf.md worked example: offsets, data start, sizes", async () => {
+test("formats/gguf.md worked example: offsets, data start, sizes", async () => {
   const bytes = buildGguf(exampleKvs, exampleTensors());
   assert.is(bytes.length, 384); // the size the reference derives
   const f = await readGguf(put(bytes));
@@ -202,7 +202,7 @@ for (const l of LAYOUT_NAMES) {
   });
 }
 
-test("fork sizes: I2_S/TL1 are n/4 + 32 and TL2 roundup32(P) + 32 (layouts.md 6 example M=32, K=320)", async () => {
+test("fork sizes: I2_S/TL1 are n/4 + 32 and TL2 roundup32(P) + 32 (formats/tl2.md worked example 1, M=32, K=320)", async () => {
   const kv = (layout: string): KvSpec[] => [
     { key: "general.architecture", type: VT.STRING, value: "bitnet" },
     { key: "bitconv.layout", type: VT.STRING, value: layout },

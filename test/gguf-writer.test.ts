@@ -10,7 +10,7 @@ import { encodeGgufHeader, GgufStreamWriter, kv, sha256File, stringElementOffset
 const dir = mkdtempSync(join(tmpdir(), "bitconv-gguf-writer-"));
 const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
 
-test("header bytes match the worked example of gguf.md 1.3", () => {
+test("header bytes match the worked example of formats/gguf.md 1.3", () => {
   const layout = encodeGgufHeader(
     [kv.str("general.architecture", "bitnet"), kv.u32("bitnet.block_count", 1)],
     [

@@ -345,7 +345,7 @@ test("bf16 masters: absmean scale and boundary share equal an independent comput
       sum += Math.abs(W[i]);
     }
     const mean = sum / n;
-    // checkpoints.md 5.1: s = 1 / clamp(mean|W|, 1e-5) in f32; W = T / s
+    // formats/checkpoint-bitnet-2b4t.md "Absmean": s = 1 / clamp(mean|W|, 1e-5) in f32; W = T / s
     const s = Math.fround(1 / Math.max(Math.fround(mean), Math.fround(1e-5)));
     let near = 0;
     for (let i = 0; i < n; i++) if (Math.abs(Math.abs(Math.fround(W[i] * s)) - 0.5) < 1e-3) near++;

@@ -1,8 +1,9 @@
-import { readFileSync, readdirSync } from "node:fs";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import {
+  LAYOUTS,
   LAYOUT_NAMES,
+  codesOfTernary,
   getLayout,
   packHfPacked,
   unpackHfPacked,
@@ -10,7 +11,7 @@ import {
   packTq2_0,
   unpackTq1_0,
   unpackTq2_0,
-  packI2_S,
+  packI2_s,
   packTl1,
   packTl2,
   unpackTl1,
@@ -19,15 +20,14 @@ import {
   tl2Params,
   tl1ParamsError,
   tl2ParamsError,
-  f32ToF16Bits,
-  f16BitsToF32,
   type LayoutName,
   type TlParams,
 } from "../src/layouts/index.js";
 import { BitconvError } from "../src/util/errors.js";
+import { f16ToF32 as f16BitsToF32, f32ToF16Bits } from "../src/quant/float.js";
 import { uniform } from "./helpers/prng.js";
+import { exampleMatrix, loadExamples } from "./helpers/formats.js";
 
-const FORMATS = new URL("../../formats/", import.meta.url);
 
 // ---------- helpers ----------
 
@@ -77,68 +77,6 @@ function throwsBitconv(fn: () => unknown, pattern: RegExp, what: string): void {
 
 // ---------- worked examples from formats/*.md ----------
 
-/** The byte notation of formats/README.md: `XX`, `XX*N`, `@N` position checks, `#` comments. */
-function parseBytes(text: string, where: string): Uint8Array {
-  const out: number[] = [];
-  for (const line of text.split("\n")) {
-    for (const tok of line.replace(/#.*$/, "").split(/\s+/).filter(Boolean)) {
-      let m: RegExpExecArray | null;
-      if ((m = /^@(\d+)$/.exec(tok))) {
-        if (out.length !== Number(m[1])) throw new Error(`${where}: ${tok} but the position is ${out.length}`);
-      } else if ((m = /^([0-9A-Fa-f]{2})(?:\*(\d+))?$/.exec(tok))) {
-        const v = parseInt(m[1], 16);
-        const n = m[2] === undefined ? 1 : Number(m[2]);
-        for (let i = 0; i < n; i++) out.push(v);
-      } else {
-        throw new Error(`${where}: bad token "${tok}"`);
-      }
-    }
-  }
-  return Uint8Array.from(out);
-}
-
-interface Example {
-  where: string;
-  layout: LayoutName | "hf-packed";
-  M: number;
-  K: number;
-  scale?: number;
-  d?: number;
-  params?: TlParams;
-  nonzero: [number, number, number][];
-  bytes: Uint8Array;
-}
-
-function loadExamples(): Example[] {
-  const out: Example[] = [];
-  for (const file of readdirSync(FORMATS).filter((f) => f.endsWith(".md")).sort()) {
-    const md = readFileSync(new URL(file, FORMATS), "utf8");
-    const fence = /```(json|bytes)\n([\s\S]*?)```/g;
-    let json: string | null = null;
-    let m: RegExpExecArray | null;
-    while ((m = fence.exec(md))) {
-      if (m[1] === "json") {
-        json = m[2];
-        continue;
-      }
-      const where = `${file} example ${out.filter((e) => e.where.startsWith(file)).length + 1}`;
-      if (json === null) throw new Error(`${where}: a bytes block without a json block before it`);
-      out.push({ ...JSON.parse(json), where, bytes: parseBytes(m[2], where) });
-      json = null;
-    }
-  }
-  return out;
-}
-
-function exampleMatrix(ex: Example): Int8Array {
-  const T = new Int8Array(ex.M * ex.K);
-  for (const [r, c, v] of ex.nonzero) {
-    if (r >= ex.M || c >= ex.K || T[r * ex.K + c] !== 0) throw new Error(`${ex.where}: bad nonzero [${r}, ${c}]`);
-    T[r * ex.K + c] = v;
-  }
-  return T;
-}
-
 const EXAMPLES = loadExamples();
 
 test("formats/*.md hold worked examples for every layout and hf-packed", () => {
@@ -160,7 +98,7 @@ for (const ex of EXAMPLES) {
     let scale: number;
     if (ex.layout === "tq1_0" || ex.layout === "tq2_0") {
       const pack = ex.layout === "tq1_0" ? packTq1_0 : packTq2_0;
-      packed = ex.d === undefined ? pack(T, ex.M, ex.K) : pack(T, ex.M, ex.K, ex.d);
+      packed = ex.d === undefined ? pack(T, ex.M, ex.K) : pack(T, ex.M, ex.K, ex.d, "block-d");
       scale = ex.d ?? 1;
     } else {
       if (ex.scale === undefined) throw new Error(`${ex.where}: no scale`);
@@ -174,6 +112,23 @@ for (const ex of EXAMPLES) {
     assert.is(back.scale, scale, `${ex.where}: scale`);
   });
 }
+
+test("packers write into an output view that starts inside a larger buffer (byteOffset > 0)", () => {
+  const M = 64, K = 256;
+  const T = randomTernary(M * K, 5);
+  for (const layout of Object.values(LAYOUTS)) {
+    const params = layout.params(M, K);
+    const want = layout.pack(T, M, K, 0.375, params);
+    const backing = new Uint8Array(want.length + 40).fill(0xee);
+    const view = backing.subarray(8, 8 + want.length);
+    const got = layout.packCodes(codesOfTernary(T), M, K, 0.375, params, undefined, view);
+    assert.is(got, view, `${layout.name}: wrote into the given view`);
+    sameBytes(view, want, `${layout.name} into a view at byte 8`);
+    // nothing outside the view is touched (a DataView over the whole buffer would put the scale 8 bytes early)
+    assert.ok(backing.subarray(0, 8).every((b) => b === 0xee), `${layout.name}: bytes before the view`);
+    assert.ok(backing.subarray(8 + want.length).every((b) => b === 0xee), `${layout.name}: bytes after the view`);
+  }
+});
 
 // ---------- independent decoders written from the specs ----------
 
@@ -225,7 +180,7 @@ function decodeI2_SBySpec(bytes: Uint8Array, n: number): Int8Array {
 test("TQ2_0 packing agrees with a decoder written from the spec", () => {
   const M = 3, K = 512;
   const T = randomTernary(M * K, 11);
-  const spec = decodeTq2_0BySpec(packTq2_0(T, M, K, 0.25), M * K);
+  const spec = decodeTq2_0BySpec(packTq2_0(T, M, K, 0.25, "block-d"), M * K);
   sameInt8(spec.T, T, "tq2_0 spec decode");
   assert.equal(spec.d, Array(6).fill(0x3400), "every block holds f16(0.25) = 0x3400");
 });
@@ -254,7 +209,7 @@ test("TQ1_0 stores every one of the 243 five-digit groups so that the spec's dig
 test("I2_S packing agrees with a decoder written from the spec", () => {
   const M = 5, K = 384;
   const T = randomTernary(M * K, 15);
-  const bytes = packI2_S(T, M, K, 0.1);
+  const bytes = packI2_s(T, M, K, 0.1);
   sameInt8(decodeI2_SBySpec(bytes, M * K), T, "i2_s spec decode");
   const tail = new DataView(bytes.buffer, bytes.byteOffset + (M * K) / 4, 32);
   assert.is(tail.getFloat32(0, true), f32(0.1));
@@ -293,7 +248,7 @@ for (const name of LAYOUT_NAMES) {
     const layout = getLayout(name);
     let seed = 100;
     for (const { M, K, params } of CASES[name]) {
-      assert.is(layout.blockError(M, K), null, `${M}x${K} is blockable`);
+      assert.is(layout.shapeError(M, K), null, `${M}x${K} is blockable`);
       const inputs: [string, Int8Array][] = [
         ["random", randomTernary(M * K, seed++)],
         ["sparse", randomTernary(M * K, seed++, 0.95)],
@@ -306,7 +261,7 @@ for (const name of LAYOUT_NAMES) {
         assert.is(bytes.length, layout.nbytes(M, K, params), `${name} ${M}x${K} ${what}: size`);
         const back = layout.unpack(bytes, M, K, params);
         sameInt8(back.T, T, `${name} ${M}x${K} ${what}`);
-        assert.is(back.scale, layout.scaleInTensor ? f32(0.37) : 1, `${name} ${M}x${K} ${what}: scale`);
+        assert.is(back.scale, layout.scaleTensor ? 1 : f32(0.37), `${name} ${M}x${K} ${what}: scale`);
       }
     }
   });
@@ -320,7 +275,7 @@ test("all-zero, all -1 and all +1 matrices give the byte values the specs state"
   for (const [v, qs2] of [[0, 0x55], [-1, 0x00], [1, 0xaa]]) {
     const tq2 = packTq2_0(filled(n, v), 2, 256);
     for (let g = 0; g < 2; g++) every(tq2, g * 66, g * 66 + 64, qs2, `tq2_0 ${v}`);
-    const i2 = packI2_S(filled(n, v), 2, 256, 1);
+    const i2 = packI2_s(filled(n, v), 2, 256, 1);
     every(i2, 0, n / 4, qs2, `i2_s ${v}`);
   }
   // TQ1_0: v = 121 -> 0x80, qh 120 -> 0x7F; +1: v = 242 -> 255, qh 240 -> 253; -1: 0
@@ -377,7 +332,7 @@ test("TL2 sizes follow the fork's bound P for the fixture shapes", () => {
 
 test("every 2B-4T and fixture shape gets legal TL parameters, by the documented rule", () => {
   for (const [M, K] of [...SHAPES_2B4T, ...SHAPES_FIXTURE]) {
-    for (const name of LAYOUT_NAMES) assert.is(getLayout(name).blockError(M, K), null, `${name} ${M}x${K}`);
+    for (const name of LAYOUT_NAMES) assert.is(getLayout(name).shapeError(M, K), null, `${name} ${M}x${K}`);
     const p1 = tl1Params(M, K);
     const p2 = tl2Params(M, K);
     if (!p1 || !p2) return assert.unreachable(`no TL parameters for ${M}x${K}`);
@@ -409,7 +364,7 @@ test("a 640x2560 (2B-4T attn_k) tensor packs and unpacks in every layout", () =>
     assert.is(bytes.length, layout.nbytes(M, K, params), `${name} size`);
     const back = layout.unpack(bytes, M, K, params);
     sameInt8(back.T, T, `${name} 640x2560`);
-    if (layout.scaleInTensor) assert.is(back.scale, f32(0.0123));
+    if (!layout.scaleTensor) assert.is(back.scale, f32(0.0123));
   }
 });
 
@@ -428,7 +383,7 @@ test("TL1/TL2 bytes depend on the parameters, and unpacking needs the same ones"
 
 // ---------- scales ----------
 
-test("TQ layouts: Layout.pack writes d = 1; packTqX(T, M, K, d) writes f16(d); unpack returns the uniform d", () => {
+test("TQ layouts: w goes to d only with \"block-d\"; unpack returns the uniform d times the .scale tensor", () => {
   const T = randomTernary(2 * 256, 21);
   for (const name of ["tq1_0", "tq2_0"] as const) {
     const layout = getLayout(name);
@@ -437,10 +392,13 @@ test("TQ layouts: Layout.pack writes d = 1; packTqX(T, M, K, d) writes f16(d); u
     assert.equal([viaLayout[dAt], viaLayout[dAt + 1]], [0x00, 0x3c], `${name}: d = 1.0`);
     assert.is(layout.unpack(viaLayout, 2, 256).scale, 1);
     const pack = name === "tq1_0" ? packTq1_0 : packTq2_0;
-    const withD = pack(T, 2, 256, 0.3);
+    assert.is(layout.unpack(viaLayout, 2, 256, undefined, 0.3).scale, f32(0.3), `${name}: w = 1 x .scale`);
+    const withD = layout.pack(T, 2, 256, 0.3, undefined, "block-d");
     // f16(0.3) = 0x34CD (0.300048828125)
     assert.equal([withD[dAt], withD[dAt + 1]], [0xcd, 0x34], `${name}: d = f16(0.3)`);
+    assert.equal(Buffer.from(pack(T, 2, 256, 0.3, "block-d")), Buffer.from(withD), `${name}: packTqX = Layout.pack`);
     assert.is(layout.unpack(withD, 2, 256).scale, 0.300048828125);
+    assert.is(layout.unpack(withD, 2, 256, undefined, 2).scale, f32(0.300048828125 * 2), `${name}: d x .scale`);
   }
 });
 
@@ -449,22 +407,22 @@ test("TQ unpack ignores the d of all-zero blocks and refuses differing d values"
   T[5] = 1; // block 0 non-zero
   T[2 * 256 + 9] = -1; // block 2 non-zero, block 1 all zero
   for (const [pack, unpack, size] of [[packTq2_0, unpackTq2_0, 66], [packTq1_0, unpackTq1_0, 54]] as const) {
-    const bytes = pack(T, 3, 256, 2);
+    const bytes = pack(T, 3, 256, 2, "block-d");
     bytes[size + size - 2] = 0; // block 1: d = 0, as llama.cpp writes for an all-zero block
     bytes[size + size - 1] = 0;
     const back = unpack(bytes, 3, 256);
     assert.is(back.scale, 2);
     sameInt8(back.T, T, "with a zero-d all-zero block");
-    const mixed = Uint8Array.from([...pack(T.subarray(0, 256), 1, 256, 2), ...pack(T.subarray(256), 2, 256, 4)]);
+    const mixed = Uint8Array.from([...pack(T.subarray(0, 256), 1, 256, 2, "block-d"), ...pack(T.subarray(256), 2, 256, 4, "block-d")]);
     throwsBitconv(() => unpack(mixed, 3, 256), /different scales.*block 0.*block 2/, "mixed d");
   }
 });
 
 test("TQ block scales that f16 cannot hold are refused", () => {
   const T = filled(256, 1);
-  throwsBitconv(() => packTq2_0(T, 1, 256, 1e6), /overflows f16/, "overflow");
-  throwsBitconv(() => packTq1_0(T, 1, 256, 1e-9), /underflows f16/, "underflow");
-  throwsBitconv(() => packTq2_0(T, 1, 256, -1), /not a positive finite/, "negative");
+  throwsBitconv(() => packTq2_0(T, 1, 256, 1e6, "block-d"), /overflows f16/, "overflow");
+  throwsBitconv(() => packTq1_0(T, 1, 256, 1e-9, "block-d"), /underflows f16/, "underflow");
+  throwsBitconv(() => packTq2_0(T, 1, 256, -1, "block-d"), /not a positive finite/, "negative");
 });
 
 test("f16 conversion rounds to nearest even and decodes exactly", () => {
@@ -484,7 +442,7 @@ test("f16 conversion rounds to nearest even and decodes exactly", () => {
 
 // ---------- refusals ----------
 
-test("blockError explains shapes a layout cannot store", () => {
+test("shapeError explains shapes a layout cannot store", () => {
   const cases: [LayoutName, number, number, RegExp][] = [
     ["tq2_0", 256, 100, /multiple of 256.*K = 100/],
     ["tq1_0", 256, 384, /multiple of 256.*K = 384/],
@@ -497,14 +455,14 @@ test("blockError explains shapes a layout cannot store", () => {
   ];
   for (const [name, M, K, pattern] of cases) {
     const layout = getLayout(name);
-    const why = layout.blockError(M, K);
+    const why = layout.shapeError(M, K);
     assert.type(why, "string", `${name} ${M}x${K}`);
     assert.match(why!, pattern, `${name} ${M}x${K}`);
     assert.is(layout.params(M, K), undefined);
     throwsBitconv(() => layout.nbytes(M, K), pattern, `${name} nbytes`);
     throwsBitconv(() => layout.pack(new Int8Array(M * K), M, K, 1), pattern, `${name} pack`);
   }
-  throwsBitconv(() => getLayout("i2_s").blockError(0, 128), /positive integers/, "zero rows");
+  throwsBitconv(() => getLayout("i2_s").shapeError(0, 128), /positive integers/, "zero rows");
 });
 
 test("illegal explicit TL parameters are refused", () => {
@@ -545,7 +503,7 @@ test("bad matrices and bad bytes are refused with BitconvError", () => {
 });
 
 test("I2_S reads code 3 as 0, like bitnet.cpp's dequantizer", () => {
-  const bytes = packI2_S(filled(128, 1), 1, 128, 1);
+  const bytes = packI2_s(filled(128, 1), 1, 128, 1);
   bytes[0] = 0xff; // values 0, 32, 64, 96 -> code 3
   const { T } = getLayout("i2_s").unpack(bytes, 1, 128);
   assert.equal([T[0], T[32], T[64], T[96], T[1]], [0, 0, 0, 0, 1]);

@@ -6,12 +6,10 @@ import {
 } from "../src/quant/float.js";
 import { quantizeQ8_0, roundHalfAway } from "../src/quant/q8_0.js";
 import { permuteRowsForNormRope, unpermuteRowsForNormRope } from "../src/quant/permute.js";
-import {
-  absSum16, anyNonFinite16, map16Checked, packI2sFromCodes, packTl1FromCodes, packTl2FromCodes, packTq1_0FromCodes, packTq2_0FromCodes, ternaryFromCodes,
-} from "../src/quant/fused.js";
-import { absmeanCodes16 } from "../src/quant/absmean.js";
+import { anyNonFinite16, map16Checked } from "../src/quant/scan16.js";
+import { absmeanCodes16, absSum16 } from "../src/quant/absmean.js";
 import { uniform } from "./helpers/prng.js";
-import { packI2_S, packTl1, packTl2, packTq1_0, packTq2_0, tl1Params, tl2Params } from "../src/layouts/index.js";
+import { LAYOUTS, ternaryOfCodes, type TlParams } from "../src/layouts/index.js";
 
 const fround = Math.fround;
 
@@ -69,7 +67,7 @@ const sameValue = (a: number, b: number) => (Number.isNaN(a) && Number.isNaN(b))
 
 // ---- absmean ----
 
-test("absmean worked example of checkpoints.md 5.1", () => {
+test("absmean worked example of formats/checkpoint-bitnet-2b4t.md", () => {
   const W = Float32Array.from([0.3, -0.05, 0.9, -0.6, 0.02, -0.45, 0.25, 0.1]);
   const r = ternarizeAbsmean(W);
   assert.equal(Array.from(r.T), [1, 0, 1, -1, 0, -1, 1, 0]);
@@ -283,56 +281,50 @@ function randomBf16Weights(n: number, seed: number): Uint16Array {
   return bits;
 }
 
-test("fused: bf16 bit patterns -> i2_s / tq2_0 / tq1_0 bytes equal the layouts' packers on the same codes", () => {
+test("absmean code tables: bf16 bit patterns -> the same codes and scale as per-weight absmean", () => {
   const M = 64, K = 512;
   const bits = randomBf16Weights(M * K, 21);
   const c = absmeanCodes16(bits, "bf16");
-  const T = ternaryFromCodes(bits, c.codes);
-  const W = Float32Array.from(bits, refBf16Value);
-  const ref = ternarizeAbsmean(W);
+  const T = ternaryOfCodes({ bits, codes: c.codes });
+  const ref = ternarizeAbsmean(Float32Array.from(bits, refBf16Value));
   assert.equal(Array.from(T), Array.from(ref.T), "codes table = per-weight absmean");
   assert.is(c.scale, ref.scale);
-  assert.equal(Buffer.from(packI2sFromCodes(bits, c.codes, c.scale)), Buffer.from(packI2_S(T, M, K, c.scale)));
-  assert.equal(Buffer.from(packTq2_0FromCodes(bits, c.codes, 0x3c00)), Buffer.from(packTq2_0(T, M, K, 1)));
-  assert.equal(Buffer.from(packTq1_0FromCodes(bits, c.codes, 0x3c00)), Buffer.from(packTq1_0(T, M, K, 1)));
-  // recycled output buffers hold stale bytes: every byte must be rewritten
-  const stale = new Uint8Array((M * K) / 4 + 32).fill(0xee);
-  assert.equal(Buffer.from(packI2sFromCodes(bits, c.codes, c.scale, stale)), Buffer.from(packI2_S(T, M, K, c.scale)));
-  const stale1 = new Uint8Array((M * K / 256) * 54).fill(0xee);
-  assert.equal(Buffer.from(packTq1_0FromCodes(bits, c.codes, 0x3c00, stale1)), Buffer.from(packTq1_0(T, M, K, 1)));
   const odd = bits.subarray(0, 7); // odd length: the last element is handled outside the word loop
   let sum = 0;
   for (const b of odd) sum += Math.abs(refBf16Value(b));
   assert.ok(Math.abs(absSum16(odd, "bf16") - sum) <= sum * 1e-15);
-  assert.equal(Array.from(ternaryFromCodes(odd, c.codes)), Array.from(T.subarray(0, 7)));
+  assert.equal(Array.from(ternaryOfCodes({ bits: odd, codes: c.codes })), Array.from(T.subarray(0, 7)));
 });
 
-test("fused: bf16 bit patterns -> tl1 / tl2 bytes equal the layouts' packers (several tile parameters)", () => {
-  const shapes: [number, number, ({ BM: number; BK: number; bm: number } | undefined)[], ({ BM: number; BK: number; bm: number } | undefined)[]][] = [
-    [64, 256, [undefined, { BM: 64, BK: 64, bm: 64 }, { BM: 32, BK: 256, bm: 32 }], [undefined, { BM: 64, BK: 96, bm: 32 }]],
-    [96, 352, [undefined], [undefined, { BM: 32, BK: 72, bm: 32 }]], // K mod 96 = K mod 72 = 64: a two-weight tail
-    [32, 288, [undefined], [undefined]], // K mod 96 = 0
+test("every layout packs bf16 bit patterns straight from the code table; unpack gives per-weight absmean's matrix", () => {
+  // shapes and TL parameters that exercise tiles, both TL1 bm values and TL2 two-weight tails (K mod BK = 64, 0)
+  const cases: { M: number; K: number; tl1: (TlParams | undefined)[]; tl2: (TlParams | undefined)[] }[] = [
+    { M: 64, K: 256, tl1: [undefined, { BM: 64, BK: 64, bm: 64 }, { BM: 32, BK: 256, bm: 32 }], tl2: [undefined, { BM: 64, BK: 96, bm: 32 }] },
+    { M: 96, K: 352, tl1: [undefined], tl2: [undefined, { BM: 32, BK: 72, bm: 32 }] },
+    { M: 32, K: 288, tl1: [undefined], tl2: [undefined] },
+    { M: 64, K: 512, tl1: [undefined], tl2: [undefined] },
   ];
-  for (const [M, K, tl1s, tl2s] of shapes) {
+  for (const { M, K, tl1, tl2 } of cases) {
     const bits = randomBf16Weights(M * K, M + K);
     const c = absmeanCodes16(bits, "bf16");
-    const T = ternaryFromCodes(bits, c.codes);
-    for (const given of tl1s) {
-      const p = given ?? tl1Params(M, K)!;
-      const want = Buffer.from(packTl1(T, M, K, c.scale, p));
-      assert.equal(Buffer.from(packTl1FromCodes(bits, c.codes, M, K, p, c.scale)), want, `tl1 ${M}x${K} ${JSON.stringify(p)}`);
-      assert.equal(Buffer.from(packTl1FromCodes(bits, c.codes, M, K, p, c.scale, new Uint8Array(want.length).fill(0xee))), want);
-    }
-    for (const given of tl2s) {
-      const p = given ?? tl2Params(M, K)!;
-      const want = Buffer.from(packTl2(T, M, K, c.scale, p));
-      assert.equal(Buffer.from(packTl2FromCodes(bits, c.codes, M, K, p, c.scale)), want, `tl2 ${M}x${K} ${JSON.stringify(p)}`);
-      assert.equal(Buffer.from(packTl2FromCodes(bits, c.codes, M, K, p, c.scale, new Uint8Array(want.length).fill(0xee))), want);
+    const ref = ternarizeAbsmean(Float32Array.from(bits, refBf16Value));
+    for (const layout of Object.values(LAYOUTS)) {
+      if (layout.shapeError(M, K) !== null) continue;
+      for (const p of layout.name === "tl1" ? tl1 : layout.name === "tl2" ? tl2 : [undefined]) {
+        const what = `${layout.name} ${M}x${K} ${JSON.stringify(p ?? "default")}`;
+        const bytes = layout.packCodes({ bits, codes: c.codes }, M, K, c.scale, p);
+        const back = layout.unpack(bytes, M, K, p);
+        assert.equal(Array.from(back.T), Array.from(ref.T), `${what}: unpacked`);
+        assert.is(back.scale, layout.scaleTensor ? 1 : c.scale, `${what}: scale`);
+        // recycled output buffers hold stale bytes: every byte must be rewritten
+        const stale = new Uint8Array(bytes.length).fill(0xee);
+        assert.equal(Buffer.from(layout.packCodes({ bits, codes: c.codes }, M, K, c.scale, p, undefined, stale)), Buffer.from(bytes), `${what}: stale buffer`);
+      }
     }
   }
 });
 
-test("fused: 16-bit maps flag NaN/Inf inputs and f16 overflow, nothing else", () => {
+test("16-bit maps flag NaN/Inf inputs and f16 overflow, nothing else", () => {
   const lut = bf16ToF16Lut();
   const src = Uint16Array.from([0x3f80, 0xbf80, 0x477f, 0x0001, 0x8000]); // 1, -1, 65280, tiny, -0
   const r = map16Checked(src, lut, 0x7f80, 0x7c00);

@@ -13,12 +13,14 @@ import { join, resolve } from "node:path";
 import { Tokenizer } from "@huggingface/tokenizers";
 import { llamaCppLogits as llamaLogits } from "./helpers/llamacpp.js";
 import { writeSyntheticCheckpoint } from "./helpers/synth.js";
+import { LAYOUT_NAMES } from "../src/layouts/index.js";
 
 const ROOT = resolve(new URL("../..", import.meta.url).pathname);
 const RT = join(ROOT, "kernels-c/build/bitconv-rt");
 const RT_ASAN = join(ROOT, "kernels-c/build-asan/bitconv-rt");
 const CLI = join(ROOT, "dist/src/cli.js");
-const LAYOUTS = ["tq1_0", "tq2_0", "i2_s", "tl1", "tl2"] as const;
+/** every layout of the registry: a new layout is tested here without editing this file */
+const LAYOUTS = LAYOUT_NAMES;
 const FORMS = { packed: "tiny-bitnet-b1.58", bf16: "tiny-bitnet-b1.58-bf16", bitlinear: "tiny-bitnet-b1.58-bitlinear" } as const;
 type Form = keyof typeof FORMS;
 const REF = JSON.parse(readFileSync(join(ROOT, "fixtures/reference-dev.json"), "utf8")) as Record<string, {

@@ -11,6 +11,7 @@ import { ensureRuntime, runRuntime, writeTokenFile } from "../src/runtime/runtim
 import { BitconvError } from "../src/util/errors.js";
 import { firstInvalidUtf8 } from "../src/verify/text.js";
 import { formatReport } from "../src/verify/command.js";
+import { LAYOUT_NAMES } from "../src/layouts/index.js";
 
 // The fixture model is tiny, but a perplexity pass over the whole dev text is still seconds of CPU:
 // every pass here runs single-threaded, and only the runs that need the whole text use it.
@@ -24,7 +25,8 @@ const REF = JSON.parse(readFileSync(join(FIX, "reference-dev.json"), "utf8")) as
   string,
   { tokens: number; ppl_ctx128: number; ppl_ctx256: number; scored_ctx128: number; scored_ctx256: number }
 >;
-const LAYOUTS = ["tq1_0", "tq2_0", "i2_s", "tl1", "tl2"] as const;
+/** every layout of the registry: a new layout is tested here without editing this file */
+const LAYOUTS = LAYOUT_NAMES;
 
 const tmp = mkdtempSync(join(tmpdir(), "bitconv-verify-test-"));
 const art = (l: string) => join(tmp, `tiny-${l}.gguf`);

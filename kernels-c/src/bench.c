@@ -1,4 +1,4 @@
-/* bench: llama-bench's pp/tg tests (measuring.md 2). pp: random tokens (BOS first) prefilled in one
+/* bench: llama-bench's pp/tg tests (docs/runtime.md `bench`). pp: random tokens (BOS first) prefilled in one
  * batch, logits for the last token only; tg: starting from BOS, one token per forward call, n times.
  * tokens/s per repetition, reported as average +- sample standard deviation.
  * --profile: where a decoded token's time goes over the tg repetitions (forward.h rt_profile), per

@@ -120,21 +120,18 @@ int cmd_logits(const rt_args *a) {
 
 /* ---- unpack ---------------------------------------------------------------------------------------- */
 
+/* Any GGUF, a whole model or a single tensor (the spec's worked examples, test/formats.test.ts). */
 int cmd_unpack(const rt_args *a) {
-    rt_model m;
-    cli_load_model(a, &m);
+    if (!a->model) rt_die(RT_EXIT_BADINPUT, NULL, "missing -m <model.gguf>");
     if (!a->tensor) rt_die(RT_EXIT_BADINPUT, NULL, "unpack needs --tensor NAME");
     if (!a->out) rt_die(RT_EXIT_BADINPUT, NULL, "unpack needs -o <file>");
-    const gguf_tensor *t = gguf_find_tensor(&m.gguf, a->tensor);
-    if (!t) rt_die(RT_EXIT_BADINPUT, a->model, "no tensor named %s", a->tensor);
-    const bc_ternary *w = NULL;
-    for (int l = 0; l < m.n_layers && !w; l++) {
-        const rt_layer *L = &m.layers[l];
-        const bc_ternary *all[7] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->wgate, &L->wup, &L->wdown};
-        for (int i = 0; i < 7; i++)
-            if (all[i]->data == t->data) w = all[i];
-    }
-    if (!w) rt_die(RT_EXIT_BADINPUT, a->model, "tensor %s is not a ternary weight of the model", a->tensor);
+    char err[512];
+    gguf_file g;
+    if (gguf_open(&g, a->model, err, sizeof err)) rt_die(RT_EXIT_BADINPUT, a->model, "%s", err);
+    bc_ternary tw;
+    if (model_ternary_tensor(&g, a->tensor, &tw, err, sizeof err)) rt_die(RT_EXIT_BADINPUT, a->model, "%s", err);
+    const bc_ternary *w = &tw;
+    const gguf_tensor *t = gguf_find_tensor(&g, a->tensor);
     FILE *f = fopen(a->out, "wb");
     if (!f) rt_die(RT_EXIT_FAIL, a->out, "cannot create: %s", strerror(errno));
     int8_t *row = rt_alloc((size_t)w->K);
@@ -143,9 +140,9 @@ int cmd_unpack(const rt_args *a) {
         if (fwrite(row, 1, (size_t)w->K, f) != (size_t)w->K) rt_die(RT_EXIT_FAIL, a->out, "write failed");
     }
     if (fclose(f) != 0) rt_die(RT_EXIT_FAIL, a->out, "write failed");
-    printf("{\"scale\":%.9g,\"M\":%" PRId64 ",\"K\":%" PRId64 ",\"layout\":\"%s\"}\n", (double)w->scale, w->M, w->K,
-           gguf_type_name(t->type));
+    printf("{\"scale\":%.9g,\"M\":%" PRId64 ",\"K\":%" PRId64 ",\"layout\":\"%s\",\"isa\":\"%s\"}\n", (double)w->scale, w->M,
+           w->K, gguf_type_name(t->type), bc_isa_name(a->isa));
     rt_free(row);
-    model_free(&m);
+    gguf_free(&g);
     return 0;
 }

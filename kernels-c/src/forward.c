@@ -1,5 +1,5 @@
 /* The forward pass of BitNet b1.58 (and Llama-arch 1.58-bit) models. Reads like the transformers code it
- * reproduces (checkpoints.md section 4): one screen per layer in forward_batch, the pieces below it. */
+ * reproduces (formats/checkpoint-bitnet-2b4t.md "Forward pass"): one screen per layer in forward_batch, the pieces below it. */
 #include "forward.h"
 #include "gemm_f32.h"
 #include "util.h"

@@ -16,7 +16,7 @@
 
 typedef struct { uint32_t id; const char *name; uint32_t block, bytes; } type_info;
 
-/* Upstream ids with their block sizes (gguf.md 2.1); 36/38/39 are read as the bitnet.cpp fork's
+/* Upstream ids with their block sizes (formats/gguf.md 2.1); 36/38/39 are read as the bitnet.cpp fork's
  * I2_S / TL1 / TL2 (what bitconv writes), whose sizes do not follow the block formula (block 0 here). */
 static const type_info TYPES[] = {
     {0, "F32", 1, 4},       {1, "F16", 1, 2},       {2, "Q4_0", 32, 18},    {3, "Q4_1", 32, 20},

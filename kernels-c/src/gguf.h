@@ -73,7 +73,7 @@ int gguf_str_array_index(const gguf_kv *kv, gguf_str *out /* kv->arr_n entries *
 const char *gguf_type_name(uint32_t type);
 int gguf_tensor_nbytes(uint32_t type, const int64_t ne[GGUF_MAX_DIMS], uint32_t n_dims, uint64_t *nbytes,
                        char *err, size_t errlen);
-/* TL2 stream allocation bound P (layouts.md 6), or -1 when K is too small for the formula. */
+/* TL2 stream allocation bound P (formats/tl2.md), or -1 when K is too small for the formula. */
 int64_t gguf_tl2_p(int64_t M, int64_t K);
 
 #endif

@@ -1,4 +1,4 @@
-/* I2_S (layouts.md section 4), canonical x86 layout: row m starts at byte m*K/4; each 128-value
+/* I2_S (formats/i2_s.md), canonical x86 layout: row m starts at byte m*K/4; each 128-value
  * block is 32 bytes, byte p holds values p, 32+p, 64+p, 96+p in bit pairs 7:6, 5:4, 3:2, 1:0.
  * Codes 0 -> -1, 1 -> 0, 2 -> +1; code 3 is never written (the reference decode maps it to 0, the
  * SIMD kernels would read it as +2: only valid files are supported).

@@ -217,6 +217,17 @@ static int tl_check(loader *L, const char *name, const bc_ternary *w, uint64_t n
     return 0;
 }
 
+/* bitconv.tl_params (TL block parameters per shape), when the file has them. */
+static int tl_params(loader *L) {
+    const gguf_kv *tl = gguf_find_kv(L->g, "bitconv.tl_params");
+    if (!tl) return 0;
+    if (tl->type != GGUF_ARRAY || (tl->arr_type != GGUF_UINT32 && tl->arr_type != GGUF_INT32) || tl->arr_n % 5)
+        return fail(L, "bitconv.tl_params must be an ARRAY<UINT32> of 5-tuples");
+    L->tl_params = tl->arr_data;
+    L->tl_n = tl->arr_n;
+    return 0;
+}
+
 /* The optional F32 [1] `.scale` of a weight (blk.N.attn_q.weight -> blk.N.attn_q.scale), else 1. */
 static int scale_tensor(loader *L, const char *name, float *out) {
     char sname[GGUF_MAX_NAME + 8];
@@ -355,16 +366,7 @@ int model_from_gguf(rt_model *m, gguf_file *g, char *err, size_t errlen) {
         if (rh->u) m->rope_neox = 1;
     }
 
-    /* TL block parameters */
-    const gguf_kv *tl = gguf_find_kv(&m->gguf, "bitconv.tl_params");
-    if (tl) {
-        if (tl->type != GGUF_ARRAY || (tl->arr_type != GGUF_UINT32 && tl->arr_type != GGUF_INT32) || tl->arr_n % 5) {
-            fail(L, "bitconv.tl_params must be an ARRAY<UINT32> of 5-tuples");
-            goto fail;
-        }
-        L->tl_params = tl->arr_data;
-        L->tl_n = tl->arr_n;
-    }
+    if (tl_params(L)) goto fail;
 
     /* embeddings and head */
     const gguf_tensor *te = gguf_find_tensor(&m->gguf, "token_embd.weight");
@@ -455,6 +457,16 @@ int model_from_gguf(rt_model *m, gguf_file *g, char *err, size_t errlen) {
 fail:
     model_free(m);
     return -1;
+}
+
+int model_ternary_tensor(const gguf_file *g, const char *name, bc_ternary *w, char *err, size_t errlen) {
+    loader L = {g, err, errlen, NULL, 0};
+    const gguf_tensor *t = gguf_find_tensor(g, name);
+    if (!t) return fail(&L, "no tensor named %s", name);
+    if (t->n_dims > 2 || t->ne[2] != 1 || t->ne[3] != 1) return fail(&L, "tensor %s is not a matrix", name);
+    uint64_t bytes = 0;
+    if (tl_params(&L)) return -1;
+    return load_ternary(&L, name, t->ne[0], t->ne[1], w, &bytes);
 }
 
 int model_load(rt_model *m, const char *path, char *err, size_t errlen) {

@@ -59,6 +59,9 @@ int model_load(rt_model *m, const char *path, char *err, size_t errlen);
 /* Same from an already parsed file (takes ownership of g on success and failure). */
 int model_from_gguf(rt_model *m, gguf_file *g, char *err, size_t errlen);
 void model_free(rt_model *m);
+/* One ternary tensor of any GGUF file, a whole model or not (`unpack`), scale and TL parameters
+ * resolved as the model loader does; 0 or -1 with a message in err. w points into g's data. */
+int model_ternary_tensor(const gguf_file *g, const char *name, bc_ternary *w, char *err, size_t errlen);
 
 int32_t model_token_type(const rt_model *m, int id); /* 1 normal when unknown */
 

@@ -1,4 +1,4 @@
-/* perplexity: llama-perplexity's method (measuring.md 1) plus its KL-divergence mode (1.1).
+/* perplexity: llama-perplexity's method plus its KL-divergence mode (docs/runtime.md `perplexity`).
  * The text is cut into chunks of n_ctx tokens; the first token of every chunk is replaced by BOS; each
  * chunk is evaluated from position 0 in one batch; the tokens after position n_ctx/2 are scored. */
 #include "cli.h"

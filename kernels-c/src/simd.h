@@ -109,7 +109,7 @@ static BC_TARGET_AVX2 inline __m256i bc_lut_pair(int8_t x0, int8_t x1) {
 }
 #endif
 
-/* TL2 byte-stream geometry (layouts.md section 6). */
+/* TL2 byte-stream geometry (formats/tl2.md). */
 typedef struct { int64_t K3, K2, mag_off, sign_off, tail_off, end; } bc_tl2_geom;
 bc_tl2_geom bc_tl2_geometry(const bc_ternary *w);
 

@@ -1,4 +1,4 @@
-/* TL1 (layouts.md section 5): tiles BM x BK; one byte = (idx[m][j0] << 4) | idx[m][j0+1] for 4
+/* TL1 (formats/tl1.md): tiles BM x BK; one byte = (idx[m][j0] << 4) | idx[m][j0+1] for 4
  * neighbouring weights of one row, idx = 3*T0 + T1 + 4. Byte order (by = 256/bm):
  *   iM, iK, ib (BM/bm), iy (BK/by), ir (bm/16), ip (by/4), r (16):
  *   row m = iM*BM + ib*bm + ir*16 + r, weights iK*BK + iy*by + 4*ip .. +3. */

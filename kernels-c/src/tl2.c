@@ -1,4 +1,4 @@
-/* TL2 (layouts.md section 6): bm = 32, columns < K3 = K - K%BK in triples t = 9*T0 + 3*T1 + T2
+/* TL2 (formats/tl2.md): bm = 32, columns < K3 = K - K%BK in triples t = 9*T0 + 3*T1 + T2
  * stored as a magnitude nibble stream, then sign units, then a TL1-like 2-weight tail over the last
  * K2 = K%BK columns. PERM = [0,2,1,3] swaps 8-row groups 1 and 2 of every 32-row chunk. */
 #include "simd.h"

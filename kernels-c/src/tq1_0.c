@@ -1,4 +1,4 @@
-/* TQ1_0 (layouts.md section 3): 54-byte blocks of 256 weights: qs[48] | qh[4] | f16 d (ignored).
+/* TQ1_0 (formats/tq1_0.md): 54-byte blocks of 256 weights: qs[48] | qh[4] | f16 d (ignored).
  * Base-3 digits: digit k of byte q is ((q * 3^k mod 256) * 3) >> 8; qs[j<32] digit k -> element
  * 32k + j; qs[32+m] -> 160 + 16k + m; qh[j] digits 0..3 -> 240 + 4k + j. */
 #include "simd.h"

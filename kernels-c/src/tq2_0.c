@@ -1,4 +1,4 @@
-/* TQ2_0 (layouts.md section 2): 66-byte blocks of 256 weights along K: qs[64] then f16 d (ignored:
+/* TQ2_0 (formats/tq2_0.md): 66-byte blocks of 256 weights along K: qs[64] then f16 d (ignored:
  * the loader folds d into the tensor scale). Element e of a block sits in byte (e/128)*32 + e%32 at
  * shift 2*((e%128)/32); code c = T + 1.
  *

@@ -374,7 +374,7 @@ static void test_sizes(void) {
     CHECK(gguf_tensor_nbytes(BC_GGML_TL1, ne_i2s, 2, &nb, err, sizeof err) == 0 && nb == 96, "TL1 size");
     CHECK(gguf_tensor_nbytes(BC_GGML_TQ2_0, ne_tq2, 2, &nb, err, sizeof err) == 0 && nb == 132, "TQ2_0 size");
     CHECK(gguf_tensor_nbytes(BC_GGML_TQ1_0, ne_tq2, 2, &nb, err, sizeof err) == 0 && nb == 108, "TQ1_0 size");
-    /* 2B-4T shapes (layouts.md 9) */
+    /* 2B-4T shapes (formats/<layout>.md "Sizes for BitNet-b1.58-2B-4T") */
     int64_t a[4] = {2560, 2560, 1, 1}, d[4] = {6912, 2560, 1, 1};
     CHECK(gguf_tensor_nbytes(BC_GGML_I2_S, a, 2, &nb, err, sizeof err) == 0 && nb == 1638432, "I2_S 2560x2560");
     CHECK(gguf_tensor_nbytes(BC_GGML_TQ2_0, d, 2, &nb, err, sizeof err) == 0 && nb == 4561920, "TQ2_0 2560x6912");

@@ -1,6 +1,7 @@
 /* Tests of the ternary matmul kernels (src/kernels.h).
- *  1. Test-side packers written from layouts.md reproduce the spec's worked examples byte for byte,
- *     and bc_decode_row inverts them (worked examples + random matrices, every layout).
+ *  1. Test-side packers (written from formats/<layout>.md) reproduce every worked example of those
+ *     pages byte for byte, read from the pages themselves (examples.h), and bc_decode_row inverts
+ *     them; the packers then generate the random matrices of 2.
  *  2. For every layout and every ISA this CPU has, bc_matmul equals the scalar path and a naive
  *     reference built from bc_decode_row, bit for bit: random and adversarial weights/activations,
  *     odd N, row sub-ranges, strided y, the 2B-4T shapes.
@@ -12,6 +13,8 @@
 
 #define TEST_SEED 0x9E3779B97F4A7C15ull
 #include "check.h"
+#include "examples.h"
+#include "util.h"
 static int rnd_below(int n) { return (int)(rnd() % (uint64_t)n); }
 
 static void *xmalloc(size_t n) {
@@ -23,7 +26,7 @@ static void *xmalloc(size_t n) {
     return p;
 }
 
-/* ---------- test-side packers, written from layouts.md (T is int8 [M][K] row-major) ---------- */
+/* ---------- test-side packers, written from formats/<layout>.md (T is int8 [M][K] row-major) ---------- */
 typedef struct { bc_layout layout; int64_t M, K; int BM, BK, bm; } shape;
 
 static int64_t roundup32(int64_t v) { return (v + 31) / 32 * 32; }
@@ -190,13 +193,7 @@ static bc_ternary make_ternary(const shape *s, const uint8_t *data) {
 
 static const char *LNAME[] = {"tq1_0", "tq2_0", "i2_s", "tl1", "tl2"};
 
-/* ---------- 1. worked examples from layouts.md ---------- */
-static void check_bytes(const char *what, const uint8_t *got, int64_t off, const uint8_t *want, int n) {
-    for (int i = 0; i < n; i++)
-        CHECK(got[off + i] == want[i], "%s: byte %lld = 0x%02X, spec 0x%02X", what, (long long)(off + i),
-              got[off + i], want[i]);
-}
-
+/* ---------- 1. the worked examples of the formats/ pages ---------- */
 static void check_decode(const shape *s, const uint8_t *data, const int8_t *T, const char *what) {
     bc_ternary w = make_ternary(s, data);
     int8_t *row = xmalloc((size_t)s->K);
@@ -209,76 +206,55 @@ static void check_decode(const shape *s, const uint8_t *data, const int8_t *T, c
     free(row);
 }
 
+static int layout_of(const char *name) {
+    for (int l = 0; l < BC_LAYOUT_COUNT; l++)
+        if (!strcmp(name, LNAME[l])) return l;
+    return -1; /* hf-packed: a checkpoint format, not a kernel layout */
+}
+
+/* The test-side packer on the example's matrix gives the example's bytes (the tq d fields aside: the
+ * packer writes d = 1, so they are compared as f16 values), and bc_decode_row gives the matrix back. */
+static int check_example(const example *e) {
+    int l = layout_of(e->layout);
+    if (l < 0) return 0;
+    shape s = {(bc_layout)l, e->M, e->K, e->BM, e->BK, e->bm};
+    CHECK(packed_size(&s) == e->nbytes, "%s: packed size %zu, the spec says %zu", e->where, packed_size(&s), e->nbytes);
+    if (packed_size(&s) != e->nbytes) return 1;
+    uint8_t *b = xmalloc(e->nbytes);
+    switch (s.layout) {
+    case BC_LAYOUT_TQ2_0: pack_tq2_0(&s, e->T, b); break;
+    case BC_LAYOUT_TQ1_0: pack_tq1_0(&s, e->T, b); break;
+    case BC_LAYOUT_I2_S: pack_i2_s(&s, e->T, b, e->scale); break;
+    case BC_LAYOUT_TL1: pack_tl1(&s, e->T, b, e->scale); break;
+    case BC_LAYOUT_TL2: pack_tl2(&s, e->T, b, e->scale); break;
+    default: break;
+    }
+    int block = s.layout == BC_LAYOUT_TQ2_0 ? 66 : s.layout == BC_LAYOUT_TQ1_0 ? 54 : 0;
+    for (size_t i = 0; i < e->nbytes; i++) {
+        if (block && i % (size_t)block == (size_t)block - 2) {
+            float d = rt_f16_to_f32((uint16_t)(e->bytes[i] | e->bytes[i + 1] << 8));
+            CHECK(d == e->d, "%s: block d at byte %zu is %g, the example's d is %g", e->where, i, (double)d, (double)e->d);
+            i++;
+            continue;
+        }
+        CHECK(b[i] == e->bytes[i], "%s: byte %zu = 0x%02X, spec 0x%02X", e->where, i, b[i], e->bytes[i]);
+    }
+    check_decode(&s, e->bytes, e->T, e->where);
+    free(b);
+    return 1;
+}
+
 static void test_worked_examples(void) {
-    /* the TQ2_0 / TQ1_0 / I2_S example block: T[0]=+1, T[1]=-1, T[32]=-1, T[64]=+1, T[128]=-1, T[255]=+1 */
-    int8_t T256[256] = {0};
-    T256[0] = 1; T256[1] = -1; T256[32] = -1; T256[64] = 1; T256[128] = -1; T256[255] = 1;
-    {
-        shape s = {BC_LAYOUT_TQ2_0, 1, 256, 0, 0, 0};
-        uint8_t *b = pack(&s, T256);
-        b[64] = 0x00; b[65] = 0x2C;
-        const uint8_t w0[] = {0x62, 0x54, 0x55}, w32[] = {0x54, 0x55}, w62[] = {0x55, 0x95, 0x00, 0x2C};
-        check_bytes("tq2_0 example", b, 0, w0, 3);
-        check_bytes("tq2_0 example", b, 32, w32, 2);
-        check_bytes("tq2_0 example", b, 62, w62, 4);
-        check_decode(&s, b, T256, "tq2_0 example");
-        free(b);
+    int n, used = 0, seen[BC_LAYOUT_COUNT] = {0};
+    example *ex = load_examples(&n);
+    for (int i = 0; i < n; i++) {
+        if (check_example(&ex[i])) { used++; seen[layout_of(ex[i].layout)] = 1; }
+        free(ex[i].T);
+        free(ex[i].bytes);
     }
-    {
-        shape s = {BC_LAYOUT_TQ1_0, 1, 256, 0, 0, 0};
-        uint8_t *b = pack(&s, T256);
-        const uint8_t w0[] = {0xC1, 0x2B, 0x80}, w31[] = {0x80, 0x80}, w47[] = {0x80, 0x7F, 0x7F, 0x7F, 0x82};
-        check_bytes("tq1_0 example", b, 0, w0, 3);
-        check_bytes("tq1_0 example", b, 31, w31, 2);
-        check_bytes("tq1_0 example", b, 47, w47, 5);
-        check_decode(&s, b, T256, "tq1_0 example");
-        free(b);
-    }
-    {
-        shape s = {BC_LAYOUT_I2_S, 2, 128, 0, 0, 0};
-        uint8_t *b = xmalloc(packed_size(&s));
-        pack_i2_s(&s, T256, b, 0.0625f);
-        const uint8_t w0[] = {0x89, 0x15, 0x55}, w32[] = {0x15, 0x55}, w63[] = {0x56, 0x00, 0x00, 0x80, 0x3D, 0x00};
-        check_bytes("i2_s example", b, 0, w0, 3);
-        check_bytes("i2_s example", b, 32, w32, 2);
-        check_bytes("i2_s example", b, 63, w63, 6);
-        check_decode(&s, b, T256, "i2_s example");
-        free(b);
-    }
-    {
-        shape s = {BC_LAYOUT_TL1, 32, 16, 32, 16, 32};
-        int8_t T[32 * 16] = {0};
-        const int8_t r0[] = {1, -1, 0, 1, 0, 0, -1, 0, 1, 0, 0, 0}, r1[] = {-1, -1, 1, 1}, r16[] = {1, 1, 0, -1};
-        memcpy(T, r0, sizeof r0);
-        memcpy(T + 16, r1, sizeof r1);
-        memcpy(T + 16 * 16, r16, sizeof r16);
-        uint8_t *b = pack(&s, T);
-        const struct { int off; uint8_t v; } want[] = {{0, 0x65}, {1, 0x08}, {2, 0x44}, {16, 0x41}, {32, 0x83}, {64, 0x74}};
-        for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) check_bytes("tl1 example", b, want[i].off, &want[i].v, 1);
-        check_decode(&s, b, T, "tl1 example");
-        free(b);
-    }
-    {
-        shape s = {BC_LAYOUT_TL2, 32, 320, 32, 96, 32};
-        CHECK(packed_size(&s) == 2528, "tl2 example nbytes %zu", packed_size(&s));
-        int8_t *T = calloc(32 * 320, 1);
-        const int8_t r0[] = {1, -1, 0, -1, 1, 1};
-        memcpy(T, r0, sizeof r0);
-        T[24] = 0; T[25] = 0; T[26] = -1;
-        const int8_t tail0[] = {1, -1, 0, 1};
-        memcpy(T + 288, tail0, sizeof tail0);
-        T[8 * 320 + 0] = 0; T[8 * 320 + 1] = 1; T[8 * 320 + 2] = 1;
-        T[16 * 320 + 0] = -1;
-        T[16 * 320 + 288] = 1; T[16 * 320 + 289] = 1;
-        uint8_t *b = pack(&s, T);
-        const struct { int off; uint8_t v; } want[] = {{0, 0x65}, {8, 0x90}, {16, 0x40}, {1536, 0x00}, {1537, 0x60},
-                                                      {1568, 0x00}, {1569, 0x80}, {1920, 0x65}, {1928, 0x84},
-                                                      {2176, 0}, {2496, 0x00}, {2499, 0x3F}};
-        for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) check_bytes("tl2 example", b, want[i].off, &want[i].v, 1);
-        check_decode(&s, b, T, "tl2 example");
-        free(b);
-        free(T);
-    }
+    free(ex);
+    for (int l = 0; l < BC_LAYOUT_COUNT; l++) CHECK(seen[l], "formats/ has no worked example for %s", LNAME[l]);
+    printf("test_kernels: %d worked examples from %s\n", used, FORMATS_DIR);
 }
 
 /* ---------- 2. matmul equivalence ---------- */

@@ -1,4 +1,4 @@
-// openCheckpoint: a Hugging Face model directory -> config, tensor headers and the GGUF plan.
+// openCheckpoint: a Hugging Face model directory -> config, tensor headers and the tensor map (HF tensor -> GGUF tensor).
 // Reads config.json, the safetensors headers (never the data) and the small tokenizer files.
 import { bf16ToF32, f16ToF32 } from "../quant/float.js";
 import { promises as fsp } from "node:fs";
@@ -7,12 +7,12 @@ import { inputError } from "../util/errors.js";
 import { describeFsError, readInputText } from "../util/files.js";
 import { parseJsonObject } from "../util/json.js";
 import { parseModelConfig, type ModelConfig } from "./config.js";
-import { planTensors, type PlannedTensor } from "./plan.js";
+import { mapTensors, type MappedTensor } from "./tensorMap.js";
 import { numel, readSafetensorsHeader, readTensorBytes, type StTensor } from "./safetensors.js";
 
 export type { Family, ModelConfig } from "./config.js";
 export { SUPPORTED_ARCHITECTURES } from "./config.js";
-export type { PlannedTensor } from "./plan.js";
+export type { MappedTensor } from "./tensorMap.js";
 export type { StDtype, StHeader, StTensor } from "./safetensors.js";
 export { readSafetensorsHeader, readTensorBytes, DTYPE_SIZE, numel } from "./safetensors.js";
 
@@ -24,7 +24,8 @@ export interface Checkpoint {
   files: string[];
   tensors: Map<string, StTensor>;
   /** in GGUF order (docs/architecture.md) */
-  plan: PlannedTensor[];
+  /** every GGUF tensor the checkpoint becomes, in GGUF order, with its HF source */
+  tensorMap: MappedTensor[];
   tokenizerJson?: string;
   /** tokenizer.model (SentencePiece), as bytes */
   tokenizerModel?: Uint8Array;
@@ -126,7 +127,7 @@ async function loadWeights(dir: string): Promise<LoadedWeights> {
 
 /**
  * A checkpoint whose config.json omits tie_word_embeddings and has no lm_head is tied (the weights
- * decide); one that says false and lacks lm_head is refused when the plan looks for it.
+ * decide); one that says false and lacks lm_head is refused when the tensor map looks for it.
  */
 function resolveTied(config: ModelConfig, tiedExplicit: boolean, tensors: Map<string, StTensor>): ModelConfig {
   if (config.tied || tiedExplicit || tensors.has("lm_head.weight")) return config;
@@ -150,9 +151,9 @@ export async function openCheckpoint(dir: string): Promise<Checkpoint> {
   const parsed = parseModelConfig(configFile, rawConfig, modelNameFromDir(dir));
   const weights = await loadWeights(dir);
   const config = resolveTied(parsed.config, parsed.extras.tiedExplicit, weights.tensors);
-  const plan = planTensors(config, parsed.extras, weights.tensors, weights.missingIn, configFile);
+  const tensorMap = mapTensors(config, parsed.extras, weights.tensors, weights.missingIn, configFile);
   const files = [configFile, ...weights.files];
-  const ckpt: Checkpoint = { dir, config, rawConfig, files, tensors: weights.tensors, plan };
+  const ckpt: Checkpoint = { dir, config, rawConfig, files, tensors: weights.tensors, tensorMap };
   for (const [name, key] of [["tokenizer.json", "tokenizerJson"], ["tokenizer_config.json", "tokenizerConfig"], ["generation_config.json", "generationConfig"]] as const) {
     const text = await readOptional(join(dir, name));
     if (text === undefined) continue;

@@ -4,7 +4,7 @@ import { existsSync, statSync } from "node:fs";
 import { resolveModelSource } from "../hub/pull.js";
 import { BitconvError } from "../util/errors.js";
 import { convertFromGguf } from "./fromGguf.js";
-import { LAYOUT_NAMES } from "../layouts/types.js";
+import { LAYOUT_NAMES } from "../layouts/index.js";
 import { formatBytes } from "../util/progress.js";
 import { convert, EMBED_TYPES, TARGETS, type ConvertResult, type EmbedType, type Target } from "./index.js";
 

@@ -8,7 +8,7 @@ import { basename, resolve } from "node:path";
 import { readGguf, readTensorData, type GgufFile, type GgufKvEntry, type GgufTensor } from "../gguf/reader.js";
 import { GgmlType } from "../gguf/types.js";
 import { GgufStreamWriter, kv, sha256File, type GgufKv, type GgufTensorInfo } from "../gguf/writer.js";
-import { getLayout, LAYOUT_NAMES, packTq1_0, packTq2_0, tl1Params, tl2Params, type LayoutName, type TlParams } from "../layouts/index.js";
+import { getLayout, LAYOUT_NAMES, tl1Params, tl2Params, type LayoutName, type TlParams } from "../layouts/index.js";
 import { f16ToF32, bf16ToF32, f32ArrayToBf16, f32ArrayToF16 } from "../quant/float.js";
 import { dequantizeQ8_0, q8_0Nbytes, quantizeQ8_0 } from "../quant/q8_0.js";
 import { BitconvError, inputError } from "../util/errors.js";
@@ -126,7 +126,8 @@ async function unpackTernary(f: GgufFile, t: GgufTensor, layout: LayoutName, byN
   const st = byName.get(t.name.replace(/\.weight$/, ".scale"));
   if ((layout === "tq1_0" || layout === "tq2_0") && st) {
     if (st.type !== GgmlType.F32 || st.nelements !== 1) throw inputError(f.path, `${st.name} is ${st.typeName} x ${st.nelements}, not one F32`);
-    const s = new DataView((await readTensorData(f, st)).buffer).getFloat32(0, true);
+    const sb = await readTensorData(f, st);
+    const s = new DataView(sb.buffer, sb.byteOffset, 4).getFloat32(0, true);
     scale = scale === 1 ? s : Math.fround(scale * s);
   }
   if (!(scale > 0) || !Number.isFinite(scale)) throw inputError(f.path, `tensor ${t.name} has scale ${scale}, not a positive finite number`);
@@ -158,7 +159,7 @@ export async function convertFromGguf(o: ConvertGgufOptions): Promise<ConvertGgu
     if (t.name.endsWith(".scale") && byName.has(t.name.replace(/\.scale$/, ".weight")) && ternaryOf(f, byName.get(t.name.replace(/\.scale$/, ".weight"))!)) continue;
     if (inLayout) {
       const K = t.ne[0], M = t.nelements / K;
-      const why = out.blockError(M, K);
+      const why = out.shapeError(M, K);
       if (why) throw inputError(o.input, `tensor ${t.name} (${M} x ${K}) cannot be stored as ${layout}: ${why}`);
       const params = out.params(M, K);
       if (params && !tl.some((_, i) => i % 5 === 0 && tl[i] === M && tl[i + 1] === K)) tl.push(M, K, params.BM, params.BK, params.bm);
@@ -173,10 +174,10 @@ export async function convertFromGguf(o: ConvertGgufOptions): Promise<ConvertGgu
           if (!scaleInBlocks) return out.pack(u.T, M, K, u.scale, params);
           const d = u.scale;
           if (f16ToF32(f32ToF16(d)) !== d) throw inputError(o.input, `tensor ${t.name}: its scale ${d} is not an f16 value, and arch llama keeps the scale in the TQ blocks' f16 d; use --target bitconv`);
-          return layout === "tq1_0" ? packTq1_0(u.T, M, K, d) : packTq2_0(u.T, M, K, d);
+          return out.pack(u.T, M, K, d, params, "block-d");
         },
       });
-      if (!out.scaleInTensor && !scaleInBlocks) {
+      if (out.scaleTensor && !scaleInBlocks) {
         tensors.push({
           info: { name: t.name.replace(/\.weight$/, ".scale"), ne: [1], type: GgmlType.F32, nbytes: 4 },
           bytes: async () => {

@@ -258,7 +258,7 @@ export async function convert(opts: ConvertOptions): Promise<ConvertResult> {
   const manifest = opts.manifest ? checkManifest(opts.manifest, output, ckpt.files) : undefined;
   const { scales, hashes } = await writeArtifact(plan, output, threads, opts.quiet ?? false, manifest);
   const notes = [...plan.notes];
-  if (plan.blockScale === "w") notes.push(f16RoundingNote(scales));
+  if (plan.tqScale === "block-d") notes.push(f16RoundingNote(scales));
   const seconds = (performance.now() - t0) / 1000;
   const result: ConvertResult = {
     dryRun: false,

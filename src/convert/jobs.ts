@@ -1,7 +1,7 @@
 // The units of work the convert pipeline hands to its worker threads, and what they return.
 // Pure data (structured-clone friendly): a worker reads its own input bytes with positional reads.
 
-import type { LayoutName, TlParams } from "../layouts/types.js";
+import type { LayoutName, TlParams, TqScale } from "../layouts/types.js";
 
 export type FloatDtype = "BF16" | "F16" | "F32";
 export type EmbedType = "f32" | "f16" | "bf16" | "q8_0";
@@ -31,8 +31,8 @@ export interface TernaryJob {
   params?: TlParams;
   /** llama arch: rows reordered for NORM rope, per head */
   permuteHeads?: number;
-  /** tq layouts: "one" writes d = 1 (scale in a .scale tensor), "w" writes d = f16(w) in every block */
-  blockScale: "one" | "w";
+  /** tq layouts: where the per-tensor scale w goes (a `.scale` tensor, or d = f16(w) in every block) */
+  tqScale: TqScale;
 }
 
 /** Rows [row0, row0 + rows) of a float matrix (or a whole 1-D norm), converted to `out`. */

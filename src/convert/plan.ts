@@ -3,11 +3,11 @@
 // its type, shape and size, and the jobs that produce their bytes. --dry-run prints this plan.
 
 import { relative } from "node:path";
-import type { Checkpoint, PlannedTensor } from "../checkpoint/index.js";
+import type { Checkpoint, MappedTensor } from "../checkpoint/index.js";
 import { DTYPE_SIZE } from "../checkpoint/index.js";
 import { encodeGgufHeader, kv, type GgufKv, type GgufTensorInfo } from "../gguf/writer.js";
 import { GgmlType, ggmlTypeName } from "../gguf/types.js";
-import { getLayout, LAYOUT_NAMES, type Layout, type LayoutName, type TlParams } from "../layouts/index.js";
+import { getLayout, LAYOUT_NAMES, type Layout, type LayoutName, type TlParams, type TqScale } from "../layouts/index.js";
 import { q8_0Nbytes } from "../quant/q8_0.js";
 import { checkpointTokenizerKeys } from "../tokenizer/gguf.js";
 import { BitconvError, inputError } from "../util/errors.js";
@@ -61,8 +61,8 @@ export interface ConversionPlan {
   target: Target;
   layout: LayoutName;
   embedType: EmbedType;
-  /** tq layouts: "one" = d 1 + .scale tensors; "w" = d = f16(w) per block, no .scale */
-  blockScale: "one" | "w";
+  /** tq layouts: "scale-tensor" = d 1 + .scale tensors; "block-d" = d = f16(w) per block, no .scale */
+  tqScale: TqScale;
   tensors: PlannedOutput[];
   inputBytes: number;
   headerBytes: number;
@@ -119,13 +119,13 @@ function checkTarget(ckpt: Checkpoint, target: Target, layout: LayoutName): void
   }
 }
 
-function layoutBlockCheck(p: PlannedTensor, layout: Layout, target: Target): void {
-  const err = layout.blockError(p.M, p.K);
+function layoutShapeCheck(p: MappedTensor, layout: Layout, target: Target): void {
+  const err = layout.shapeError(p.M, p.K);
   if (err === null) return;
   const allowed = LAYOUT_NAMES.filter((n) => {
     if (target === "llama.cpp" && n !== "tq1_0" && n !== "tq2_0") return false;
     if (target === "bitnet.cpp" && (n === "tq1_0" || n === "tq2_0")) return false;
-    return getLayout(n).blockError(p.M, p.K) === null;
+    return getLayout(n).shapeError(p.M, p.K) === null;
   });
   throw inputError(
     p.weight.file,
@@ -193,7 +193,7 @@ function tokenizerKvs(ckpt: Checkpoint, target: Target): { kvs: GgufKv[]; notes:
   return { kvs: r.kvs, notes: r.notes };
 }
 
-function ternaryJob(p: PlannedTensor, layout: LayoutName, params: TlParams | undefined, blockScale: "one" | "w", linearClass: "bitlinear" | "autobitlinear"): TernaryJob {
+function ternaryJob(p: MappedTensor, layout: LayoutName, params: TlParams | undefined, tqScale: TqScale, linearClass: "bitlinear" | "autobitlinear"): TernaryJob {
   const w = p.weight;
   const job: TernaryJob = {
     kind: "ternary",
@@ -205,7 +205,7 @@ function ternaryJob(p: PlannedTensor, layout: LayoutName, params: TlParams | und
     K: p.K,
     linearClass,
     layout,
-    blockScale,
+    tqScale,
   };
   if (params) job.params = params;
   if (p.permuteHeads !== undefined) job.permuteHeads = p.permuteHeads;
@@ -217,7 +217,7 @@ function ternaryJob(p: PlannedTensor, layout: LayoutName, params: TlParams | und
 }
 
 /** Row slabs of about SLAB_BYTES of input, so no job holds a whole embedding matrix. */
-function floatJobs(p: PlannedTensor, out: EmbedType): FloatJob[] {
+function floatJobs(p: MappedTensor, out: EmbedType): FloatJob[] {
   const w = p.weight;
   const rows = p.role === "norm" ? 1 : p.M;
   const cols = p.K;
@@ -241,78 +241,110 @@ function floatJobs(p: PlannedTensor, out: EmbedType): FloatJob[] {
   return jobs;
 }
 
-export function planConversion(ckpt: Checkpoint, opts: PlanOptions): ConversionPlan {
+interface ResolvedOptions {
+  layoutName: LayoutName;
+  layout: Layout;
+  target: Target;
+  embedType: EmbedType;
+}
+
+function resolveOptions(opts: PlanOptions): ResolvedOptions {
   if (!(LAYOUT_NAMES as readonly string[]).includes(opts.layout)) {
     throw new BitconvError(`unknown layout "${opts.layout}" (valid: ${LAYOUT_NAMES.join(", ")})`);
   }
   const layoutName = opts.layout as LayoutName;
-  const layout = getLayout(layoutName);
   const target = opts.target ?? "auto";
   if (!TARGETS.includes(target)) throw new BitconvError(`unknown target "${target}" (valid: ${TARGETS.join(", ")})`);
   const embedType = opts.embedType ?? "f16";
   if (!EMBED_TYPES.includes(embedType)) throw new BitconvError(`unknown embed type "${embedType}" (valid: ${EMBED_TYPES.join(", ")})`);
-  checkTarget(ckpt, target, layoutName);
-  const c = ckpt.config;
-  const arch = archFor(ckpt, target);
-  const isTq = layoutName === "tq1_0" || layoutName === "tq2_0";
-  const blockScale: "one" | "w" = isTq && arch === "llama" && target === "llama.cpp" ? "w" : "one";
-  const notes: string[] = [];
-  if (blockScale === "w") {
-    notes.push(`llama.cpp's llama arch loads no .scale tensors: every ${layoutName} block holds d = f16(w), so each tensor's scale w is rounded to f16`);
+  return { layoutName, layout: getLayout(layoutName), target, embedType };
+}
+
+/** The tensors, jobs and write order of a conversion, as planConversion builds them. */
+class TensorPlanner {
+  tensors: PlannedOutput[] = [];
+  jobs: Job[] = [];
+  steps: WriteStep[] = [];
+  tlParams: number[] = [];
+  inputBytes = 0;
+  private tlSeen = new Set<string>();
+
+  constructor(private readonly o: ResolvedOptions, private readonly tqScale: TqScale, private readonly linearClass: "bitlinear" | "autobitlinear") {}
+
+  private add(t: Omit<PlannedOutput, "offset" | "typeName">): number {
+    this.tensors.push({ ...t, typeName: ggmlTypeName[t.type]?.toLowerCase() ?? String(t.type), offset: 0 });
+    return this.tensors.length - 1;
   }
 
-  const tensors: PlannedOutput[] = [];
-  const jobs: Job[] = [];
-  const steps: WriteStep[] = [];
-  const tlParams: number[] = [];
-  const tlSeen = new Set<string>();
-  let inputBytes = 0;
+  /** TL block parameters go into bitconv.tl_params once per distinct shape. */
+  private recordParams(p: MappedTensor, params: TlParams | undefined): void {
+    const key = `${p.M}x${p.K}`;
+    if (!params || this.tlSeen.has(key)) return;
+    this.tlSeen.add(key);
+    this.tlParams.push(p.M, p.K, params.BM, params.BK, params.bm);
+  }
 
-  const add = (t: Omit<PlannedOutput, "offset" | "typeName">): number => {
-    tensors.push({ ...t, typeName: ggmlTypeName[t.type]?.toLowerCase() ?? String(t.type), offset: 0 });
-    return tensors.length - 1;
-  };
-
-  for (const p of ckpt.plan) {
-    if (p.role === "ternary") {
-      layoutBlockCheck(p, layout, target);
-      const params = layout.params(p.M, p.K);
-      if (params) {
-        const key = `${p.M}x${p.K}`;
-        if (!tlSeen.has(key)) {
-          tlSeen.add(key);
-          tlParams.push(p.M, p.K, params.BM, params.BK, params.bm);
-        }
-      }
-      const ti = add({ name: p.ggufName, role: "ternary", type: layout.ggmlType, shape: [p.K, p.M], nbytes: layout.nbytes(p.M, p.K, params), source: p.hfName, ...(params ? { params } : {}) });
-      jobs.push(ternaryJob(p, layoutName, params, blockScale, c.linearClass));
-      inputBytes += p.weight.nbytes + (p.weightScale?.nbytes ?? 0);
-      const j = jobs.length - 1;
-      steps.push({ tensor: ti, jobs: [j] });
-      if (isTq && blockScale === "one") {
-        const si = add({ name: p.ggufName.replace(/\.weight$/, ".scale"), role: "scale", type: GgmlType.F32, shape: [1], nbytes: 4, source: p.weightScale?.name ?? p.hfName });
-        steps.push({ tensor: si, scaleOf: j });
-      }
-      continue;
+  ternary(p: MappedTensor): void {
+    const { layout, layoutName, target } = this.o;
+    layoutShapeCheck(p, layout, target);
+    const params = layout.params(p.M, p.K);
+    this.recordParams(p, params);
+    const ti = this.add({ name: p.ggufName, role: "ternary", type: layout.ggmlType, shape: [p.K, p.M], nbytes: layout.nbytes(p.M, p.K, params), source: p.hfName, ...(params ? { params } : {}) });
+    this.jobs.push(ternaryJob(p, layoutName, params, this.tqScale, this.linearClass));
+    this.inputBytes += p.weight.nbytes + (p.weightScale?.nbytes ?? 0);
+    const j = this.jobs.length - 1;
+    this.steps.push({ tensor: ti, jobs: [j] });
+    if (layout.scaleTensor && this.tqScale === "scale-tensor") {
+      const si = this.add({ name: p.ggufName.replace(/\.weight$/, ".scale"), role: "scale", type: GgmlType.F32, shape: [1], nbytes: 4, source: p.weightScale?.name ?? p.hfName });
+      this.steps.push({ tensor: si, scaleOf: j });
     }
-    const out: EmbedType = p.role === "norm" ? "f32" : embedType;
+  }
+
+  float(p: MappedTensor): void {
+    const out: EmbedType = p.role === "norm" ? "f32" : this.o.embedType;
     if (out === "q8_0" && p.K % 32 !== 0) {
       throw inputError(p.weight.file, `tensor ${p.hfName} (${p.M} x ${p.K}): q8_0 needs rows of a multiple of 32 values; use --embed-type f16`);
     }
     const n = p.role === "norm" ? p.K : p.M * p.K;
-    const ti = add({ name: p.ggufName, role: p.role, type: floatType[out], shape: p.role === "norm" ? [p.K] : [p.K, p.M], nbytes: floatNbytes(n, out), source: p.hfName });
+    const ti = this.add({ name: p.ggufName, role: p.role, type: floatType[out], shape: p.role === "norm" ? [p.K] : [p.K, p.M], nbytes: floatNbytes(n, out), source: p.hfName });
     const js = floatJobs(p, out);
-    const first = jobs.length;
-    jobs.push(...js);
-    inputBytes += p.weight.nbytes;
-    steps.push({ tensor: ti, jobs: js.map((_, i) => first + i) });
+    const first = this.jobs.length;
+    this.jobs.push(...js);
+    this.inputBytes += p.weight.nbytes;
+    this.steps.push({ tensor: ti, jobs: js.map((_, i) => first + i) });
   }
+}
 
+/** Keys, header size and tensor offsets, once every tensor is planned. */
+function finishPlan(ckpt: Checkpoint, plan: ConversionPlan, tokenizer: GgufKv[]): ConversionPlan {
+  plan.kvs = buildKvs(ckpt, plan, tokenizer, plan.provenanceFiles.map(() => HASH_PLACEHOLDER));
+  const layoutInfo = encodeGgufHeader(plan.kvs, plan.tensorInfos);
+  plan.headerBytes = layoutInfo.dataStart;
+  plan.outputBytes = layoutInfo.fileSize;
+  plan.tensors.forEach((t, i) => (t.offset = layoutInfo.offsets[i]));
+  return plan;
+}
+
+export function planConversion(ckpt: Checkpoint, opts: PlanOptions): ConversionPlan {
+  const o = resolveOptions(opts);
+  const { layoutName, layout, target, embedType } = o;
+  checkTarget(ckpt, target, layoutName);
+  const c = ckpt.config;
+  const arch = archFor(ckpt, target);
+  const tqScale: TqScale = layout.scaleTensor && arch === "llama" && target === "llama.cpp" ? "block-d" : "scale-tensor";
+  const notes: string[] = [];
+  if (tqScale === "block-d") {
+    notes.push(`llama.cpp's llama arch loads no .scale tensors: every ${layoutName} block holds d = f16(w), so each tensor's scale w is rounded to f16`);
+  }
+  const planner = new TensorPlanner(o, tqScale, c.linearClass);
+  for (const p of ckpt.tensorMap) {
+    if (p.role === "ternary") planner.ternary(p);
+    else planner.float(p);
+  }
   const tok = tokenizerKvs(ckpt, target);
   notes.push(...tok.notes);
   const provenanceFiles = ckpt.files.map((path) => ({ path, rel: relative(ckpt.dir, path).split("\\").join("/") }));
-  const optionsJson = JSON.stringify({ embed_type: embedType, layout: layoutName, target });
-
+  const { tensors, jobs, steps, tlParams, inputBytes } = planner;
   const plan: ConversionPlan = {
     modelDir: ckpt.dir,
     modelName: c.name,
@@ -322,13 +354,13 @@ export function planConversion(ckpt: Checkpoint, opts: PlanOptions): ConversionP
     target,
     layout: layoutName,
     embedType,
-    blockScale,
+    tqScale,
     tensors,
     inputBytes,
     headerBytes: 0,
     outputBytes: 0,
     notes,
-    optionsJson,
+    optionsJson: JSON.stringify({ embed_type: embedType, layout: layoutName, target }),
     provenanceFiles,
     tlParams,
     kvs: [],
@@ -338,12 +370,7 @@ export function planConversion(ckpt: Checkpoint, opts: PlanOptions): ConversionP
   };
   if (opts.sourceRepo !== undefined) plan.sourceRepo = opts.sourceRepo;
   if (opts.sourceCommit !== undefined) plan.sourceCommit = opts.sourceCommit;
-  plan.kvs = buildKvs(ckpt, plan, tok.kvs, provenanceFiles.map(() => HASH_PLACEHOLDER));
-  const layoutInfo = encodeGgufHeader(plan.kvs, plan.tensorInfos);
-  plan.headerBytes = layoutInfo.dataStart;
-  plan.outputBytes = layoutInfo.fileSize;
-  tensors.forEach((t, i) => (t.offset = layoutInfo.offsets[i]));
-  return plan;
+  return finishPlan(ckpt, plan, tok.kvs);
 }
 
 /** All keys in the order of docs/architecture.md; `hashes` are the sha256 of plan.provenanceFiles. */

@@ -1,4 +1,4 @@
-// A strict GGUF reader (gguf.md sections 1, 2 and 5) with positional reads: only the header is read
+// A strict GGUF reader (formats/gguf.md sections 1, 2 and 5) with positional reads: only the header is read
 // into memory, through a small sliding buffer, so files of any size (> 4 GiB too) open in constant
 // memory. Tensor data is read on demand by readTensorData. Every malformed, truncated or hostile file
 // gives a BitconvError "<file>: <problem>" (exit 2): counts are checked against the bytes that remain
@@ -11,20 +11,21 @@
 //   - UINT64 / INT64: number when the value is a safe integer (|v| <= 2^53 - 1), else bigint.
 //   - ARRAY: a JS array of the element values above; `subType` holds the element type.
 //
-// Type ids 36..39 are ambiguous (gguf.md 2.2): in Microsoft's bitnet.cpp fork 36 = I2_S, 38 = TL1,
+// Type ids 36..39 are ambiguous (formats/gguf.md 2.2): in Microsoft's bitnet.cpp fork 36 = I2_S, 38 = TL1,
 // 39 = TL2; upstream rejects 36..38 (removed types) and reads 39 as MXFP4. The reader takes the fork's
 // meaning when the file says it is a fork file: `bitconv.layout` is i2_s/tl1/tl2, or
 // `general.architecture` is bitnet-b1.58 / bitnet-25, or a tensor has type 36 or 38 (which only the
 // fork can mean). Otherwise 39 is MXFP4. `typeContext` / `typeContextReason` say which and why.
 
 import { promises as fsp } from "node:fs";
+import { LAYOUTS, type LayoutName } from "../layouts/index.js";
 import { BitconvError, inputError } from "../util/errors.js";
 import { describeFsError, openInput } from "../util/files.js";
 import { printable } from "../util/printable.js";
 import { GgufValueType } from "./types.js";
 
 export interface GgufKvEntry {
-  /** GGUF value type id (gguf.md 1.1) */
+  /** GGUF value type id (formats/gguf.md 1.1) */
   type: number;
   value: unknown;
   /** element type id when type is ARRAY */
@@ -70,7 +71,7 @@ export interface GgufFile {
 
 export interface ReadGgufOptions {
   /**
-   * Offsets that break llama.cpp's sequential padded rule (gguf.md 1.2) are an error when true, a
+   * Offsets that break llama.cpp's sequential padded rule (formats/gguf.md 1.2) are an error when true, a
    * warning when false. Default: an error for files bitconv wrote (a `bitconv.version` key), a warning
    * for foreign files. Data past the end of the file is always an error.
    */
@@ -81,11 +82,11 @@ interface TypeInfo {
   name: string;
   block: number;
   bytes: number;
-  /** special size rule of the fork */
-  fork?: "i2_s" | "tl1" | "tl2";
+  /** a ternary layout: its module's size rule (src/layouts) */
+  layout?: LayoutName;
 }
 
-/** Upstream ggml types (gguf.md 2.1). Removed ids (4, 5, 31..33, 36..38) are absent. */
+/** Upstream ggml types (formats/gguf.md 2.1). Removed ids (4, 5, 31..33, 36..38) are absent. */
 const UPSTREAM_TYPES: Record<number, TypeInfo> = {
   0: { name: "F32", block: 1, bytes: 4 },
   1: { name: "F16", block: 1, bytes: 2 },
@@ -116,8 +117,8 @@ const UPSTREAM_TYPES: Record<number, TypeInfo> = {
   28: { name: "F64", block: 1, bytes: 8 },
   29: { name: "IQ1_M", block: 256, bytes: 56 },
   30: { name: "BF16", block: 1, bytes: 2 },
-  34: { name: "TQ1_0", block: 256, bytes: 54 },
-  35: { name: "TQ2_0", block: 256, bytes: 66 },
+  34: { name: "TQ1_0", block: 256, bytes: 54, layout: "tq1_0" },
+  35: { name: "TQ2_0", block: 256, bytes: 66, layout: "tq2_0" },
   39: { name: "MXFP4", block: 32, bytes: 17 },
   40: { name: "NVFP4", block: 64, bytes: 36 },
   41: { name: "Q1_0", block: 128, bytes: 18 },
@@ -127,9 +128,9 @@ const UPSTREAM_TYPES: Record<number, TypeInfo> = {
 /** The bitnet.cpp fork's table: upstream up to TQ2_0, then its own 36..39 (37 = I8_S is never stored). */
 const FORK_TYPES: Record<number, TypeInfo> = {
   ...Object.fromEntries(Object.entries(UPSTREAM_TYPES).filter(([id]) => Number(id) <= 35)),
-  36: { name: "I2_S", block: 1, bytes: 1, fork: "i2_s" },
-  38: { name: "TL1", block: 1, bytes: 1, fork: "tl1" },
-  39: { name: "TL2", block: 1, bytes: 1, fork: "tl2" },
+  36: { name: "I2_S", block: 1, bytes: 1, layout: "i2_s" },
+  38: { name: "TL1", block: 1, bytes: 1, layout: "tl1" },
+  39: { name: "TL2", block: 1, bytes: 1, layout: "tl2" },
 };
 
 /** The type table of a context (for callers that print types). */
@@ -290,26 +291,13 @@ const safeNumber = (v: bigint): number | bigint =>
 
 const pad = (n: number, a: number): number => Math.ceil(n / a) * a;
 
-/** The fork's TL2 allocation bound P (layouts.md 6), integer ops left to right, C truncation. */
-function tl2Bound(M: number, K: number): number {
-  const t = Math.trunc;
-  return t((t(((K - 256) * M) / 3) * 5) / 8) + t((t((256 * M) / 2) * 4) / 8);
-}
-
 /** The exact data size of a tensor, or a problem. */
 function tensorNbytes(ne: number[], info: TypeInfo): { nbytes: number } | { problem: string } {
   const n = ne.reduce((a, b) => a * b, 1);
-  if (info.fork === "i2_s" || info.fork === "tl1") {
-    if (n % 4 !== 0) return { problem: `${n} elements is not a multiple of 4 (${info.name} packs 4 per byte)` };
-    return { nbytes: n / 4 + 32 };
-  }
-  if (info.fork === "tl2") {
+  if (info.layout !== undefined) {
     const K = ne[0];
-    const M = n / K;
-    if (K === 0 || M === 0) return { nbytes: 32 };
-    const P = tl2Bound(M, K);
-    if (P < 0) return { problem: `TL2 needs K >= 256 columns for its size formula, got ne[0] = ${K}` };
-    return { nbytes: pad(P, 32) + 32 };
+    const size = LAYOUTS[info.layout].fileNbytes(K === 0 ? 0 : n / K, K);
+    return typeof size === "string" ? { problem: size } : { nbytes: size };
   }
   if (ne[0] % info.block !== 0) {
     return { problem: `ne[0] = ${ne[0]} is not a multiple of ${info.name}'s block size ${info.block}` };
@@ -332,14 +320,10 @@ export async function readGguf(path: string, opts: ReadGgufOptions = {}): Promis
   }
 }
 
-async function parse(path: string, fh: fsp.FileHandle, fileSize: number, opts: ReadGgufOptions): Promise<GgufFile> {
-  const r = new HeaderReader(fh, fileSize);
-  const warnings: string[] = [];
-  const warn = (w: string) => {
-    if (warnings.length < MAX_WARNINGS) warnings.push(w);
-    else if (warnings.length === MAX_WARNINGS) warnings.push("(more warnings left out)");
-  };
+type Warn = (w: string) => void;
 
+/** Magic, version and the two counts, each checked against the bytes the file has. */
+async function readPreamble(r: HeaderReader, fh: fsp.FileHandle, fileSize: number, warn: Warn): Promise<{ version: number; nKv: number; nTensors: number }> {
   if (fileSize === 0) throw new Problem("empty file, not a GGUF file");
   if (fileSize < 4) throw new Problem(`${fileSize} bytes, too short for a GGUF file`);
   const magic = await r.u32("the magic");
@@ -363,9 +347,49 @@ async function parse(path: string, fh: fsp.FileHandle, fileSize: number, opts: R
   if (nTensorsRaw > 0x7fffffffffffffffn || nTensorsRaw * 25n + nKvRaw * 14n > BigInt(r.remaining)) {
     throw new Problem(`tensor count ${nTensorsRaw} is impossible for a file of ${fileSize} bytes`);
   }
-  const nKv = Number(nKvRaw);
-  const nTensors = Number(nTensorsRaw);
+  return { version, nKv: Number(nKvRaw), nTensors: Number(nTensorsRaw) };
+}
 
+/** An ARRAY value: the element type and count are checked against the bytes left before anything is allocated. */
+async function readArray(r: HeaderReader, key: string, warn: Warn): Promise<GgufKvEntry> {
+  const sub = await r.u32(`the element type of "${printable(key)}"`);
+  const countRaw = await r.u64(`the element count of "${printable(key)}"`);
+  if (sub === T.ARRAY) throw new Problem(`key "${printable(key)}": arrays of arrays are not allowed`);
+  if (sub !== T.STRING && SCALAR_BYTES[sub] === undefined) throw new Problem(`key "${printable(key)}": unknown array element type ${sub}`);
+  const minElem = sub === T.STRING ? 8 : SCALAR_BYTES[sub];
+  if (countRaw * BigInt(minElem) > BigInt(r.remaining)) {
+    throw new Problem(`key "${printable(key)}": array of ${countRaw} ${ggufValueTypeName(sub)} does not fit in the ${r.remaining} bytes left`);
+  }
+  const count = Number(countRaw);
+  const values: unknown[] = new Array(count);
+  let badUtf8 = 0;
+  let badBool = 0;
+  if (sub === T.STRING) {
+    const bad = () => badUtf8++;
+    for (let j = 0; j < count; j++) values[j] = r.stringSync(bad) ?? (await r.string(`element ${j} of "${printable(key)}"`, bad));
+  } else {
+    // numeric arrays: decoded chunk by chunk from one bounds-checked read each
+    const size = SCALAR_BYTES[sub];
+    const per = Math.max(1, Math.floor(CHUNK / size));
+    for (let j = 0; j < count; j += per) {
+      const n = Math.min(per, count - j);
+      const b = await r.bytes(n * size, `elements ${j}..${j + n - 1} of "${printable(key)}"`);
+      for (let e = 0; e < n; e++) {
+        let v = decodeScalar(b, e * size, sub);
+        if (sub === T.BOOL) {
+          if (v !== 0 && v !== 1) badBool++;
+          v = v !== 0;
+        }
+        values[j + e] = v;
+      }
+    }
+  }
+  if (badUtf8) warn(`key "${printable(key)}": ${badUtf8} element(s) are not valid UTF-8`);
+  if (badBool) warn(`key "${printable(key)}": ${badBool} BOOL element(s) are neither 0 nor 1`);
+  return { type: T.ARRAY, value: values, subType: sub };
+}
+
+async function readKvs(r: HeaderReader, nKv: number, warn: Warn): Promise<Map<string, GgufKvEntry>> {
   const kv = new Map<string, GgufKvEntry>();
   for (let i = 0; i < nKv; i++) {
     const at = r.pos;
@@ -375,41 +399,7 @@ async function parse(path: string, fh: fsp.FileHandle, fileSize: number, opts: R
     const type = await r.u32(`the value type of "${printable(key)}"`);
     let entry: GgufKvEntry;
     if (type === T.ARRAY) {
-      const sub = await r.u32(`the element type of "${printable(key)}"`);
-      const countRaw = await r.u64(`the element count of "${printable(key)}"`);
-      if (sub === T.ARRAY) throw new Problem(`key "${printable(key)}": arrays of arrays are not allowed`);
-      if (sub !== T.STRING && SCALAR_BYTES[sub] === undefined) throw new Problem(`key "${printable(key)}": unknown array element type ${sub}`);
-      const minElem = sub === T.STRING ? 8 : SCALAR_BYTES[sub];
-      if (countRaw * BigInt(minElem) > BigInt(r.remaining)) {
-        throw new Problem(`key "${printable(key)}": array of ${countRaw} ${ggufValueTypeName(sub)} does not fit in the ${r.remaining} bytes left`);
-      }
-      const count = Number(countRaw);
-      const values: unknown[] = new Array(count);
-      let badUtf8 = 0;
-      let badBool = 0;
-      if (sub === T.STRING) {
-        const bad = () => badUtf8++;
-        for (let j = 0; j < count; j++) values[j] = r.stringSync(bad) ?? (await r.string(`element ${j} of "${printable(key)}"`, bad));
-      } else {
-        // numeric arrays: decoded chunk by chunk from one bounds-checked read each
-        const size = SCALAR_BYTES[sub];
-        const per = Math.max(1, Math.floor(CHUNK / size));
-        for (let j = 0; j < count; j += per) {
-          const n = Math.min(per, count - j);
-          const b = await r.bytes(n * size, `elements ${j}..${j + n - 1} of "${printable(key)}"`);
-          for (let e = 0; e < n; e++) {
-            let v = decodeScalar(b, e * size, sub);
-            if (sub === T.BOOL) {
-              if (v !== 0 && v !== 1) badBool++;
-              v = v !== 0;
-            }
-            values[j + e] = v;
-          }
-        }
-      }
-      if (badUtf8) warn(`key "${printable(key)}": ${badUtf8} element(s) are not valid UTF-8`);
-      if (badBool) warn(`key "${printable(key)}": ${badBool} BOOL element(s) are neither 0 nor 1`);
-      entry = { type, value: values, subType: sub };
+      entry = await readArray(r, key, warn);
     } else if (type === T.STRING) {
       entry = { type, value: await r.string(`the value of "${printable(key)}"`, () => warn(`key "${printable(key)}": value is not valid UTF-8`)) };
     } else if (SCALAR_BYTES[type] !== undefined) {
@@ -424,36 +414,41 @@ async function parse(path: string, fh: fsp.FileHandle, fileSize: number, opts: R
     }
     kv.set(key, entry);
   }
+  return kv;
+}
 
-  let alignment = 32;
+function alignmentOf(kv: Map<string, GgufKvEntry>): number {
   const al = kv.get("general.alignment");
-  if (al) {
-    if (al.type !== T.UINT32) throw new Problem(`general.alignment has type ${ggufValueTypeName(al.type)}, must be UINT32`);
-    const a = al.value as number;
-    if (a === 0 || (a & (a - 1)) !== 0) throw new Problem(`general.alignment = ${a} is not a non-zero power of two`);
-    alignment = a;
-  }
+  if (!al) return 32;
+  if (al.type !== T.UINT32) throw new Problem(`general.alignment has type ${ggufValueTypeName(al.type)}, must be UINT32`);
+  const a = al.value as number;
+  if (a === 0 || (a & (a - 1)) !== 0) throw new Problem(`general.alignment = ${a} is not a non-zero power of two`);
+  return a;
+}
 
-  // type context for ids 36..39
+interface TypeContext { typeContext: GgufTypeContext; typeContextReason: string }
+
+/** What ids 36..39 mean in this file, from its keys (the tensor types can still say "fork": forkOnlyTypes). */
+function typeContextOf(kv: Map<string, GgufKvEntry>, warn: Warn): TypeContext {
   const arch = kv.get("general.architecture");
   const archName = arch?.type === T.STRING ? (arch.value as string) : undefined;
   if (!arch) warn("no general.architecture key");
   else if (arch.type !== T.STRING) warn(`general.architecture has type ${ggufValueTypeName(arch.type)}, expected STRING`);
   const layoutKv = kv.get("bitconv.layout");
   const layoutName = layoutKv?.type === T.STRING ? (layoutKv.value as string) : undefined;
-  let typeContext: GgufTypeContext = "upstream";
-  let typeContextReason = "no sign of the bitnet.cpp fork: type ids follow upstream ggml (39 = MXFP4)";
   if (layoutName === "i2_s" || layoutName === "tl1" || layoutName === "tl2") {
-    typeContext = "fork";
-    typeContextReason = `bitconv.layout = ${layoutName}: type ids 36/38/39 are bitnet.cpp's I2_S/TL1/TL2`;
-  } else if (archName === "bitnet-b1.58" || archName === "bitnet-25") {
-    typeContext = "fork";
-    typeContextReason = `general.architecture = ${archName} (a bitnet.cpp architecture): type ids 36/38/39 are I2_S/TL1/TL2`;
-  } else if (layoutName !== undefined) {
-    typeContextReason = `bitconv.layout = ${layoutName}: type ids follow upstream ggml (39 = MXFP4)`;
+    return { typeContext: "fork", typeContextReason: `bitconv.layout = ${layoutName}: type ids 36/38/39 are bitnet.cpp's I2_S/TL1/TL2` };
   }
+  if (archName === "bitnet-b1.58" || archName === "bitnet-25") {
+    return { typeContext: "fork", typeContextReason: `general.architecture = ${archName} (a bitnet.cpp architecture): type ids 36/38/39 are I2_S/TL1/TL2` };
+  }
+  if (layoutName !== undefined) return { typeContext: "upstream", typeContextReason: `bitconv.layout = ${layoutName}: type ids follow upstream ggml (39 = MXFP4)` };
+  return { typeContext: "upstream", typeContextReason: "no sign of the bitnet.cpp fork: type ids follow upstream ggml (39 = MXFP4)" };
+}
 
-  interface RawInfo { name: string; ne: number[]; type: number; offset: number; at: number }
+interface RawInfo { name: string; ne: number[]; type: number; offset: number; at: number }
+
+async function readTensorInfos(r: HeaderReader, nTensors: number, fileSize: number, warn: Warn): Promise<RawInfo[]> {
   const raw: RawInfo[] = [];
   const names = new Set<string>();
   for (let i = 0; i < nTensors; i++) {
@@ -481,23 +476,25 @@ async function parse(path: string, fh: fsp.FileHandle, fileSize: number, opts: R
     if (offRaw > BigInt(fileSize)) throw new Problem(`tensor "${printable(name)}" has offset ${offRaw}, past the end of the file (${fileSize} bytes): truncated or corrupt`);
     raw.push({ name, ne, type, offset: Number(offRaw), at });
   }
+  return raw;
+}
 
-  if (typeContext === "upstream") {
-    const forkOnly = raw.find((t) => t.type === 36 || t.type === 38);
-    if (forkOnly) {
-      typeContext = "fork";
-      typeContextReason = `tensor "${forkOnly.name}" has type ${forkOnly.type}, which only the bitnet.cpp fork uses (${forkOnly.type === 36 ? "I2_S" : "TL1"}): 36/38/39 read as I2_S/TL1/TL2`;
-    }
-  }
+/** Types 36 and 38 only exist in the fork, so a tensor of either makes the whole file a fork file. */
+function forkOnlyTypes(ctx: TypeContext, raw: RawInfo[]): TypeContext {
+  if (ctx.typeContext !== "upstream") return ctx;
+  const forkOnly = raw.find((t) => t.type === 36 || t.type === 38);
+  if (!forkOnly) return ctx;
+  return {
+    typeContext: "fork",
+    typeContextReason: `tensor "${forkOnly.name}" has type ${forkOnly.type}, which only the bitnet.cpp fork uses (${forkOnly.type === 36 ? "I2_S" : "TL1"}): 36/38/39 read as I2_S/TL1/TL2`,
+  };
+}
 
-  const infoEnd = r.pos;
-  const dataStart = pad(infoEnd, alignment);
-  if (nTensors > 0 && dataStart > fileSize) {
-    throw new Problem(`truncated: the data section would start at ${dataStart}, the file has ${fileSize} bytes`);
-  }
+interface Placement { dataStart: number; alignment: number; fileSize: number; strictOffsets: boolean; typeContext: GgufTypeContext }
 
-  const ours = kv.has("bitconv.version");
-  const strictOffsets = opts.strictOffsets ?? ours;
+/** Sizes and places every tensor: known type, data inside the file, llama.cpp's sequential offsets. */
+function placeTensors(raw: RawInfo[], at: Placement, warn: Warn): GgufTensor[] {
+  const { dataStart, alignment, fileSize, typeContext } = at;
   const tensors: GgufTensor[] = [];
   let expected = 0;
   let offsetIssue = false;
@@ -516,22 +513,13 @@ async function parse(path: string, fh: fsp.FileHandle, fileSize: number, opts: R
     }
     if (t.offset !== expected) {
       const msg = `tensor "${printable(t.name)}" has offset ${t.offset}, expected ${expected} (llama.cpp requires sequential, ${alignment}-padded data)`;
-      if (strictOffsets) throw new Problem(msg);
+      if (at.strictOffsets) throw new Problem(msg);
       if (!offsetIssue) warn(msg);
       offsetIssue = true;
     }
     if (t.offset % alignment !== 0) warn(`tensor "${printable(t.name)}" offset ${t.offset} is not a multiple of the alignment ${alignment}`);
     expected = t.offset + pad(nbytes, alignment);
-    tensors.push({
-      name: t.name,
-      ne: t.ne,
-      type: t.type,
-      typeName: info.name,
-      offset: t.offset,
-      dataOffset,
-      nbytes,
-      nelements: t.ne.reduce((a, b) => a * b, 1),
-    });
+    tensors.push({ name: t.name, ne: t.ne, type: t.type, typeName: info.name, offset: t.offset, dataOffset, nbytes, nelements: t.ne.reduce((a, b) => a * b, 1) });
   }
   if (offsetIssue) {
     // non-sequential data: at least make sure no two tensors overlap
@@ -544,7 +532,28 @@ async function parse(path: string, fh: fsp.FileHandle, fileSize: number, opts: R
     const end = dataStart + expected;
     if (fileSize > end) warn(`${fileSize - end} bytes after the last tensor's padded data`);
   }
+  return tensors;
+}
 
+async function parse(path: string, fh: fsp.FileHandle, fileSize: number, opts: ReadGgufOptions): Promise<GgufFile> {
+  const r = new HeaderReader(fh, fileSize);
+  const warnings: string[] = [];
+  const warn: Warn = (w) => {
+    if (warnings.length < MAX_WARNINGS) warnings.push(w);
+    else if (warnings.length === MAX_WARNINGS) warnings.push("(more warnings left out)");
+  };
+  const { version, nKv, nTensors } = await readPreamble(r, fh, fileSize, warn);
+  const kv = await readKvs(r, nKv, warn);
+  const alignment = alignmentOf(kv);
+  const keysContext = typeContextOf(kv, warn);
+  const raw = await readTensorInfos(r, nTensors, fileSize, warn);
+  const { typeContext, typeContextReason } = forkOnlyTypes(keysContext, raw);
+  const dataStart = pad(r.pos, alignment);
+  if (nTensors > 0 && dataStart > fileSize) {
+    throw new Problem(`truncated: the data section would start at ${dataStart}, the file has ${fileSize} bytes`);
+  }
+  const strictOffsets = opts.strictOffsets ?? kv.has("bitconv.version");
+  const tensors = placeTensors(raw, { dataStart, alignment, fileSize, strictOffsets, typeContext }, warn);
   return { path, version, alignment, kv, tensors, dataStart, fileSize, typeContext, typeContextReason, warnings };
 }
 

@@ -16,16 +16,6 @@ export const ggmlTypeName: Record<number, string> = Object.fromEntries(
   Object.entries(GgmlType).map(([k, v]) => [v, k]),
 );
 
-/** Block size (elements) and bytes per block for the regular types. Fork types have their own sizes. */
-export const ggmlBlock: Record<number, { block: number; bytes: number }> = {
-  [GgmlType.F32]: { block: 1, bytes: 4 },
-  [GgmlType.F16]: { block: 1, bytes: 2 },
-  [GgmlType.BF16]: { block: 1, bytes: 2 },
-  [GgmlType.Q8_0]: { block: 32, bytes: 34 },
-  [GgmlType.TQ1_0]: { block: 256, bytes: 54 },
-  [GgmlType.TQ2_0]: { block: 256, bytes: 66 },
-};
-
 /** GGUF metadata value types. */
 export const GgufValueType = {
   UINT8: 0,

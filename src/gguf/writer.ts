@@ -1,4 +1,4 @@
-// A streaming GGUF v3 writer (gguf.md 1): the header (KVs, tensor infos with sequential offsets) is
+// A streaming GGUF v3 writer (formats/gguf.md 1): the header (KVs, tensor infos with sequential offsets) is
 // encoded up front from the known tensor sizes, then each tensor's bytes are appended in tensor-info
 // order, each blob zero-padded to the alignment. Output goes to a temp file beside the target and is
 // renamed into place only when every byte has been written and fsynced.

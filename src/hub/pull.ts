@@ -383,19 +383,13 @@ export async function pull(opts: PullOptions): Promise<PullResult> {
   }
 }
 
-async function pullOnline(repo: string, revision: string, hub: HubOptions, opts: PullOptions): Promise<PullResult> {
-  const timeoutMs = opts.timeoutMs ?? 60_000;
-  const policy = retryPolicy(opts);
-  const hf = makeHubFetch(hub, timeoutMs);
-  const warn = (line: string) => {
-    if (!opts.quiet) process.stderr.write(`${line}\n`);
-  };
+type Outcomes = Map<string, { downloaded: boolean; bytes: number }>;
 
-  let commit: string;
+/** The commit the revision names, or, when the Hub cannot be reached at all, the cached snapshot's pull (as huggingface_hub does). */
+async function resolveOrCached(repo: string, revision: string, hub: HubOptions, hf: HubFetch, opts: PullOptions, warn: Warn): Promise<string | PullResult> {
   try {
-    commit = await resolveCommit(repo, revision, hub, hf, policy, opts.signal, warn);
+    return await resolveCommit(repo, revision, hub, hf, retryPolicy(opts), opts.signal, warn);
   } catch (err) {
-    // The Hub cannot be reached at all: fall back to the cache when it can answer, as huggingface_hub does.
     const cause = err instanceof BitconvError ? undefined : err;
     if (cause !== undefined && isNetworkError(cause)) {
       const paths = repoCachePaths(hub.cacheDir, repo);
@@ -407,8 +401,11 @@ async function pullOnline(repo: string, revision: string, hub: HubOptions, opts:
     }
     throw err;
   }
+}
 
-  const all = await listRemote(repo, commit, hub, hf, policy, opts.signal, warn);
+/** The files of the commit that --include / --exclude select (at least one). */
+async function selectFiles(repo: string, commit: string, hub: HubOptions, hf: HubFetch, opts: PullOptions, warn: Warn): Promise<RemoteFile[]> {
+  const all = await listRemote(repo, commit, hub, hf, retryPolicy(opts), opts.signal, warn);
   const select = makeSelector(opts);
   const wanted = all.filter((f) => select(f.path));
   if (wanted.length === 0) {
@@ -417,42 +414,24 @@ async function pullOnline(repo: string, revision: string, hub: HubOptions, opts:
   if (!opts.include?.length && !wanted.some((f) => f.path.endsWith(".safetensors"))) {
     warn(`bitconv: ${repo} has no *.safetensors weights at the top level; convert needs them`);
   }
+  return wanted;
+}
 
-  const paths = repoCachePaths(hub.cacheDir, repo);
-  const snapshotPath = join(paths.snapshots, commit);
-  await fsp.mkdir(paths.blobs, { recursive: true });
-  await fsp.mkdir(snapshotPath, { recursive: true });
-
+async function missingBlobs(wanted: RemoteFile[], blobsDir: string): Promise<RemoteFile[]> {
   const missing: RemoteFile[] = [];
   for (const f of wanted) {
     try {
-      await fsp.stat(join(paths.blobs, f.etag));
+      await fsp.stat(join(blobsDir, f.etag));
     } catch {
       missing.push(f);
     }
   }
-  const toFetch = missing.reduce((s, f) => s + f.size, 0);
-  const progress: PullProgress = missing.length > 0 ? pullProgress(toFetch, { quiet: opts.quiet }) : silentProgress(warn);
+  return missing;
+}
 
-  const abort = new AbortController();
-  const signal = opts.signal ? AbortSignal.any([opts.signal, abort.signal]) : abort.signal;
-  const ctx: DownloadContext = {
-    repo,
-    commit,
-    endpoint: hub.endpoint,
-    fetch: hf.fetch,
-    fetchState: hf.state,
-    blobsDir: paths.blobs,
-    locksDir: paths.locks,
-    retry: policy,
-    timeoutMs,
-    signal,
-    token: hub.token,
-    lock: opts.lock ?? {},
-    progress,
-  };
-
-  const outcomes = new Map<string, { downloaded: boolean; bytes: number }>();
+/** Up to `concurrency` downloads at a time; the first error aborts the others and is thrown. */
+async function downloadAll(wanted: RemoteFile[], ctx: DownloadContext, abort: AbortController, snapshotPath: string, concurrency: number): Promise<Outcomes> {
+  const outcomes: Outcomes = new Map();
   let firstError: unknown;
   let next = 0;
   const worker = async () => {
@@ -460,7 +439,7 @@ async function pullOnline(repo: string, revision: string, hub: HubOptions, opts:
       const f = wanted[next++];
       try {
         const out = await ensureBlob(f, ctx);
-        await linkIntoSnapshot(snapshotPath, f.path, join(paths.blobs, f.etag));
+        await linkIntoSnapshot(snapshotPath, f.path, join(ctx.blobsDir, f.etag));
         outcomes.set(f.path, out);
       } catch (err) {
         if (firstError === undefined) {
@@ -470,14 +449,41 @@ async function pullOnline(repo: string, revision: string, hub: HubOptions, opts:
       }
     }
   };
-  const concurrency = Math.max(1, Math.min(opts.concurrency ?? 4, 16));
   try {
     await Promise.all(Array.from({ length: Math.min(concurrency, wanted.length) }, worker));
   } finally {
-    progress.stop();
+    ctx.progress.stop();
   }
   if (firstError !== undefined) throw firstError;
+  return outcomes;
+}
 
+async function pullOnline(repo: string, revision: string, hub: HubOptions, opts: PullOptions): Promise<PullResult> {
+  const timeoutMs = opts.timeoutMs ?? 60_000;
+  const hf = makeHubFetch(hub, timeoutMs);
+  const warn: Warn = (line) => {
+    if (!opts.quiet) process.stderr.write(`${line}\n`);
+  };
+  const resolved = await resolveOrCached(repo, revision, hub, hf, opts, warn);
+  if (typeof resolved !== "string") return resolved;
+  const commit = resolved;
+  const wanted = await selectFiles(repo, commit, hub, hf, opts, warn);
+
+  const paths = repoCachePaths(hub.cacheDir, repo);
+  const snapshotPath = join(paths.snapshots, commit);
+  await fsp.mkdir(paths.blobs, { recursive: true });
+  await fsp.mkdir(snapshotPath, { recursive: true });
+  const missing = await missingBlobs(wanted, paths.blobs);
+  const toFetch = missing.reduce((s, f) => s + f.size, 0);
+  const progress: PullProgress = missing.length > 0 ? pullProgress(toFetch, { quiet: opts.quiet }) : silentProgress(warn);
+
+  const abort = new AbortController();
+  const signal = opts.signal ? AbortSignal.any([opts.signal, abort.signal]) : abort.signal;
+  const ctx: DownloadContext = {
+    repo, commit, endpoint: hub.endpoint, fetch: hf.fetch, fetchState: hf.state, blobsDir: paths.blobs, locksDir: paths.locks,
+    retry: retryPolicy(opts), timeoutMs, signal, token: hub.token, lock: opts.lock ?? {}, progress,
+  };
+  const outcomes = await downloadAll(wanted, ctx, abort, snapshotPath, Math.max(1, Math.min(opts.concurrency ?? 4, 16)));
   if (revision !== commit) await writeRef(paths.refs, revision, commit);
 
   let localDir: string | undefined;
@@ -485,7 +491,6 @@ async function pullOnline(repo: string, revision: string, hub: HubOptions, opts:
     localDir = resolve(opts.localDir);
     for (const f of wanted) await placeInLocalDir(localDir, f.path, join(paths.blobs, f.etag), f.size, f.etag, commit);
   }
-
   const files: PulledFile[] = wanted.map((f) => ({ path: f.path, size: f.size, downloaded: outcomes.get(f.path)?.downloaded ?? false }));
   const bytesDownloaded = [...outcomes.values()].reduce((s, o) => s + o.bytes, 0);
   return { repo, revision, commit, path: localDir ?? snapshotPath, snapshotPath, localDir, files, bytesDownloaded, offline: false };

@@ -6,17 +6,6 @@ export function layerOf(name: string): number | null {
   return m ? Number(m[1]) : null;
 }
 
-/** Short kind of a weight for grouping in plots: attn_q, ffn_down, q_proj, ... */
-export function kindOf(name: string): string {
-  const parts = name.split(".");
-  const i = parts.findIndex((p) => /^\d+$/.test(p));
-  const rest = i >= 0 ? parts.slice(i + 1) : parts;
-  const last = rest[rest.length - 1];
-  const core = last === "weight" || last === "scale" || last === "weight_scale" ? rest.slice(0, -1) : rest;
-  return core[core.length - 1] ?? name;
-}
-
-/** A value made JSON-safe: bigint -> string, long arrays summarized. */
 /** The shortest decimal that reads back as the same float32 (1e-5, not 0.000009999999747378752). */
 export function shortestF32(v: number): number {
   if (!Number.isFinite(v)) return v;
@@ -27,6 +16,7 @@ export function shortestF32(v: number): number {
   return v;
 }
 
+/** A value made JSON-safe: bigint -> string, long arrays summarized. */
 export function jsonable(v: unknown, maxArray = 64): unknown {
   if (typeof v === "bigint") return v.toString();
   if (typeof v === "number" && !Number.isFinite(v)) return String(v);

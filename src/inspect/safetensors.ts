@@ -134,25 +134,36 @@ async function readWeightScale(t: StTensor): Promise<number> {
   return toF32(b, t.dtype)[0];
 }
 
-export async function inspectCheckpoint(l: CheckpointListing, opts: InspectOptions): Promise<InspectResult> {
-  const warnings: string[] = [];
-  const cfg = l.config;
-  let family: string | null = null;
-  let architecture: string | null = null;
-  if (cfg) {
-    const archs = cfg.architectures;
-    architecture = Array.isArray(archs) && typeof archs[0] === "string" ? archs[0] : typeof cfg.model_type === "string" ? cfg.model_type : null;
-    try {
-      family = detectFamily(l.configFile ?? "config.json", cfg).family;
-    } catch (e) {
-      warnings.push(`not a supported ternary family: ${(e as Error).message}`);
-    }
-  } else {
-    warnings.push("no config.json beside the weights: architecture and hyperparameters unknown");
-  }
-  const qc = cfg && isObj(cfg.quantization_config) ? cfg.quantization_config : undefined;
-  const linearClass = qc && typeof qc.linear_class === "string" ? qc.linear_class : "bitlinear";
+/** What inspect knows about a checkpoint listing once its config and tensor headers are read. */
+interface CheckpointView {
+  l: CheckpointListing;
+  linearClass: string;
+  byName: Map<string, StTensor>;
+  /** U8 ternary projections (HF packed) and float master projections */
+  packed: Set<string>;
+  masters: Set<string>;
+  weightsOf(t: StTensor): number;
+}
 
+function identify(l: CheckpointListing, warnings: string[]): { family: string | null; architecture: string | null } {
+  const cfg = l.config;
+  if (!cfg) {
+    warnings.push("no config.json beside the weights: architecture and hyperparameters unknown");
+    return { family: null, architecture: null };
+  }
+  const archs = cfg.architectures;
+  const architecture = Array.isArray(archs) && typeof archs[0] === "string" ? archs[0] : typeof cfg.model_type === "string" ? cfg.model_type : null;
+  try {
+    return { family: detectFamily(l.configFile ?? "config.json", cfg).family, architecture };
+  } catch (e) {
+    warnings.push(`not a supported ternary family: ${(e as Error).message}`);
+    return { family: null, architecture };
+  }
+}
+
+function viewOf(l: CheckpointListing): CheckpointView {
+  const qc = l.config && isObj(l.config.quantization_config) ? l.config.quantization_config : undefined;
+  const linearClass = qc && typeof qc.linear_class === "string" ? qc.linear_class : "bitlinear";
   const byName = new Map(l.tensors.map((t) => [t.name, t]));
   const packed = new Set<string>();
   const masters = new Set<string>();
@@ -161,48 +172,126 @@ export async function inspectCheckpoint(l: CheckpointListing, opts: InspectOptio
     if (t.dtype === "U8" && (byName.has(t.name.slice(0, -".weight".length) + ".weight_scale") || PROJ_RE.test(t.name))) packed.add(t.name);
     else if (FLOAT.has(t.dtype) && PROJ_RE.test(t.name)) masters.add(t.name);
   }
-  const form = packed.size ? `packed (${linearClass})` : masters.size ? "master weights" : null;
-
   const weightsOf = (t: StTensor): number => t.shape.reduce((a, b) => a * b, 1) * (packed.has(t.name) ? 4 : 1);
-  const rows: TensorRow[] = l.tensors.map((t) => {
-    const layout = packed.has(t.name) ? "hf-packed" : masters.has(t.name) ? "master" : null;
-    const row: TensorRow = {
-      name: t.name,
-      shape: t.shape,
-      type: t.dtype,
-      layout,
-      bytes: t.nbytes,
-      bits_per_weight: bpw(t.nbytes, weightsOf(t)),
-      layer: layerOf(t.name),
-    };
+  return { l, linearClass, byName, packed, masters, weightsOf };
+}
+
+function tensorRows(v: CheckpointView): TensorRow[] {
+  return v.l.tensors.map((t) => {
+    const layout = v.packed.has(t.name) ? "hf-packed" : v.masters.has(t.name) ? "master" : null;
+    const row: TensorRow = { name: t.name, shape: t.shape, type: t.dtype, layout, bytes: t.nbytes, bits_per_weight: bpw(t.nbytes, v.weightsOf(t)), layer: layerOf(t.name) };
     if (layout) {
       row.M = layout === "hf-packed" ? 4 * t.shape[0] : t.shape[0];
       row.K = t.shape[1];
     }
     return row;
   });
-  const category = (r: TensorRow): Category => {
-    if (r.layout) return "ternary";
-    if (/(^|\.)(embed_tokens|wte|lm_head)\./.test(r.name)) return "embedding";
-    if (/norm/.test(r.name)) return "norm";
-    if (/scale$/.test(r.name)) return "scale";
-    return "other";
-  };
-  const totals = computeTotals(rows, category, (r) => weightsOf(byName.get(r.name)!));
+}
 
+const categoryOf = (r: TensorRow): Category => {
+  if (r.layout) return "ternary";
+  if (/(^|\.)(embed_tokens|wte|lm_head)\./.test(r.name)) return "embedding";
+  if (/norm/.test(r.name)) return "norm";
+  if (/scale$/.test(r.name)) return "scale";
+  return "other";
+};
+
+/** The per-tensor scale w of a packed projection, from its weight_scale and the linear class. */
+async function packedScaleOf(v: CheckpointView, t: StTensor): Promise<{ value: number | null; source: string }> {
+  const ws = v.byName.get(t.name.slice(0, -".weight".length) + ".weight_scale");
+  if (!ws) return { value: null, source: "no weight_scale tensor" };
+  const x = await readWeightScale(ws);
+  return v.linearClass === "autobitlinear"
+    ? { value: x, source: `weight_scale ${x} (autobitlinear: W = T * weight_scale)` }
+    : { value: Math.fround(1 / x), source: `1 / weight_scale ${x} (bitlinear: W = T / weight_scale)` };
+}
+
+async function tensorStats(v: CheckpointView, t: StTensor): Promise<TensorStats> {
+  const finish = (c: Counts, scale: number | null, source: string, extra: Partial<TensorStats> = {}): TensorStats => {
+    const tot = c.minus + c.zero + c.plus + c.invalid;
+    return {
+      name: t.name,
+      layer: layerOf(t.name),
+      layout: v.packed.has(t.name) ? "hf-packed" : "master",
+      weights: v.weightsOf(t),
+      minus: tot ? c.minus / tot : 0,
+      zero: tot ? c.zero / tot : 0,
+      plus: tot ? c.plus / tot : 0,
+      counts: { ...c },
+      scale,
+      scale_source: source,
+      ...extra,
+    };
+  };
+  const bytes = await readTensorBytes(t);
+  if (v.packed.has(t.name)) {
+    const sc = await packedScaleOf(v, t);
+    return finish(countHfPacked(bytes), sc.value, sc.source);
+  }
+  const m = masterStats(toF32(bytes, t.dtype));
+  return finish(m.counts, m.w, "absmean: w = f32(1/s), s = f32(1 / max(mean|W|, 1e-5))", {
+    master: { mean_abs: m.meanAbs, s: m.s, boundary_share: m.boundaryShare, boundary_eps: BOUNDARY_EPS },
+  });
+}
+
+async function allStats(v: CheckpointView, selected: StTensor | undefined, opts: InspectOptions): Promise<TensorStats[]> {
+  const targets = v.l.tensors.filter((t) => (v.packed.has(t.name) || v.masters.has(t.name)) && (!selected || t === selected));
+  const stats: TensorStats[] = [];
+  let i = 0;
+  for (const t of targets) {
+    opts.onProgress?.(i++, targets.length, t.name);
+    stats.push(await tensorStats(v, t));
+  }
+  return stats;
+}
+
+/** The block to show (--block N of --tensor or of the first packed projection), or undefined. */
+async function blockOf(v: CheckpointView, selected: StTensor | undefined, opts: InspectOptions): Promise<InspectResult["block"]> {
+  const { l } = v;
+  const t = selected ?? l.tensors.find((x) => v.packed.has(x.name));
+  if (t && !v.packed.has(t.name)) {
+    if (opts.block === undefined) return undefined;
+    throw inputError(l.source, `tensor "${t.name}" is ${t.dtype}${v.masters.has(t.name) ? " master weights (ternarized only at conversion)" : ""}, not packed ternary: it has no blocks`);
+  }
+  if (t && l.readable) {
+    const bt: BlockTensor = { name: t.name, layout: "hf-packed", M: 4 * t.shape[0], K: t.shape[1], nbytes: t.nbytes, scale: await packedScaleOf(v, t) };
+    try {
+      return await decodeBlock(bt, (s, n) => readTensorBytes(t, s, n), opts.block ?? 0);
+    } catch (e) {
+      if (e instanceof BitconvError && !e.message.startsWith(`${l.source}: `) && !e.message.startsWith(t.file)) throw inputError(l.source, e.message);
+      throw e;
+    }
+  }
+  if (opts.block !== undefined) {
+    throw inputError(l.source, t ? "a Hub repo is inspected from its headers only: no tensor data to decode" : "no packed ternary tensor to decode a block of");
+  }
+  return undefined;
+}
+
+function metadataOf(l: CheckpointListing): Pick<InspectResult, "hyperparameters" | "metadata" | "provenance"> {
+  const cfg = l.config;
   const hyperparameters: Record<string, unknown> = {};
   if (cfg) for (const [k, v] of Object.entries(cfg)) if (k !== "architectures") hyperparameters[k] = jsonable(v);
   const metadata: Record<string, unknown> = {};
   if (cfg) metadata["config.json"] = jsonable(cfg);
   if (Object.keys(l.stMetadata).length) metadata.__metadata__ = { ...l.stMetadata };
   const provenance = Object.keys(l.stMetadata).length ? { safetensors_metadata: { ...l.stMetadata }, ...(l.extra ?? {}) } : l.extra ?? null;
+  return { hyperparameters, metadata, provenance };
+}
 
+export async function inspectCheckpoint(l: CheckpointListing, opts: InspectOptions): Promise<InspectResult> {
+  const warnings: string[] = [];
+  const { family, architecture } = identify(l, warnings);
+  const v = viewOf(l);
+  const form = v.packed.size ? `packed (${v.linearClass})` : v.masters.size ? "master weights" : null;
+  const rows = tensorRows(v);
+  const totals = computeTotals(rows, categoryOf, (r) => v.weightsOf(v.byName.get(r.name)!));
+  const { hyperparameters, metadata, provenance } = metadataOf(l);
   let selected: StTensor | undefined;
   if (opts.tensor !== undefined) {
-    selected = byName.get(opts.tensor);
-    if (!selected) throw inputError(l.source, `no tensor "${opts.tensor}" (${l.tensors.length} tensors, e.g. ${[...packed, ...masters].slice(0, 3).join(", ") || l.tensors[0]?.name})`);
+    selected = v.byName.get(opts.tensor);
+    if (!selected) throw inputError(l.source, `no tensor "${opts.tensor}" (${l.tensors.length} tensors, e.g. ${[...v.packed, ...v.masters].slice(0, 3).join(", ") || l.tensors[0]?.name})`);
   }
-
   const result: InspectResult = {
     source: l.source,
     kind: l.kind,
@@ -218,76 +307,15 @@ export async function inspectCheckpoint(l: CheckpointListing, opts: InspectOptio
     provenance,
     warnings,
   };
-
-  const scaleOf = async (t: StTensor): Promise<{ value: number | null; source: string }> => {
-    const ws = byName.get(t.name.slice(0, -".weight".length) + ".weight_scale");
-    if (!ws) return { value: null, source: "no weight_scale tensor" };
-    const v = await readWeightScale(ws);
-    return linearClass === "autobitlinear"
-      ? { value: v, source: `weight_scale ${v} (autobitlinear: W = T * weight_scale)` }
-      : { value: Math.fround(1 / v), source: `1 / weight_scale ${v} (bitlinear: W = T / weight_scale)` };
-  };
-
   const wantStats = opts.stats !== false;
   if (wantStats && !l.readable) {
     if (opts.stats === true) warnings.push("statistics need the tensor data; a Hub repo is inspected from its headers only");
   } else if (wantStats) {
-    const targets = l.tensors.filter((t) => (packed.has(t.name) || masters.has(t.name)) && (!selected || t === selected));
-    const stats: TensorStats[] = [];
-    let i = 0;
-    for (const t of targets) {
-      opts.onProgress?.(i++, targets.length, t.name);
-      const weights = weightsOf(t);
-      const finish = (c: Counts, scale: number | null, source: string, extra: Partial<TensorStats> = {}): TensorStats => {
-        const tot = c.minus + c.zero + c.plus + c.invalid;
-        return {
-          name: t.name,
-          layer: layerOf(t.name),
-          layout: packed.has(t.name) ? "hf-packed" : "master",
-          weights,
-          minus: tot ? c.minus / tot : 0,
-          zero: tot ? c.zero / tot : 0,
-          plus: tot ? c.plus / tot : 0,
-          counts: { ...c },
-          scale,
-          scale_source: source,
-          ...extra,
-        };
-      };
-      const bytes = await readTensorBytes(t);
-      if (packed.has(t.name)) {
-        const sc = await scaleOf(t);
-        stats.push(finish(countHfPacked(bytes), sc.value, sc.source));
-      } else {
-        const m = masterStats(toF32(bytes, t.dtype));
-        stats.push(
-          finish(m.counts, m.w, "absmean: w = f32(1/s), s = f32(1 / max(mean|W|, 1e-5))", {
-            master: { mean_abs: m.meanAbs, s: m.s, boundary_share: m.boundaryShare, boundary_eps: BOUNDARY_EPS },
-          }),
-        );
-      }
-    }
-    result.stats = stats;
+    result.stats = await allStats(v, selected, opts);
   }
-
-  const wantBlock = opts.block !== undefined || opts.html !== undefined;
-  if (wantBlock) {
-    const t = selected ?? l.tensors.find((x) => packed.has(x.name));
-    if (t && !packed.has(t.name)) {
-      if (opts.block !== undefined) {
-        throw inputError(l.source, `tensor "${t.name}" is ${t.dtype}${masters.has(t.name) ? " master weights (ternarized only at conversion)" : ""}, not packed ternary: it has no blocks`);
-      }
-    } else if (t && l.readable) {
-      const bt: BlockTensor = { name: t.name, layout: "hf-packed", M: 4 * t.shape[0], K: t.shape[1], nbytes: t.nbytes, scale: await scaleOf(t) };
-      try {
-        result.block = await decodeBlock(bt, (s, n) => readTensorBytes(t, s, n), opts.block ?? 0);
-      } catch (e) {
-        if (e instanceof BitconvError && !e.message.startsWith(`${l.source}: `) && !e.message.startsWith(t.file)) throw inputError(l.source, e.message);
-        throw e;
-      }
-    } else if (opts.block !== undefined) {
-      throw inputError(l.source, t ? "a Hub repo is inspected from its headers only: no tensor data to decode" : "no packed ternary tensor to decode a block of");
-    }
+  if (opts.block !== undefined || opts.html !== undefined) {
+    const block = await blockOf(v, selected, opts);
+    if (block) result.block = block;
   }
   return result;
 }

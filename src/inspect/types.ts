@@ -1,5 +1,6 @@
 // The shapes `inspect` returns (and prints with --json). Field meanings: docs/inspect.md.
 import type { HubOptions } from "../hub/options.js";
+import type { BlockByte, BlockScale, BlockValue } from "../layouts/blockDecode.js";
 
 export interface InspectOptions {
   /** a .gguf file, a model folder, a .safetensors file, or a Hub repo id `org/name` */
@@ -85,36 +86,7 @@ export interface TensorStats {
   error?: string;
 }
 
-export interface BitField {
-  /** "7:6", "7:4", "all" (TQ1_0 base-3 bytes), ... */
-  bits: string;
-  /** the raw field value (code, index, magnitude, digit, sign) */
-  raw: number;
-  /** what it decodes to, in words */
-  meaning: string;
-  /** indices into BlockDecode.values of the weights this field carries */
-  values: number[];
-}
-
-export interface BlockByte {
-  /** byte offset within the tensor data */
-  offset: number;
-  hex: string;
-  /** the part of the block this byte belongs to (qs, qh, d, codes, magnitudes, signs, tail, ...) */
-  part: string;
-  fields: BitField[];
-}
-
-export interface BlockValue {
-  row: number;
-  col: number;
-  value: number;
-  /** byte offset (within the tensor) holding it, and the bits */
-  byte: number;
-  bits: string;
-  /** extra bit that contributes (TL2 sign bit): byte offset and bit */
-  sign?: { byte: number; bit: number };
-}
+export type { BitField, BlockByte, BlockValue, BlockScale } from "../layouts/blockDecode.js";
 
 export interface BlockDecode {
   tensor: string;
@@ -132,7 +104,7 @@ export interface BlockDecode {
   bytes_detail: BlockByte[];
   values: BlockValue[];
   /** the scale(s) that apply to this block */
-  scale: { value: number | null; source: string; block_d?: number };
+  scale: BlockScale;
 }
 
 export interface InspectResult {

@@ -20,6 +20,11 @@ export function checkTernary(T: Int8Array, M: number, K: number): void {
   }
 }
 
+/** Throws unless the codes cover exactly M*K weights. */
+export function checkCodeCount(what: string, n: number, M: number, K: number): void {
+  if (n !== M * K) throw new BitconvError(`${what}: ${n} codes for a ${M} x ${K} matrix (expected ${M * K})`);
+}
+
 export function checkLength(what: string, bytes: Uint8Array, expected: number, M: number, K: number): void {
   if (bytes.length !== expected) {
     throw new BitconvError(`${what} tensor ${M} x ${K} has ${bytes.length} bytes, expected ${expected}`);
@@ -28,6 +33,13 @@ export function checkLength(what: string, bytes: Uint8Array, expected: number, M
 
 export function checkScale(what: string, scale: number): void {
   if (!Number.isFinite(scale)) throw new BitconvError(`${what} scale ${scale} is not a finite number`);
+}
+
+/** An output buffer of n bytes: `out` when given (it must be exactly n bytes), else a fresh one. */
+export function outputOf(what: string, out: Uint8Array | undefined, n: number): Uint8Array {
+  if (out === undefined) return new Uint8Array(n);
+  if (out.length !== n) throw new BitconvError(`${what}: output buffer of ${out.length} bytes, the tensor needs ${n}`);
+  return out;
 }
 
 /** Fork layouts keep the scale as one little-endian f32; the other tail bytes stay zero. */
@@ -39,7 +51,8 @@ export function readF32(bytes: Uint8Array, offset: number): number {
   return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getFloat32(offset, true);
 }
 
-export function throwIfBlocked(error: string | null): void {
+/** Throws the reason a shape does not fit a layout (from its shapeError), if there is one. */
+export function refuseShape(error: string | null): void {
   if (error !== null) throw new BitconvError(error);
 }
 

@@ -1,16 +1,79 @@
 import { GgmlType, FileType } from "../gguf/types.js";
 import { BitconvError } from "../util/errors.js";
-import { checkLength, checkScale, checkTernary, readF32, writeF32 } from "./common.js";
-import { resolveTlParams, tl1BlockError, tl1Params } from "./tlParams.js";
+import { pairsOf } from "../util/pairs.js";
+import { BlockBuilder, signed, tailScale, type BlockByte, type BlockContext, type BlockDecoder, type BlockScale, type ReadRange } from "./blockDecode.js";
+import { codesOfTernary, type TernaryCodes } from "./codes.js";
+import { checkCodeCount, checkLength, checkScale, checkTernary, outputOf, readF32, writeF32 } from "./common.js";
+import { resolveTlParams, tl1Params, tl1ShapeError } from "./tlParams.js";
 import type { Layout, TlParams } from "./types.js";
 
-// bitnet.cpp TL1 (utils/convert-hf-to-gguf-bitnet.py preprocess_weights_tl1): each pair of neighbouring
-// weights along K becomes a 4-bit index 3*T0 + T1 + 4; a byte holds two pairs (4 weights of one row),
-// bytes are emitted tile by tile, 16 rows at a time. Then the f32 scale in a 32-byte tail.
+// bitnet.cpp TL1 (utils/convert-hf-to-gguf-bitnet.py preprocess_weights_tl1, formats/tl1.md): each pair
+// of neighbouring weights along K becomes a 4-bit index 3*T0 + T1 + 4 (= 3*c0 + c1 in codes); a byte
+// holds two pairs (4 weights of one row), bytes are emitted tile by tile, 16 rows at a time. Then the
+// f32 scale in a 32-byte tail. TL2's two-weight tail uses the same pair bytes.
 
 export function tl1Nbytes(M: number, K: number, params?: TlParams): number {
   resolveTlParams("tl1", M, K, params);
   return (M * K) / 4 + 32;
+}
+
+/** The fork's ggml_nbytes: 2 bits per value and the 32-byte tail, whatever the shape. */
+export function tl1FileNbytes(M: number, K: number): number | string {
+  const n = M * K;
+  return n % 4 === 0 ? n / 4 + 32 : `${n} elements is not a multiple of 4 (TL1 packs 4 per byte)`;
+}
+
+/** Where byte (iM, iK, ib, iy, ir, ip, r) of the emission order sits: the stride of each index. */
+function tl1Strides(M: number, K: number, p: TlParams) {
+  const { BM, BK, bm } = p;
+  const by = 256 / bm; // columns per compute block
+  const ip = 16;
+  const ir = (by / 4) * ip;
+  const iy = (bm / 16) * ir;
+  const ib = (BK / by) * iy;
+  const iK = (BM / bm) * ib;
+  const iM = (K / BK) * iK;
+  return { by, ip, ir, iy, ib, iK, iM, nIK: K / BK, nIy: BK / by, nIp: by / 4 };
+}
+
+/** The TL pair byte of 4 neighbouring codes of a row: (3*c0 + c1) << 4 | (3*c2 + c3). */
+export const pairByte = (c0: number, c1: number, c2: number, c3: number): number => ((3 * c0 + c1) << 4) | (3 * c2 + c3);
+
+export function packTl1Codes(src: TernaryCodes, M: number, K: number, w: number, params?: TlParams, out?: Uint8Array): Uint8Array {
+  const p = resolveTlParams("tl1", M, K, params);
+  checkCodeCount("tl1", src.bits.length, M, K);
+  checkScale("tl1", w);
+  const o8 = outputOf("tl1", out, (M * K) / 4 + 32);
+  const { codes } = src;
+  const s = tl1Strides(M, K, p);
+  const wd = pairsOf(src.bits); // K is a multiple of 4, so every 4-weight run starts on a word
+  // one row-major pass; each row's bytes go straight to their places in emission order
+  for (let m = 0; m < M; m++) {
+    const iM = (m / p.BM) | 0;
+    const rt = m - iM * p.BM;
+    const ib = (rt / p.bm) | 0;
+    const rb = rt - ib * p.bm;
+    const rowAt = iM * s.iM + ib * s.ib + (rb >>> 4) * s.ir + (rb & 15);
+    let x = m * K;
+    for (let iK = 0; iK < s.nIK; iK++) {
+      for (let iy = 0, oy = rowAt + iK * s.iK; iy < s.nIy; iy++, oy += s.iy) {
+        for (let ip = 0, o = oy; ip < s.nIp; ip++, o += s.ip, x += 4) {
+          const x0 = wd[x >>> 1];
+          const x1 = wd[(x >>> 1) + 1];
+          o8[o] = pairByte(codes[x0 & 0xffff], codes[x0 >>> 16], codes[x1 & 0xffff], codes[x1 >>> 16]);
+        }
+      }
+    }
+  }
+  o8.fill(0, (M * K) / 4);
+  writeF32(o8, (M * K) / 4, w);
+  return o8;
+}
+
+export function packTl1(T: Int8Array, M: number, K: number, w: number, params?: TlParams): Uint8Array {
+  resolveTlParams("tl1", M, K, params);
+  checkTernary(T, M, K);
+  return packTl1Codes(codesOfTernary(T), M, K, w, params);
 }
 
 /**
@@ -33,43 +96,91 @@ function forEachTl1Byte(M: number, K: number, p: TlParams, visit: (o: number, w:
             }
 }
 
-export function packTl1(T: Int8Array, M: number, K: number, scale: number, params?: TlParams): Uint8Array {
-  const p = resolveTlParams("tl1", M, K, params);
-  checkTernary(T, M, K);
-  checkScale("tl1", scale);
-  const out = new Uint8Array((M * K) / 4 + 32);
-  forEachTl1Byte(M, K, p, (o, w) => {
-    out[o] = ((3 * T[w] + T[w + 1] + 4) << 4) | (3 * T[w + 2] + T[w + 3] + 4);
-  });
-  writeF32(out, (M * K) / 4, scale);
-  return out;
+/** Writes the four weights of pair byte q at T[w..w+3]; `what` names the byte in the error. */
+export function unpackPairByte(q: number, T: Int8Array, w: number, what: () => string): void {
+  const hi = q >>> 4;
+  const lo = q & 15;
+  if (hi > 8 || lo > 8) throw new BitconvError(`${what()} = 0x${q.toString(16)} holds an index above 8`);
+  T[w] = ((hi / 3) | 0) - 1;
+  T[w + 1] = (hi % 3) - 1;
+  T[w + 2] = ((lo / 3) | 0) - 1;
+  T[w + 3] = (lo % 3) - 1;
 }
 
 export function unpackTl1(bytes: Uint8Array, M: number, K: number, params?: TlParams): { T: Int8Array; scale: number } {
   const p = resolveTlParams("tl1", M, K, params);
   checkLength("tl1", bytes, (M * K) / 4 + 32, M, K);
   const T = new Int8Array(M * K);
-  forEachTl1Byte(M, K, p, (o, w) => {
-    const q = bytes[o];
-    const hi = q >>> 4;
-    const lo = q & 15;
-    if (hi > 8 || lo > 8) throw new BitconvError(`tl1 byte ${o} = 0x${q.toString(16)} holds an index above 8`);
-    T[w] = ((hi / 3) | 0) - 1;
-    T[w + 1] = (hi % 3) - 1;
-    T[w + 2] = ((lo / 3) | 0) - 1;
-    T[w + 3] = (lo % 3) - 1;
-  });
+  forEachTl1Byte(M, K, p, (o, w) => unpackPairByte(bytes[o], T, w, () => `tl1 byte ${o}`));
   return { T, scale: readF32(bytes, (M * K) / 4) };
 }
+
+/** The two index fields of pair byte q (weights k..k+3 of row m) for inspect. */
+export function pairByteFields(b: BlockBuilder, by: BlockByte, q: number, m: number, k: number, byteOff: number): void {
+  for (const [half, bits, col] of [[q >> 4, "7:4", k], [q & 15, "3:0", k + 2]] as const) {
+    const valid = half <= 8;
+    const t0 = valid ? Math.floor(half / 3) - 1 : 0;
+    const t1 = valid ? (half % 3) - 1 : 0;
+    const v0 = b.value(m, col, t0, byteOff, bits);
+    const v1 = b.value(m, col + 1, t1, byteOff, bits);
+    b.field(by, {
+      bits,
+      raw: half,
+      meaning: valid
+        ? `idx ${half} = 3*(${signed(t0)}) + (${signed(t1)}) + 4 -> row ${m}, columns ${col}, ${col + 1}`
+        : `idx ${half}: invalid (above 8)`,
+      values: [v0, v1],
+    });
+  }
+}
+
+export function needParams(t: BlockContext, layout: string): TlParams {
+  if (!t.params) throw new BitconvError(`tensor ${t.name}: ${layout} block parameters (BM, BK, bm) are unknown`);
+  return t.params;
+}
+
+async function decodeTl1Block(t: BlockContext, read: ReadRange, n: number, b: BlockBuilder): Promise<BlockScale> {
+  const { BM, BK, bm } = needParams(t, "tl1");
+  const by = 256 / bm;
+  const np = by / 4;
+  const nr = bm / 16;
+  const ny = BK / by;
+  const nb = BM / bm;
+  const nK = t.K / BK;
+  let x = n;
+  const ip = x % np; x = Math.floor(x / np);
+  const ir = x % nr; x = Math.floor(x / nr);
+  const iy = x % ny; x = Math.floor(x / ny);
+  const ib = x % nb; x = Math.floor(x / nb);
+  const iK = x % nK;
+  const iM = Math.floor(x / nK);
+  const base = n * 16;
+  const q = await read(base, 16);
+  for (let r = 0; r < 16; r++) {
+    const m = iM * BM + ib * bm + ir * 16 + r;
+    const k = iK * BK + iy * by + 4 * ip;
+    pairByteFields(b, b.byte(base + r, q[r], "indices"), q[r], m, k, base + r);
+  }
+  return tailScale(read, (t.M * t.K) / 4, "");
+}
+
+export const tl1Blocks: BlockDecoder = {
+  definition: "one 16-byte emission group: 16 consecutive rows x 4 consecutive columns (64 values), bytes 16*N ..+15 in the layout's emission order",
+  count: (t) => (t.M * t.K) / 64,
+  decode: decodeTl1Block,
+};
 
 export const tl1: Layout = {
   name: "tl1",
   ggmlType: GgmlType.TL1,
   fileType: FileType.MOSTLY_TL1,
-  scaleInTensor: true,
-  blockError: tl1BlockError,
+  scaleTensor: false,
+  shapeError: tl1ShapeError,
   params: tl1Params,
   nbytes: tl1Nbytes,
-  pack: packTl1,
-  unpack: unpackTl1,
+  fileNbytes: tl1FileNbytes,
+  packCodes: (src, M, K, w, params, _tq, out) => packTl1Codes(src, M, K, w, params, out),
+  pack: (T, M, K, w, params) => packTl1(T, M, K, w, params),
+  unpack: (bytes, M, K, params) => unpackTl1(bytes, M, K, params),
+  blocks: tl1Blocks,
 };

@@ -69,7 +69,7 @@ export function tl1ParamsError(M: number, K: number, p: TlParams): string | null
   return null;
 }
 
-export function tl1BlockError(M: number, K: number): string | null {
+export function tl1ShapeError(M: number, K: number): string | null {
   checkDims(M, K);
   if (findPreset(TL1_PRESETS, M, K)) return null;
   if (M % 32 !== 0) return `tl1 needs M (rows, out-features) to be a multiple of 32 (bm = 32 or 64), got M = ${M}`;
@@ -82,7 +82,7 @@ export function tl1BlockError(M: number, K: number): string | null {
  * dividing M that is at most 256, BK = the largest multiple of 8 dividing K that is at most 128.
  */
 export function tl1Params(M: number, K: number): TlParams | undefined {
-  if (tl1BlockError(M, K) !== null) return undefined;
+  if (tl1ShapeError(M, K) !== null) return undefined;
   return findPreset(TL1_PRESETS, M, K) ?? {
     BM: largestDivisor(M, 32, BM_TARGET),
     BK: largestDivisor(K, 8, TL1_BK_TARGET),
@@ -123,7 +123,7 @@ function tl2Bk(K: number): number {
   return 0;
 }
 
-export function tl2BlockError(M: number, K: number): string | null {
+export function tl2ShapeError(M: number, K: number): string | null {
   checkDims(M, K);
   if (findPreset(TL2_PRESETS, M, K)) return null;
   if (M % 32 !== 0) return `tl2 needs M (rows, out-features) to be a multiple of 32 (bm = 32), got M = ${M}`;
@@ -140,7 +140,7 @@ export function tl2BlockError(M: number, K: number): string | null {
  * legal two-weight tail (K mod BK a multiple of 32, at most 256).
  */
 export function tl2Params(M: number, K: number): TlParams | undefined {
-  if (tl2BlockError(M, K) !== null) return undefined;
+  if (tl2ShapeError(M, K) !== null) return undefined;
   return findPreset(TL2_PRESETS, M, K) ?? { BM: largestDivisor(M, 32, BM_TARGET), BK: tl2Bk(K), bm: 32 };
 }
 
@@ -151,7 +151,7 @@ export function resolveTlParams(
   K: number,
   given: TlParams | undefined,
 ): TlParams {
-  const blocked = which === "tl1" ? tl1BlockError(M, K) : tl2BlockError(M, K);
+  const blocked = which === "tl1" ? tl1ShapeError(M, K) : tl2ShapeError(M, K);
   if (given === undefined) {
     if (blocked !== null) throw new BitconvError(blocked);
     return (which === "tl1" ? tl1Params(M, K) : tl2Params(M, K))!;

@@ -1,53 +1,69 @@
+import { f16ToF32 } from "../quant/float.js";
 import { GgmlType, FileType } from "../gguf/types.js";
 import { BitconvError } from "../util/errors.js";
-import { checkDims, checkLength, checkTernary, throwIfBlocked } from "./common.js";
-import { blockScaleBits, UniformBlockScale } from "./tqScale.js";
-import type { Layout } from "./types.js";
+import { BlockBuilder, signed, type BlockContext, type BlockDecoder, type BlockScale, type ReadRange } from "./blockDecode.js";
+import { codesOfTernary, type TernaryCodes } from "./codes.js";
+import { checkCodeCount, checkDims, checkLength, checkTernary, outputOf, refuseShape } from "./common.js";
+import { blockDBits, tensorScale, tqBlockPosition, tqBlockScale, UniformBlockScale } from "./tqScale.js";
+import type { Layout, TqScale } from "./types.js";
 
-// block_tq2_0 (llama.cpp ggml-common.h): qs[64] then f16 d, 256 elements of one row
+// block_tq2_0 (llama.cpp ggml-common.h, formats/tq2_0.md): qs[64] then f16 d, 256 elements of one row;
+// within each half of 128, byte m = c[m] | c[32+m]<<2 | c[64+m]<<4 | c[96+m]<<6.
 const QK = 256;
 const BLOCK_BYTES = 66;
 
-export function tq2_0BlockError(M: number, K: number): string | null {
+export function tq2_0ShapeError(M: number, K: number): string | null {
   checkDims(M, K);
   if (K % QK !== 0) return `tq2_0 needs K (columns, in-features) to be a multiple of 256, got K = ${K}`;
   return null;
 }
 
+/** ggml's size: 66 bytes per 256-value block along each row. */
+export function tq2_0FileNbytes(M: number, K: number): number | string {
+  return K % QK === 0 ? (M * K / QK) * BLOCK_BYTES : `ne[0] = ${K} is not a multiple of TQ2_0's block size 256`;
+}
+
 export function tq2_0Nbytes(M: number, K: number): number {
-  throwIfBlocked(tq2_0BlockError(M, K));
+  refuseShape(tq2_0ShapeError(M, K));
   return (M * K / QK) * BLOCK_BYTES;
 }
 
-/** d: the block scale stored (as f16) in every block; 1 leaves the per-tensor scale to a `.scale` tensor. */
-export function packTq2_0(T: Int8Array, M: number, K: number, d = 1): Uint8Array {
-  throwIfBlocked(tq2_0BlockError(M, K));
-  checkTernary(T, M, K);
-  const dBits = blockScaleBits("tq2_0", d);
-  const nBlocks = (M * K) / QK;
-  const out = new Uint8Array(nBlocks * BLOCK_BYTES);
+/** w goes into every block's d only with tqScale "block-d"; otherwise d = 1 (w in a `.scale` tensor). */
+export function packTq2_0Codes(src: TernaryCodes, M: number, K: number, w: number, tqScale?: TqScale, out?: Uint8Array): Uint8Array {
+  const size = tq2_0Nbytes(M, K);
+  checkCodeCount("tq2_0", src.bits.length, M, K);
+  const dBits = blockDBits("tq2_0", w, tqScale);
+  const o8 = outputOf("tq2_0", out, size);
+  const { bits, codes } = src;
+  const n = M * K;
   // rows are whole blocks (K % 256 == 0), so blocks are consecutive 256-value runs of the flat tensor
-  for (let g = 0; g < nBlocks; g++) {
-    const o = g * BLOCK_BYTES;
+  for (let e = 0, o = 0; e < n; e += QK, o += BLOCK_BYTES) {
     for (let h = 0; h < 2; h++) {
-      const e = g * QK + h * 128;
+      const eh = e + h * 128;
+      const oh = o + h * 32;
       for (let m = 0; m < 32; m++) {
-        out[o + h * 32 + m] =
-          (T[e + m] + 1) | ((T[e + 32 + m] + 1) << 2) | ((T[e + 64 + m] + 1) << 4) | ((T[e + 96 + m] + 1) << 6);
+        o8[oh + m] = codes[bits[eh + m]] | (codes[bits[eh + 32 + m]] << 2) | (codes[bits[eh + 64 + m]] << 4) | (codes[bits[eh + 96 + m]] << 6);
       }
     }
-    out[o + 64] = dBits & 0xff;
-    out[o + 65] = dBits >>> 8;
+    o8[o + 64] = dBits & 0xff;
+    o8[o + 65] = dBits >>> 8;
   }
-  return out;
+  return o8;
 }
 
-export function unpackTq2_0(bytes: Uint8Array, M: number, K: number): { T: Int8Array; scale: number } {
+export function packTq2_0(T: Int8Array, M: number, K: number, w = 1, tqScale?: TqScale): Uint8Array {
+  refuseShape(tq2_0ShapeError(M, K));
+  checkTernary(T, M, K);
+  return packTq2_0Codes(codesOfTernary(T), M, K, w, tqScale);
+}
+
+/** scaleTensor: the `.scale` tensor's value when the file has one. */
+export function unpackTq2_0(bytes: Uint8Array, M: number, K: number, scaleTensor?: number): { T: Int8Array; scale: number } {
   const size = tq2_0Nbytes(M, K);
   checkLength("tq2_0", bytes, size, M, K);
   const nBlocks = (M * K) / QK;
   const T = new Int8Array(M * K);
-  const scale = new UniformBlockScale("tq2_0");
+  const d = new UniformBlockScale("tq2_0");
   for (let g = 0; g < nBlocks; g++) {
     const o = g * BLOCK_BYTES;
     let allZero = true;
@@ -63,19 +79,61 @@ export function unpackTq2_0(bytes: Uint8Array, M: number, K: number): { T: Int8A
         T[e + 32 * s] = c - 1;
       }
     }
-    scale.add(g, bytes[o + 64] | (bytes[o + 65] << 8), allZero);
+    d.add(g, bytes[o + 64] | (bytes[o + 65] << 8), allZero);
   }
-  return { T, scale: scale.value() };
+  return { T, scale: tensorScale(d.value(), scaleTensor) };
 }
+
+async function decodeTq2_0Block(t: BlockContext, read: ReadRange, n: number, b: BlockBuilder): Promise<BlockScale> {
+  const { row, col0 } = tqBlockPosition(t.K, n);
+  const base = n * BLOCK_BYTES;
+  const q = await read(base, BLOCK_BYTES);
+  // values in element order: element e lives in byte (e div 128)*32 + e mod 32, bits 2*((e mod 128) div 32)
+  const idx = new Array<number>(QK);
+  for (let e = 0; e < QK; e++) {
+    const j = (e >> 7) * 32 + (e & 31);
+    const s = (e & 127) >> 5;
+    const c = (q[j] >> (2 * s)) & 3;
+    idx[e] = b.value(row, col0 + e, c - 1, base + j, `${2 * s + 1}:${2 * s}`);
+  }
+  for (let j = 0; j < 64; j++) {
+    const by = b.byte(base + j, q[j], "qs");
+    for (let s = 0; s < 4; s++) {
+      const e = (j >> 5) * 128 + s * 32 + (j & 31);
+      const c = (q[j] >> (2 * s)) & 3;
+      b.field(by, {
+        bits: `${2 * s + 1}:${2 * s}`,
+        raw: c,
+        meaning: c === 3 ? "code 3: not ternary (decodes as +2d)" : `code ${c} -> ${signed(c - 1)}: element ${e} = row ${row}, column ${col0 + e}`,
+        values: [idx[e]],
+      });
+    }
+  }
+  const dBits = q[64] | (q[65] << 8);
+  for (const j of [64, 65]) {
+    const by = b.byte(base + j, q[j], "d");
+    b.field(by, { bits: "7:0", raw: q[j], meaning: `${j === 64 ? "low" : "high"} byte of f16 d = ${f16ToF32(dBits)}`, values: [] });
+  }
+  return tqBlockScale(t, dBits);
+}
+
+export const tq2_0Blocks: BlockDecoder = {
+  definition: "one ggml block: 256 consecutive values of one row, 66 bytes (qs[64] + f16 d); block N covers row N div (K/256), columns (N mod (K/256))*256 ..+255",
+  count: (t) => (t.M * t.K) / QK,
+  decode: decodeTq2_0Block,
+};
 
 export const tq2_0: Layout = {
   name: "tq2_0",
   ggmlType: GgmlType.TQ2_0,
   fileType: FileType.MOSTLY_TQ2_0,
-  scaleInTensor: false,
-  blockError: tq2_0BlockError,
+  scaleTensor: true,
+  shapeError: tq2_0ShapeError,
   params: () => undefined,
   nbytes: tq2_0Nbytes,
-  pack: (T, M, K) => packTq2_0(T, M, K),
-  unpack: unpackTq2_0,
+  fileNbytes: tq2_0FileNbytes,
+  packCodes: (src, M, K, w, _params, tqScale, out) => packTq2_0Codes(src, M, K, w, tqScale, out),
+  pack: (T, M, K, w, _params, tqScale) => packTq2_0(T, M, K, w, tqScale),
+  unpack: (bytes, M, K, _params, scaleTensor) => unpackTq2_0(bytes, M, K, scaleTensor),
+  blocks: tq2_0Blocks,
 };

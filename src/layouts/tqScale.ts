@@ -1,5 +1,9 @@
+import { f16ToF32, f32ToF16Bits } from "../quant/float.js";
 import { BitconvError } from "../util/errors.js";
-import { f16BitsToF32, f32ToF16Bits } from "./f16.js";
+import type { BlockContext, BlockScale } from "./blockDecode.js";
+import type { TqScale } from "./types.js";
+
+const F16_ONE = 0x3c00;
 
 /** f16 bits of the block scale d, refusing values f16 cannot hold (they would zero or blow up the tensor). */
 export function blockScaleBits(what: string, d: number): number {
@@ -8,6 +12,11 @@ export function blockScaleBits(what: string, d: number): number {
   if ((bits & 0x7c00) === 0x7c00) throw new BitconvError(`${what} block scale ${d} overflows f16 (max 65504)`);
   if (bits === 0) throw new BitconvError(`${what} block scale ${d} underflows f16 to 0`);
   return bits;
+}
+
+/** The f16 bits every block's d gets for per-tensor scale w (d = 1 when w goes to a `.scale` tensor). */
+export function blockDBits(what: string, w: number, tqScale: TqScale = "scale-tensor"): number {
+  return tqScale === "block-d" ? blockScaleBits(what, w) : F16_ONE;
 }
 
 /**
@@ -29,14 +38,34 @@ export class UniformBlockScale {
       this.block = block;
     } else if (dBits !== this.bits) {
       throw new BitconvError(
-        `${this.what} blocks have different scales (d = ${f16BitsToF32(this.bits)} in block ${this.block}, ` +
-          `${f16BitsToF32(dBits)} in block ${block}); bitconv needs one scale per tensor`,
+        `${this.what} blocks have different scales (d = ${f16ToF32(this.bits)} in block ${this.block}, ` +
+          `${f16ToF32(dBits)} in block ${block}); bitconv needs one scale per tensor`,
       );
     }
   }
 
   /** The uniform d; for a tensor with no non-zero code, the d of its first block. */
   value(): number {
-    return f16BitsToF32(this.bits >= 0 ? this.bits : this.firstBits);
+    return f16ToF32(this.bits >= 0 ? this.bits : this.firstBits);
   }
+}
+
+/** w = d x the `.scale` tensor's value (1 when absent), rounded to f32 as the runtime computes it. */
+export function tensorScale(d: number, scaleTensor: number | undefined): number {
+  return scaleTensor === undefined ? d : Math.fround(d * scaleTensor);
+}
+
+/** What inspect shows as the scale of one tq block with d bits `dBits`. */
+export function tqBlockScale(t: BlockContext, dBits: number): BlockScale {
+  const d = f16ToF32(dBits);
+  const ts = t.scale?.value ?? null;
+  const hex = dBits.toString(16).padStart(4, "0");
+  const source = t.scale ? `block d (f16 0x${hex}) x ${t.scale.source}` : `block d (f16 0x${hex}); no .scale tensor`;
+  return { value: ts === null ? (t.scale ? null : d) : Math.fround(d * ts), source, block_d: d };
+}
+
+/** Both tq layouts number blocks the same way: 256 consecutive values of one row. */
+export function tqBlockPosition(K: number, n: number): { row: number; col0: number } {
+  const perRow = K / 256;
+  return { row: Math.floor(n / perRow), col0: (n % perRow) * 256 };
 }

@@ -1,9 +1,12 @@
 // Per-tensor absmean ternarization exactly as transformers' WeightQuant computes it in float32:
 //   s = 1 / clamp(mean(|W|), min=1e-5);  T = clamp(round_half_even(W * s), -1, 1);  W_eff = T / s
-// (checkpoints.md 5.1). bitconv stores w = f32(1/s) so that W_eff = T * w.
+// (formats/checkpoint-bitnet-2b4t.md, "Absmean"). bitconv stores w = f32(1/s) so that W_eff = T * w.
 
+import { pairsOf } from "../util/pairs.js";
 import { bf16ToF32, f16ToF32 } from "./float.js";
-import { absSum16, ternaryFromCodes, type Format16 } from "./fused.js";
+import { firstNonFinite16 } from "./scan16.js";
+
+export type Format16 = "bf16" | "f16";
 
 const fround = Math.fround;
 const EPS_F32 = fround(1e-5);
@@ -71,6 +74,38 @@ export class NonFiniteWeight extends Error {
   }
 }
 
+const absTables: Partial<Record<Format16, Float64Array>> = {};
+
+/** |value| of every 15-bit magnitude pattern (sign dropped); NaN/Inf patterns stay NaN/Inf. */
+function absTable(format: Format16): Float64Array {
+  let t = absTables[format];
+  if (!t) {
+    t = new Float64Array(32768);
+    const toF32 = format === "bf16" ? bf16ToF32 : f16ToF32;
+    for (let b = 0; b < 32768; b++) t[b] = toF32(b);
+    absTables[format] = t;
+  }
+  return t;
+}
+
+/**
+ * Sum of |W| of 16-bit weights in f64 with two accumulators, in a fixed order (deterministic). NaN
+ * or Inf anywhere makes the sum non-finite, which the caller turns into an error.
+ */
+export function absSum16(bits: Uint16Array, format: Format16): number {
+  const abs = absTable(format);
+  const w = pairsOf(bits);
+  let a = 0;
+  let b = 0;
+  for (let i = 0; i < w.length; i++) {
+    const x = w[i];
+    a += abs[x & 0x7fff];
+    b += abs[(x >>> 16) & 0x7fff];
+  }
+  if (bits.length & 1) a += abs[bits[bits.length - 1] & 0x7fff];
+  return a + b;
+}
+
 /** code = T + 1 (0, 1, 2) of every 16-bit pattern under the absmean multiplier s. */
 export function codeTable16(format: Format16, s: number): Uint8Array {
   const toF32 = format === "bf16" ? bf16ToF32 : f16ToF32;
@@ -101,11 +136,6 @@ export function absmeanCodes16(bits: Uint16Array, format: Format16): Codes16 {
 
 export function ternarizeAbsmean16(bits: Uint16Array, format: Format16, T: Int8Array = new Int8Array(bits.length)): Ternarized {
   const c = absmeanCodes16(bits, format);
-  return { T: ternaryFromCodes(bits, c.codes, T), scale: c.scale, meanAbs: c.meanAbs };
-}
-
-/** Index of the first 16-bit value whose exponent is all ones (NaN/Inf), or -1. */
-export function firstNonFinite16(bits: Uint16Array, exp: number): number {
-  for (let i = 0; i < bits.length; i++) if ((bits[i] & exp) === exp) return i;
-  return -1;
+  for (let i = 0; i < bits.length; i++) T[i] = c.codes[bits[i]] - 1;
+  return { T, scale: c.scale, meanAbs: c.meanAbs };
 }

@@ -93,12 +93,6 @@ export function bf16ArrayToF32(src: Uint16Array, dst: Float32Array = new Float32
   return dst;
 }
 
-export function f16ArrayToF32(src: Uint16Array, dst: Float32Array = new Float32Array(src.length)): Float32Array {
-  const lut = f16ToF32Lut();
-  for (let i = 0; i < src.length; i++) dst[i] = lut[src[i]];
-  return dst;
-}
-
 export function f32ArrayToF16(src: Float32Array, dst: Uint16Array = new Uint16Array(src.length)): Uint16Array {
   for (let i = 0; i < src.length; i++) dst[i] = f32ToF16Bits(src[i]);
   return dst;
@@ -109,8 +103,3 @@ export function f32ArrayToBf16(src: Float32Array, dst: Uint16Array = new Uint16A
   return dst;
 }
 
-/** Maps each element through a 65536-entry table (bf16 <-> f16 without an f32 detour). */
-export function mapU16(src: Uint16Array, lut: Uint16Array, dst: Uint16Array = new Uint16Array(src.length)): Uint16Array {
-  for (let i = 0; i < src.length; i++) dst[i] = lut[src[i]];
-  return dst;
-}

@@ -1,5 +1,5 @@
 // llama.cpp's `llama` arch applies NORM rope (adjacent dims pair up) while HF Llama checkpoints use
-// rotate-half (dims i and i + hd/2 pair up), so q and k rows are reordered per head (checkpoints.md 8.3):
+// rotate-half (dims i and i + hd/2 pair up), so q and k rows are reordered per head (formats/checkpoint-llama-bitnet.md "Rope permutation"):
 // within each head, new row 2i = old row i, new row 2i+1 = old row i + hd/2.
 
 /** Row permutation for NORM rope; returns a new row-major M x K array. M must be nHeads * hd, hd even. */

@@ -43,7 +43,8 @@ export function quantizeQ8_0(x: Float32Array, out: Uint8Array = new Uint8Array(q
   return out;
 }
 
-/** Q8_0 bytes -> f32 values d*q (d as stored, f16). */
+
+/** Q8_0 blocks back to f32 (a Q8_0 embedding or head of an input GGUF). */
 export function dequantizeQ8_0(bytes: Uint8Array, n: number, f16ToF32: (h: number) => number): Float32Array {
   const out = new Float32Array(n);
   for (let i = 0; i < n / Q8_0_BLOCK; i++) {

@@ -130,6 +130,75 @@ function runtimeMessage(stderr: string): string {
  * Runs `bitconv-rt <args>`. Exit 2 becomes BitconvError(<the runtime's message>, 2); any other
  * failure BitconvError(..., 1). stderr lines that are not errors are passed through to our stderr.
  */
+/** A stdout line that is one JSON object, as an event; C's printf writes non-finite numbers as nan / inf, read as null. */
+function parseEvent(line: string): RuntimeEvent | null {
+  const t = line.trim();
+  if (!t.startsWith("{") || !t.endsWith("}")) return null;
+  try {
+    return JSON.parse(t) as RuntimeEvent;
+  } catch {
+    try {
+      return JSON.parse(t.replace(/(:\s*)[-+]?(nan|inf|infinity)\b/gi, "$1null")) as RuntimeEvent;
+    } catch {
+      return null; // not JSON: text
+    }
+  }
+}
+
+/** Splits the runtime's stdout into JSON events and text, streaming both to the caller's callbacks. */
+class StdoutSplitter {
+  events: RuntimeEvent[] = [];
+  text = "";
+  private pending = "";
+
+  constructor(private readonly opts: RunOptions) {}
+
+  private line(line: string, nl: boolean): void {
+    const ev = parseEvent(line);
+    if (ev !== null) {
+      this.events.push(ev);
+      this.opts.onEvent?.(ev);
+      return;
+    }
+    this.emitText(nl ? line + "\n" : line);
+  }
+
+  private emitText(s: string): void {
+    this.text += s;
+    this.opts.onText?.(s);
+  }
+
+  data(d: string): void {
+    this.pending += d;
+    let i: number;
+    while ((i = this.pending.indexOf("\n")) >= 0) {
+      this.line(this.pending.slice(0, i), true);
+      this.pending = this.pending.slice(i + 1);
+    }
+    // stream plain text (generation) without waiting for a newline
+    if (this.opts.onText && this.pending.length > 0 && !this.pending.trimStart().startsWith("{")) {
+      this.emitText(this.pending);
+      this.pending = "";
+    }
+  }
+
+  end(): void {
+    if (this.pending.length > 0) this.line(this.pending, false);
+  }
+}
+
+/** A finished run: its result, or the BitconvError its exit says (2: bad input, else 1). */
+function settle(args: string[], result: RunResult, opts: RunOptions): RunResult | BitconvError {
+  const { code, signal, interrupted, events } = result;
+  if (code === 0 || (code !== null && opts.okCodes?.includes(code))) return result;
+  if (interrupted && events.some((e) => e.event === "result")) return result;
+  if (interrupted && (signal === "SIGINT" || code === 130)) return result;
+  const msg = runtimeMessage(result.stderr);
+  if (code === 2) return new BitconvError(msg || `bitconv-rt ${args[0]}: bad input`, 2);
+  const how = code !== null ? `exited ${code}` : `was killed by ${signal}`;
+  return new BitconvError(`bitconv-rt ${args[0]} ${how}${msg ? `: ${msg}` : ""}`, 1);
+}
+
 export function runRuntime(args: string[], opts: RunOptions = {}): Promise<RunResult> {
   const bin = ensureRuntime();
   hookExit();
@@ -138,10 +207,8 @@ export function runRuntime(args: string[], opts: RunOptions = {}): Promise<RunRe
     // and we forward exactly one SIGINT.
     const child = spawn(bin, args, { stdio: ["ignore", "pipe", "pipe"], detached: opts.signal !== undefined });
     children.add(child);
-    const events: RuntimeEvent[] = [];
-    let text = "";
+    const out = new StdoutSplitter(opts);
     let stderr = "";
-    let pending = "";
     let interrupted = false;
     const onAbort = () => {
       if (!interrupted && child.exitCode === null) {
@@ -153,45 +220,8 @@ export function runRuntime(args: string[], opts: RunOptions = {}): Promise<RunRe
       if (opts.signal.aborted) onAbort();
       else opts.signal.addEventListener("abort", onAbort, { once: true });
     }
-    const handleLine = (line: string, nl: boolean) => {
-      const t = line.trim();
-      if (t.startsWith("{") && t.endsWith("}")) {
-        let ev: RuntimeEvent | null = null;
-        try {
-          ev = JSON.parse(t) as RuntimeEvent;
-        } catch {
-          // C's printf writes non-finite numbers as nan / inf, which JSON cannot carry: read them as null
-          try {
-            ev = JSON.parse(t.replace(/(:\s*)[-+]?(nan|inf|infinity)\b/gi, "$1null")) as RuntimeEvent;
-          } catch {
-            /* not JSON: text */
-          }
-        }
-        if (ev !== null) {
-          events.push(ev);
-          opts.onEvent?.(ev);
-          return;
-        }
-      }
-      const s = nl ? line + "\n" : line;
-      text += s;
-      opts.onText?.(s);
-    };
     child.stdout!.setEncoding("utf8");
-    child.stdout!.on("data", (d: string) => {
-      pending += d;
-      let i: number;
-      while ((i = pending.indexOf("\n")) >= 0) {
-        handleLine(pending.slice(0, i), true);
-        pending = pending.slice(i + 1);
-      }
-      // stream plain text (generation) without waiting for a newline
-      if (opts.onText && pending.length > 0 && !pending.trimStart().startsWith("{")) {
-        text += pending;
-        opts.onText(pending);
-        pending = "";
-      }
-    });
+    child.stdout!.on("data", (d: string) => out.data(d));
     child.stderr!.setEncoding("utf8");
     child.stderr!.on("data", (d: string) => {
       stderr += d;
@@ -203,15 +233,10 @@ export function runRuntime(args: string[], opts: RunOptions = {}): Promise<RunRe
     child.on("close", (code, signal) => {
       children.delete(child);
       opts.signal?.removeEventListener("abort", onAbort);
-      if (pending.length > 0) handleLine(pending, false);
-      const result: RunResult = { code, signal, text, stderr, events, interrupted };
-      if (code === 0 || (code !== null && opts.okCodes?.includes(code))) return resolvePromise(result);
-      if (interrupted && events.some((e) => e.event === "result")) return resolvePromise(result);
-      if (interrupted && (signal === "SIGINT" || code === 130)) return resolvePromise(result);
-      const msg = runtimeMessage(stderr);
-      if (code === 2) return reject(new BitconvError(msg || `bitconv-rt ${args[0]}: bad input`, 2));
-      const how = code !== null ? `exited ${code}` : `was killed by ${signal}`;
-      reject(new BitconvError(`bitconv-rt ${args[0]} ${how}${msg ? `: ${msg}` : ""}`, 1));
+      out.end();
+      const r = settle(args, { code, signal, text: out.text, stderr, events: out.events, interrupted }, opts);
+      if (r instanceof BitconvError) reject(r);
+      else resolvePromise(r);
     });
   });
 }
@@ -223,14 +248,6 @@ export function writeTokenFile(path: string, ids: Int32Array | readonly number[]
   if (endianness() === "LE") Buffer.from(arr.buffer, arr.byteOffset, arr.byteLength).copy(buf);
   else for (let i = 0; i < arr.length; i++) buf.writeInt32LE(arr[i], i * 4);
   writeFileSync(path, buf);
-}
-
-/** Reads a raw little-endian int32 token file. */
-export function readTokenFile(path: string): Int32Array {
-  const b = readFileSync(path);
-  const out = new Int32Array(b.length >> 2);
-  for (let i = 0; i < out.length; i++) out[i] = b.readInt32LE(i * 4);
-  return out;
 }
 
 const tempDirs = new Set<string>();

@@ -1,4 +1,4 @@
-// tokenizer.json (Hugging Face `tokenizers`) -> llama.cpp's tokenizer.ggml.* keys (gguf.md 4.4).
+// tokenizer.json (Hugging Face `tokenizers`) -> llama.cpp's tokenizer.ggml.* keys (formats/gguf.md 4.4).
 // Byte-level BPE (GPT-2 / LLaMA-3 style, what BitNet 2B-4T, Falcon3 and Llama-3 derived checkpoints
 // ship) becomes llama.cpp's "gpt2" model here; SentencePiece vocabularies (tokenizer.model, or a
 // SentencePiece-style tokenizer.json) become its "llama" model in spmGguf.ts.

@@ -1,5 +1,5 @@
 // Test helpers for the GGUF reader and inspect tests: a tiny, independent GGUF byte builder (written
-// from gguf.md section 1, not from src/gguf/writer.ts, so the reader is checked against a second
+// from formats/gguf.md section 1, not from src/gguf/writer.ts, so the reader is checked against a second
 // implementation) that can also produce malformed files, and a builder of bitconv-shaped artifacts
 // for every layout from the bundled packed fixture.
 import { readFileSync, writeFileSync } from "node:fs";
@@ -170,7 +170,7 @@ export function buildFixtureArtifact(layoutName: LayoutName, out: string, extraK
       if (params) tl.push(M, K, params.BM, params.BK, params.bm);
       const name = `blk.${l}.${gg}.weight`;
       tensors.push({ name, ne: [K, M], type: layout.ggmlType, data: layout.pack(T, M, K, scale, params) });
-      if (!layout.scaleInTensor) tensors.push({ name: `blk.${l}.${gg}.scale`, ne: [1], type: 0, data: f32(scale) });
+      if (layout.scaleTensor) tensors.push({ name: `blk.${l}.${gg}.scale`, ne: [1], type: 0, data: f32(scale) });
       truth.push({ name, M, K, T, scale, params });
       if (gg === "attn_output") norm("self_attn.attn_sub_norm.weight", "attn_sub_norm");
       if (gg === "attn_output") norm("post_attention_layernorm.weight", "ffn_norm");

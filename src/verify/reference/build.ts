@@ -5,7 +5,7 @@
 // unpacker or layout packers, so a systematic fault in those shows up as disagreement.
 // Streamed: one tensor in memory at a time. Shared with convert: the checkpoint's config and tensor
 // list (src/checkpoint) and the GGUF writer, i.e. parsing and I/O, not the weight path.
-import { openCheckpoint, readTensorBytes, type Checkpoint, type PlannedTensor } from "../../checkpoint/index.js";
+import { openCheckpoint, readTensorBytes, type Checkpoint, type MappedTensor } from "../../checkpoint/index.js";
 import { GgufStreamWriter, kv, type GgufKv, type GgufTensorInfo } from "../../gguf/writer.js";
 import { GgmlType } from "../../gguf/types.js";
 import { inputError } from "../../util/errors.js";
@@ -17,7 +17,7 @@ const SLICE = 64 << 20;
 
 const scaleName = (name: string) => name.replace(/\.weight$/, ".scale");
 
-function floatDtype(p: PlannedTensor): FloatDtype {
+function floatDtype(p: MappedTensor): FloatDtype {
   const d = p.weight.dtype;
   if (d === "F32" || d === "F16" || d === "BF16") return d;
   throw inputError(p.weight.file, `tensor ${p.hfName} has dtype ${d}; the reference reads F32, F16 or BF16 here`);
@@ -56,7 +56,7 @@ function archKeys(ckpt: Checkpoint, bos: BosKeys): GgufKv[] {
 
 function tensorInfos(ckpt: Checkpoint): GgufTensorInfo[] {
   const out: GgufTensorInfo[] = [];
-  for (const p of ckpt.plan) {
+  for (const p of ckpt.tensorMap) {
     if (p.role === "ternary") {
       out.push({ name: p.ggufName, ne: [p.K, p.M], type: GgmlType.F16, nbytes: 2 * p.M * p.K });
       out.push({ name: scaleName(p.ggufName), ne: [1], type: GgmlType.F32, nbytes: 4 });
@@ -69,7 +69,7 @@ function tensorInfos(ckpt: Checkpoint): GgufTensorInfo[] {
   return out;
 }
 
-async function ternaryOf(p: PlannedTensor, linearClass: "bitlinear" | "autobitlinear"): Promise<TernaryWeight> {
+async function ternaryOf(p: MappedTensor, linearClass: "bitlinear" | "autobitlinear"): Promise<TernaryWeight> {
   if (!p.packed) return fakeQuantize(toFloat32(await readTensorBytes(p.weight), floatDtype(p)));
   const ws = p.weightScale;
   if (!ws) throw inputError(p.weight.file, `tensor ${p.hfName}: packed weight without weight_scale`);
@@ -81,7 +81,7 @@ async function ternaryOf(p: PlannedTensor, linearClass: "bitlinear" | "autobitli
   }
 }
 
-async function writeTensor(w: GgufStreamWriter, p: PlannedTensor, linearClass: "bitlinear" | "autobitlinear"): Promise<void> {
+async function writeTensor(w: GgufStreamWriter, p: MappedTensor, linearClass: "bitlinear" | "autobitlinear"): Promise<void> {
   if (p.role === "ternary") {
     const t = await ternaryOf(p, linearClass);
     await w.write(codesAsF16(t.T));
@@ -98,10 +98,10 @@ export async function buildCheckpointReference(dir: string, out: string, bos: Bo
   const ckpt = await openCheckpoint(dir);
   const w = await GgufStreamWriter.create(out, archKeys(ckpt, bos), tensorInfos(ckpt));
   try {
-    onTensor?.(0, ckpt.plan.length);
-    for (let i = 0; i < ckpt.plan.length; i++) {
-      await writeTensor(w, ckpt.plan[i], ckpt.config.linearClass);
-      onTensor?.(i + 1, ckpt.plan.length);
+    onTensor?.(0, ckpt.tensorMap.length);
+    for (let i = 0; i < ckpt.tensorMap.length; i++) {
+      await writeTensor(w, ckpt.tensorMap[i], ckpt.config.linearClass);
+      onTensor?.(i + 1, ckpt.tensorMap.length);
     }
     await w.finish();
   } catch (e) {

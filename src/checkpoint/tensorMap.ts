@@ -1,11 +1,11 @@
-// HF tensor names -> the GGUF tensor plan (docs/architecture.md "Tensors"), with every tensor checked
+// HF tensor names -> the GGUF tensor map (docs/architecture.md "Tensors"), with every tensor checked
 // against the shapes the config implies. Pure: the tensors come from the headers already read.
 import { printable } from "../util/printable.js";
 import { inputError } from "../util/errors.js";
 import type { ConfigExtras, Family, ModelConfig } from "./config.js";
 import { numel, type StDtype, type StTensor } from "./safetensors.js";
 
-export interface PlannedTensor {
+export interface MappedTensor {
   /** llama.cpp name, e.g. "blk.0.attn_q.weight" */
   ggufName: string;
   role: "ternary" | "norm" | "embed" | "output";
@@ -25,7 +25,7 @@ export interface PlannedTensor {
 interface Slot {
   ggufName: string;
   hfName: string;
-  role: PlannedTensor["role"];
+  role: MappedTensor["role"];
   M: number;
   K: number;
   permuteHeads?: number;
@@ -93,7 +93,7 @@ function checkFloat(t: StTensor): void {
   }
 }
 
-function planPacked(s: Slot, w: StTensor, scale: StTensor | undefined, c: ModelConfig): PlannedTensor {
+function mapPacked(s: Slot, w: StTensor, scale: StTensor | undefined, c: ModelConfig): MappedTensor {
   if (w.dtype !== "U8") throw inputError(w.file, `tensor ${w.name} has a weight_scale, so it should be packed U8, but its dtype is ${w.dtype}`);
   if (c.quantMode === "online") {
     throw inputError(w.file, `tensor ${w.name} is packed U8, but quantization_mode "online" expects full-precision weights`);
@@ -112,12 +112,12 @@ function stem(hfName: string): string {
   return hfName.replace(/\.weight$/, "");
 }
 
-function planSlot(s: Slot, tensors: Map<string, StTensor>, c: ModelConfig, missingIn: string): PlannedTensor {
+function mapSlot(s: Slot, tensors: Map<string, StTensor>, c: ModelConfig, missingIn: string): MappedTensor {
   const w = tensors.get(s.hfName);
   if (!w) throw inputError(missingIn, `tensor ${s.hfName} is missing (a ${c.architecture} model of this config needs it for ${s.ggufName})`);
   if (s.role === "ternary") {
     const scale = tensors.get(`${stem(s.hfName)}.weight_scale`);
-    if (scale || w.dtype === "U8") return planPacked(s, w, scale, c);
+    if (scale || w.dtype === "U8") return mapPacked(s, w, scale, c);
     checkFloat(w);
     checkShape(w, [s.M, s.K], "from the config");
     return { ...s, weight: w, packed: false };
@@ -127,10 +127,10 @@ function planSlot(s: Slot, tensors: Map<string, StTensor>, c: ModelConfig, missi
   return { ...s, weight: w, packed: false };
 }
 
-/** Every checkpoint tensor must be planned, be a planned tensor's weight_scale, or be a known buffer. */
-function checkNoStrays(plan: PlannedTensor[], tensors: Map<string, StTensor>, c: ModelConfig): void {
+/** Every checkpoint tensor must be mapped, be a mapped tensor's weight_scale, or be a known buffer. */
+function checkNoStrays(map: MappedTensor[], tensors: Map<string, StTensor>, c: ModelConfig): void {
   const used = new Set<string>();
-  for (const p of plan) {
+  for (const p of map) {
     used.add(p.hfName);
     if (p.weightScale) used.add(p.weightScale.name);
   }
@@ -142,9 +142,9 @@ function checkNoStrays(plan: PlannedTensor[], tensors: Map<string, StTensor>, c:
 }
 
 /** modules_to_not_convert names projections that stay full precision; we would ternarize them. */
-function checkNotConverted(plan: PlannedTensor[], extras: ConfigExtras, configFile: string): void {
+function checkNotConverted(map: MappedTensor[], extras: ConfigExtras, configFile: string): void {
   for (const key of extras.modulesNotConverted) {
-    const hit = plan.find((p) => p.role === "ternary" && p.hfName.includes(key));
+    const hit = map.find((p) => p.role === "ternary" && p.hfName.includes(key));
     if (hit) {
       throw inputError(configFile, `quantization_config.modules_to_not_convert lists "${key}", which keeps ${hit.hfName} in full precision: not supported`);
     }
@@ -152,12 +152,12 @@ function checkNotConverted(plan: PlannedTensor[], extras: ConfigExtras, configFi
 }
 
 /**
- * The GGUF plan. `missingIn` names the file a missing tensor should have been in (model.safetensors
+ * The GGUF tensor map. `missingIn` names the file a missing tensor should have been in (model.safetensors
  * or the shard index); `configFile` names config.json.
  */
-export function planTensors(c: ModelConfig, extras: ConfigExtras, tensors: Map<string, StTensor>, missingIn: string, configFile: string): PlannedTensor[] {
-  const plan = expectedSlots(c).map((s) => planSlot(s, tensors, c, missingIn));
-  checkNotConverted(plan, extras, configFile);
-  checkNoStrays(plan, tensors, c);
-  return plan;
+export function mapTensors(c: ModelConfig, extras: ConfigExtras, tensors: Map<string, StTensor>, missingIn: string, configFile: string): MappedTensor[] {
+  const map = expectedSlots(c).map((s) => mapSlot(s, tensors, c, missingIn));
+  checkNotConverted(map, extras, configFile);
+  checkNoStrays(map, tensors, c);
+  return map;
 }
