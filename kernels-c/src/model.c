@@ -466,7 +466,10 @@ int model_ternary_tensor(const gguf_file *g, const char *name, bc_ternary *w, ch
     if (t->n_dims > 2 || t->ne[2] != 1 || t->ne[3] != 1) return fail(&L, "tensor %s is not a matrix", name);
     uint64_t bytes = 0;
     if (tl_params(&L)) return -1;
-    return load_ternary(&L, name, t->ne[0], t->ne[1], w, &bytes);
+    rt_matrix f;
+    if (load_ternary(&L, name, t->ne[0], t->ne[1], w, &f, &bytes)) return -1;
+    if (w->layout == BC_LAYOUT_COUNT) return fail(&L, "tensor %s is a float matrix, not a ternary one", name);
+    return 0;
 }
 
 int model_load(rt_model *m, const char *path, char *err, size_t errlen) {
