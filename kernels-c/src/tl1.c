@@ -255,3 +255,114 @@ void bc_tl1_matmul_avx2(const bc_ternary *w, const int8_t *x, const int32_t *xsu
     bc_gemm_avx2(w, panel_avx2, tl1_kc(w), w->K, x, xsum, N, y, ldy, m0, m1);
 }
 #endif /* __x86_64__ */
+
+#if defined(__aarch64__)
+/* ---------------- ARM ----------------
+ * Table lookup, what TL1 was made for. A 16-byte vector of a sub-block is 16 rows x 4 neighbouring
+ * weights (fixed iy, ir, ip); its high nibbles are the codes of columns (k, k+1), its low nibbles of
+ * (k+2, k+3). Per token, each group of 4 columns g = k/4 has 64 bytes of tables: the pair (k, k+1)'s
+ * low and high planes, then (k+2, k+3)'s (bc_lut_pair_neon). Per 16 weight bytes and token: 4 tbl,
+ * 4 uaddw, 2 add, against 2 shifts/ands shared by all tokens of a pass. Up to LUT_TOKENS tokens share
+ * one pass over the weights; a thread builds a batch's tables once (bc_lut_tables' cache) and the
+ * q/k/v or gate/up matmuls and every row unit of the thread reuse them. */
+#define LUT_GROUP_NEON 64   /* table bytes per 4 columns per token */
+#define LUT_TOKENS 4        /* tokens per pass over the weights */
+#define LUT_CHUNK 16        /* tokens per set of tables */
+
+/* bytes of the sub-block (iM, iK, ib): BK/by groups of 64 bytes */
+static inline const uint8_t *tl1_sub_arm(const bc_ternary *w, int64_t iM, int64_t iK, int64_t ib) {
+    return w->data + ((iM * (w->K / w->BK) + iK) * (w->BM / w->bm) + ib) * (w->BK / (256 / w->bm)) * 64;
+}
+
+static void lut_tables_neon(const int8_t *x, int64_t K, uint8_t *tab) {
+    for (int64_t g = 0; g < K / 4; g++) {
+        bc_lut_pair_neon(x[4 * g], x[4 * g + 1], tab + g * LUT_GROUP_NEON);
+        bc_lut_pair_neon(x[4 * g + 2], x[4 * g + 3], tab + g * LUT_GROUP_NEON + 32);
+    }
+}
+
+/* the tables of the N tokens x, token n's at + n * K/4 * 64 (built unless this thread holds them) */
+static const uint8_t *batch_tables_neon(const bc_ternary *w, const int8_t *x, int64_t N) {
+    int fresh;
+    size_t per = (size_t)(w->K / 4) * LUT_GROUP_NEON;
+    uint8_t *tab = bc_lut_tables(x, N * w->K, (int64_t)BC_LAYOUT_TL1 << 32, per * (size_t)N, &fresh);
+    if (!tab) abort();
+    if (fresh)
+        for (int64_t n = 0; n < N; n++) lut_tables_neon(x + n * w->K, w->K, tab + (size_t)n * per);
+    return tab;
+}
+
+/* Rows ir*16 .. +15 of sub-block (iM, iK, ib) for nt tokens: acc[n*BM + row in tile] += sums.
+ * A row group gets 2 * by/4 <= 4 lookups per iy, |hi| <= 3: flushing every 8 iy keeps the int8 high
+ * sums within 96 and the uint16 low sums within 8160. */
+static inline __attribute__((always_inline)) void rowgroup_neon(const bc_ternary *w, const uint8_t *sub, int64_t ir,
+                                                                const uint8_t *tab, size_t tstride, int64_t g0,
+                                                                int nt, int32_t *acc, int64_t row) {
+    int64_t bm = w->bm, by = 256 / bm, nip = by / 4, niy = w->BK / by;
+    const uint8x16_t nib = vdupq_n_u8(0x0F);
+    const int8x16_t zero = vdupq_n_s8(0);
+    bc_lut_acc_neon a[LUT_TOKENS];
+    for (int n = 0; n < nt; n++) bc_lut_zero_neon(&a[n]);
+    for (int64_t iy = 0; iy < niy; iy++) {
+        for (int64_t ip = 0; ip < nip; ip++) {
+            uint8x16_t Z = vld1q_u8(sub + iy * 64 + (ir * nip + ip) * 16);
+            uint8x16_t ch = vshrq_n_u8(Z, 4), cl = vandq_u8(Z, nib);
+            const uint8_t *t = tab + (g0 + iy * nip + ip) * LUT_GROUP_NEON;
+            for (int n = 0; n < nt; n++) {
+                bc_lut_add_neon(&a[n], t + n * tstride, ch);
+                bc_lut_add_neon(&a[n], t + n * tstride + 32, cl);
+            }
+        }
+        if (iy % 8 == 7 || iy == niy - 1)
+            for (int n = 0; n < nt; n++) bc_lut_flush_neon(&a[n], zero, acc + n * w->BM + row, acc + n * w->BM + row + 8);
+    }
+}
+
+static void lut_matmul_neon(const bc_ternary *w, const uint8_t *tab, int64_t N, int32_t *y, int64_t ldy,
+                            int64_t m0, int64_t m1) {
+    int64_t BM = w->BM, BK = w->BK, bm = w->bm, nK = w->K / BK, nb = BM / bm;
+    size_t tstride = (size_t)(w->K / 4) * LUT_GROUP_NEON;
+    int32_t *acc = bc_scratch(3, sizeof(int32_t) * (size_t)(BM * LUT_TOKENS));
+    if (!acc) abort();
+    for (int64_t iM = m0 / BM; iM * BM < m1; iM++)
+        for (int64_t n0 = 0; n0 < N; n0 += LUT_TOKENS) {
+            int nt = N - n0 < LUT_TOKENS ? (int)(N - n0) : LUT_TOKENS;
+            const uint8_t *tn = tab + (size_t)n0 * tstride;
+            memset(acc, 0, sizeof(int32_t) * (size_t)(BM * nt));
+            for (int64_t iK = 0; iK < nK; iK++)
+                for (int64_t ib = 0; ib < nb; ib++) {
+                    const uint8_t *sub = tl1_sub_arm(w, iM, iK, ib);
+                    for (int64_t ir = 0; ir < bm / 16; ir++) {
+                        int64_t row = ib * bm + ir * 16, g0 = iK * BK / 4;
+                        switch (nt) { /* one specialised copy per token count */
+                        case 1: rowgroup_neon(w, sub, ir, tn, tstride, g0, 1, acc, row); break;
+                        case 2: rowgroup_neon(w, sub, ir, tn, tstride, g0, 2, acc, row); break;
+                        case 3: rowgroup_neon(w, sub, ir, tn, tstride, g0, 3, acc, row); break;
+                        default: rowgroup_neon(w, sub, ir, tn, tstride, g0, 4, acc, row); break;
+                        }
+                    }
+                }
+            for (int n = 0; n < nt; n++) memcpy(y + (n0 + n) * ldy + iM * BM, acc + n * BM, sizeof(int32_t) * (size_t)BM);
+        }
+}
+
+void bc_tl1_matmul_neon(const bc_ternary *w, const int8_t *x, const int32_t *xsum, int64_t N,
+                        int32_t *y, int64_t ldy, int64_t m0, int64_t m1) {
+    (void)xsum;
+    /* tables are 16 bytes per activation byte: a long batch goes LUT_CHUNK tokens at a time */
+    for (int64_t n0 = 0; n0 < N; n0 += LUT_CHUNK) {
+        int64_t nc = N - n0 < LUT_CHUNK ? N - n0 : LUT_CHUNK;
+        lut_matmul_neon(w, batch_tables_neon(w, x + n0 * w->K, nc), nc, y + n0 * ldy, ldy, m0, m1);
+    }
+}
+
+void bc_tl1_matmul_dotprod(const bc_ternary *w, const int8_t *x, const int32_t *xsum, int64_t N,
+                           int32_t *y, int64_t ldy, int64_t m0, int64_t m1) {
+    bc_tl1_matmul_neon(w, x, xsum, N, y, ldy, m0, m1);
+}
+
+void bc_tl1_matmul_i8mm(const bc_ternary *w, const int8_t *x, const int32_t *xsum, int64_t N,
+                        int32_t *y, int64_t ldy, int64_t m0, int64_t m1) {
+    bc_tl1_matmul_neon(w, x, xsum, N, y, ldy, m0, m1);
+}
+#endif /* __aarch64__ */
