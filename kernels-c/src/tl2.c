@@ -487,3 +487,160 @@ void bc_tl2_matmul_avx2(const bc_ternary *w, const int8_t *x, const int32_t *xsu
     bc_gemm_avx2(w, panel_avx2, tl2_kc(w), g.K3, x, xsum, N, y, ldy, m0, m1);
 }
 #endif /* __x86_64__ */
+
+#if defined(__aarch64__)
+/* ---------------- ARM ----------------
+ * Table lookup, as TL2 was designed for. Per token, triple t (columns 3t..3t+2) has the planes of the
+ * 16 sums v[mag] = sum_d (digit_d(13 + mag) - 1) * x[3t + d] (the scalar decode's arithmetic for a
+ * positive triple), 32 bytes; the two-weight tail's pairs follow, TL1's pair tables. A unit's 16-byte
+ * half h of a magnitude group is 16 rows (p order: lanes 0..7 = rows 8h + 0..7, lanes 8..15 = rows
+ * 16 + 8h + 0..7 of the 32-row chunk) of one triple in each nibble. The sign is a byte mask m from the
+ * unit's words (vtst): the looked-up planes are xor-ed with it, which adds ~v = -v - 1 for a negative
+ * triple, and the -1s come back as one count per row shared by all tokens (corr). Per 16 rows x 1
+ * triple and token: 2 tbl, 2 eor, 2 uaddw, 1 add; per 16 magnitude bytes shared: shift / and, 2 vtst,
+ * 2 sub. Up to LUT_TOKENS tokens share a pass over the weights; tables are cached per thread. */
+#include <string.h>
+#define LUT_TOKENS 4
+#define LUT_CHUNK 16
+
+/* T value (digit - 1) of digit d of the triple 13 + mag, mag = 0..15 (as the scalar decode computes it) */
+static const int16_t DIGIT_T[3][16] = {
+    {0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2},
+    {0, 0, 1, 1, 1, -1, -1, -1, 0, 0, 0, 1, 1, 1, -1, -1},
+    {0, 1, -1, 0, 1, -1, 0, 1, -1, 0, 1, -1, 0, 1, -1, 0}};
+
+static size_t tables_per_token_neon(const bc_tl2_geom *g) { return (size_t)(g->K3 / 3 + g->K2 / 2) * 32; }
+
+static void lut_tables_neon(const bc_tl2_geom *g, const int8_t *x, uint8_t *tab) {
+    const int16x8_t t0a = vld1q_s16(DIGIT_T[0]), t0b = vld1q_s16(DIGIT_T[0] + 8), t1a = vld1q_s16(DIGIT_T[1]),
+                    t1b = vld1q_s16(DIGIT_T[1] + 8), t2a = vld1q_s16(DIGIT_T[2]), t2b = vld1q_s16(DIGIT_T[2] + 8);
+    for (int64_t t = 0; t < g->K3 / 3; t++) {
+        const int8_t *xt = x + 3 * t;
+        int16x8_t a = vmlaq_n_s16(vmlaq_n_s16(vmulq_n_s16(t0a, xt[0]), t1a, xt[1]), t2a, xt[2]);
+        int16x8_t b = vmlaq_n_s16(vmlaq_n_s16(vmulq_n_s16(t0b, xt[0]), t1b, xt[1]), t2b, xt[2]);
+        bc_lut_planes_neon(a, b, tab + 32 * t);
+    }
+    uint8_t *ttab = tab + g->K3 / 3 * 32;
+    for (int64_t j = 0; j < g->K2 / 2; j++) bc_lut_pair_neon(x[g->K3 + 2 * j], x[g->K3 + 2 * j + 1], ttab + 32 * j);
+}
+
+static const uint8_t *batch_tables_neon(const bc_ternary *w, const bc_tl2_geom *g, const int8_t *x, int64_t N) {
+    int fresh;
+    size_t per = tables_per_token_neon(g);
+    uint8_t *tab = bc_lut_tables(x, N * w->K, ((int64_t)BC_LAYOUT_TL2 << 32) | w->BK, per * (size_t)N, &fresh);
+    if (!tab) abort();
+    if (fresh)
+        for (int64_t n = 0; n < N; n++) lut_tables_neon(g, x + n * w->K, tab + (size_t)n * per);
+    return tab;
+}
+
+/* Half h of the ng units of (iM, iK, ib) starting at mag / sgn, triples from t0, for nt tokens. A
+ * lane gets 8 lookups per unit, |hi| <= 2: flushing every 4 units keeps the int8 sums within 64. */
+static inline __attribute__((always_inline)) void units_neon(const uint8_t *mag, const uint8_t *sgn, int64_t ng, int h,
+                                                             const uint8_t *tab, size_t tstride, int64_t t0, int nt,
+                                                             int32_t *ra, int32_t *rb, int64_t BM) {
+    const uint8x16_t nib = vdupq_n_u8(0x0F);
+    bc_lut_acc_neon a[LUT_TOKENS];
+    int8x16_t corr = vdupq_n_s8(0);
+    for (int n = 0; n < nt; n++) bc_lut_zero_neon(&a[n]);
+    for (int64_t ig = 0; ig < ng; ig++, mag += 128, sgn += 32) {
+        uint16x8_t S = vld1q_u16((const uint16_t *)(sgn + 16 * h));
+        uint8x8_t hb = vshrn_n_u16(S, 8), lb = vmovn_u16(S);
+        uint8x16_t sb[2] = {vcombine_u8(hb, vshl_n_u8(hb, 1)), vcombine_u8(lb, vshl_n_u8(lb, 1))};
+        const uint8_t *t = tab + (t0 + 8 * ig) * 32;
+#pragma GCC unroll 4
+        for (int iy = 0; iy < 4; iy++) {
+            uint8x16_t Z = vld1q_u8(mag + 32 * iy + 16 * h);
+            uint8x16_t c[2] = {vshrq_n_u8(Z, 4), vandq_u8(Z, nib)};
+#pragma GCC unroll 2
+            for (int q = 0; q < 2; q++) {
+                int tl = 2 * iy + q;
+                uint8x16_t m = vtstq_u8(sb[tl / 4], vdupq_n_u8((uint8_t)(0x80 >> (2 * (tl % 4)))));
+                corr = vsubq_s8(corr, vreinterpretq_s8_u8(m));
+                for (int n = 0; n < nt; n++) bc_lut_add_masked_neon(&a[n], t + n * tstride + 32 * tl, c[q], m);
+            }
+        }
+        if (ig % 4 == 3 || ig == ng - 1) {
+            for (int n = 0; n < nt; n++) bc_lut_flush_neon(&a[n], corr, ra + n * BM, rb + n * BM);
+            corr = vdupq_n_s8(0);
+        }
+    }
+}
+
+/* Half h of the 8 two-weight groups at grp (pairs from j0) for nt tokens: 16 lookups, |hi| <= 3 */
+static inline __attribute__((always_inline)) void tail_neon(const uint8_t *grp, int h, const uint8_t *ttab, size_t tstride,
+                                                            int64_t j0, int nt, int32_t *ra, int32_t *rb, int64_t BM) {
+    const uint8x16_t nib = vdupq_n_u8(0x0F);
+    bc_lut_acc_neon a[LUT_TOKENS];
+    for (int n = 0; n < nt; n++) bc_lut_zero_neon(&a[n]);
+    for (int iy = 0; iy < 8; iy++) {
+        uint8x16_t Z = vld1q_u8(grp + 32 * iy + 16 * h);
+        uint8x16_t ch = vshrq_n_u8(Z, 4), cl = vandq_u8(Z, nib);
+        const uint8_t *t = ttab + (j0 + 2 * iy) * 32;
+        for (int n = 0; n < nt; n++) {
+            bc_lut_add_neon(&a[n], t + n * tstride, ch);
+            bc_lut_add_neon(&a[n], t + n * tstride + 32, cl);
+        }
+    }
+    for (int n = 0; n < nt; n++) bc_lut_flush_neon(&a[n], vdupq_n_s8(0), ra + n * BM, rb + n * BM);
+}
+
+static inline __attribute__((always_inline)) void tile_neon(const bc_ternary *w, const bc_tl2_geom *g, int64_t iM,
+                                                            const uint8_t *tab, size_t tstride, int nt, int32_t *acc) {
+    int64_t BM = w->BM, BK = w->BK, nb = BM / 32, nK = g->K3 / BK, ng = BK / 24, nK2 = g->K2 / 32;
+    const uint8_t *d = w->data;
+    const uint8_t *mag = d + g->mag_off + iM * nK * nb * (BK / 6) * 32;
+    const uint8_t *sgn = d + g->sign_off + iM * nK * nb * ng * 32;
+    for (int64_t iK = 0; iK < nK; iK++)
+        for (int64_t ib = 0; ib < nb; ib++, mag += ng * 128, sgn += ng * 32)
+            for (int h = 0; h < 2; h++)
+                units_neon(mag, sgn, ng, h, tab, tstride, iK * BK / 3, nt, acc + ib * 32 + 8 * h, acc + ib * 32 + 16 + 8 * h, BM);
+    const uint8_t *tail = d + g->tail_off + iM * nK2 * nb * 8 * 32, *ttab = tab + g->K3 / 3 * 32;
+    for (int64_t iK2 = 0; iK2 < nK2; iK2++)
+        for (int64_t ib = 0; ib < nb; ib++, tail += 8 * 32)
+            for (int h = 0; h < 2; h++)
+                tail_neon(tail, h, ttab, tstride, iK2 * 16, nt, acc + ib * 32 + 8 * h, acc + ib * 32 + 16 + 8 * h, BM);
+}
+
+static void lut_matmul_neon(const bc_ternary *w, const bc_tl2_geom *g, const uint8_t *tab, int64_t N, int32_t *y,
+                            int64_t ldy, int64_t m0, int64_t m1) {
+    int64_t BM = w->BM;
+    size_t tstride = tables_per_token_neon(g);
+    int32_t *acc = bc_scratch(3, sizeof(int32_t) * (size_t)(BM * LUT_TOKENS));
+    if (!acc) abort();
+    for (int64_t iM = m0 / BM; iM * BM < m1; iM++)
+        for (int64_t n0 = 0; n0 < N; n0 += LUT_TOKENS) {
+            int nt = N - n0 < LUT_TOKENS ? (int)(N - n0) : LUT_TOKENS;
+            const uint8_t *tn = tab + (size_t)n0 * tstride;
+            memset(acc, 0, sizeof(int32_t) * (size_t)(BM * nt));
+            switch (nt) { /* one specialised copy per token count */
+            case 1: tile_neon(w, g, iM, tn, tstride, 1, acc); break;
+            case 2: tile_neon(w, g, iM, tn, tstride, 2, acc); break;
+            case 3: tile_neon(w, g, iM, tn, tstride, 3, acc); break;
+            default: tile_neon(w, g, iM, tn, tstride, 4, acc); break;
+            }
+            for (int n = 0; n < nt; n++) memcpy(y + (n0 + n) * ldy + iM * BM, acc + n * BM, sizeof(int32_t) * (size_t)BM);
+        }
+}
+
+void bc_tl2_matmul_neon(const bc_ternary *w, const int8_t *x, const int32_t *xsum, int64_t N,
+                        int32_t *y, int64_t ldy, int64_t m0, int64_t m1) {
+    (void)xsum;
+    bc_tl2_geom g = bc_tl2_geometry(w);
+    /* tables are ~11 bytes per activation byte: a long batch goes LUT_CHUNK tokens at a time */
+    for (int64_t n0 = 0; n0 < N; n0 += LUT_CHUNK) {
+        int64_t nc = N - n0 < LUT_CHUNK ? N - n0 : LUT_CHUNK;
+        lut_matmul_neon(w, &g, batch_tables_neon(w, &g, x + n0 * w->K, nc), nc, y + n0 * ldy, ldy, m0, m1);
+    }
+}
+
+void bc_tl2_matmul_dotprod(const bc_ternary *w, const int8_t *x, const int32_t *xsum, int64_t N,
+                           int32_t *y, int64_t ldy, int64_t m0, int64_t m1) {
+    bc_tl2_matmul_neon(w, x, xsum, N, y, ldy, m0, m1);
+}
+
+void bc_tl2_matmul_i8mm(const bc_ternary *w, const int8_t *x, const int32_t *xsum, int64_t N,
+                        int32_t *y, int64_t ldy, int64_t m0, int64_t m1) {
+    bc_tl2_matmul_neon(w, x, xsum, N, y, ldy, m0, m1);
+}
+#endif /* __aarch64__ */
