@@ -634,13 +634,149 @@ void bc_tl2_matmul_neon(const bc_ternary *w, const int8_t *x, const int32_t *xsu
     }
 }
 
+/* ---- dotprod / i8mm: the batched GEMM (N >= GEMM_MIN_N) decodes to int8 and multiplies ----
+ * Each 16-row half of a 32-row chunk is decoded once per chunk of whole tiles (~1024 columns) into a
+ * panel in L1 that serves every token: per triple 4 SDOT vectors of 4 rows x (digit 0, 1, 2, 0), made
+ * by one vst4 of the three digit vectors (tbl on the magnitude in the positive and negative digit
+ * tables, picked by the sign mask: the scalar decode's values for every nibble) and a zero vector; per
+ * 4 tail columns TL1's decode. The activations are padded once per call to the same 4 bytes per
+ * triple. Per triple, 16 rows and token: 4 SDOT (48 multiply-adds), 4 tokens per pass. The i8mm path
+ * uses it too (SMMLA would need 8 columns per row: not written). */
+#define GEMM_MIN_N 4
+#define GEMM_KC 1024
+
+static const int8_t DIGIT_POS[3][16] = {
+    {0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2},
+    {0, 0, 1, 1, 1, -1, -1, -1, 0, 0, 0, 1, 1, 1, -1, -1},
+    {0, 1, -1, 0, 1, -1, 0, 1, -1, 0, 1, -1, 0, 1, -1, 0}};
+static const int8_t DIGIT_NEG[3][16] = {
+    {0, 0, 0, 0, 0, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1},
+    {0, 0, -1, -1, -1, 1, 1, 1, 0, 0, 0, -1, -1, -1, -1, -1},
+    {0, -1, 1, 0, -1, 1, 0, -1, 1, 0, -1, 1, 0, -1, -2, -3}};
+
+/* half h of a unit: 8 triples x 64 bytes at o */
+static inline void unit_panel_arm(const uint8_t *mag, const uint8_t *sgn, int h, int8_t *o) {
+    const uint8x16_t nib = vdupq_n_u8(0x0F);
+    int8x16_t P[3], Q[3];
+    for (int d = 0; d < 3; d++) P[d] = vld1q_s8(DIGIT_POS[d]), Q[d] = vld1q_s8(DIGIT_NEG[d]);
+    uint16x8_t S = vld1q_u16((const uint16_t *)(sgn + 16 * h));
+    uint8x8_t hb = vshrn_n_u16(S, 8), lb = vmovn_u16(S);
+    uint8x16_t sb[2] = {vcombine_u8(hb, vshl_n_u8(hb, 1)), vcombine_u8(lb, vshl_n_u8(lb, 1))};
+    for (int iy = 0; iy < 4; iy++) {
+        uint8x16_t Z = vld1q_u8(mag + 32 * iy + 16 * h);
+        uint8x16_t c[2] = {vshrq_n_u8(Z, 4), vandq_u8(Z, nib)};
+        for (int q = 0; q < 2; q++) {
+            int tl = 2 * iy + q;
+            uint8x16_t m = vtstq_u8(sb[tl / 4], vdupq_n_u8((uint8_t)(0x80 >> (2 * (tl % 4)))));
+            int8x16x4_t v;
+            for (int d = 0; d < 3; d++) v.val[d] = vbslq_s8(m, vqtbl1q_s8(Q[d], c[q]), vqtbl1q_s8(P[d], c[q]));
+            v.val[3] = vdupq_n_s8(0);
+            vst4q_s8(o + 64 * tl, v);
+        }
+    }
+}
+
+/* half h of a two-weight group (16 rows x 4 columns) -> 4 SDOT vectors at o */
+static inline void tail_panel_arm(const uint8_t *grp, int h, int8_t *o) {
+    static const int8_t D3[16] = {-1, -1, -1, 0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3, 4};
+    static const int8_t M3[16] = {-1, 0, 1, -1, 0, 1, -1, 0, 1, -1, 0, 1, -1, 0, 1, -1};
+    uint8x16_t Z = vld1q_u8(grp + 16 * h), ch = vshrq_n_u8(Z, 4), cl = vandq_u8(Z, vdupq_n_u8(0x0F));
+    int8x16x4_t v = {{vqtbl1q_s8(vld1q_s8(D3), ch), vqtbl1q_s8(vld1q_s8(M3), ch), vqtbl1q_s8(vld1q_s8(D3), cl),
+                      vqtbl1q_s8(vld1q_s8(M3), cl)}};
+    vst4q_s8(o, v);
+}
+
+static inline int32x4_t bcast4(const int8_t *p) {
+    int32_t v;
+    memcpy(&v, p, 4);
+    return vdupq_n_s32(v);
+}
+
+/* nt tokens (xp: padded activations at the panel's first slot, stride L; y at token n0): rows
+ * row[q] .. +3 of vector q += (or =, first) the panel's sums over ns slots */
+static inline __attribute__((always_inline)) BC_TARGET_DOTPROD void sdot_tokens(const int8_t *panel, int64_t ns,
+        const int8_t *xp, int64_t L, int nt, int32_t *y, int64_t ldy, const int64_t row[4], int first) {
+    int32x4_t acc[4][4];
+    for (int n = 0; n < nt; n++)
+        for (int q = 0; q < 4; q++) acc[n][q] = first ? vdupq_n_s32(0) : vld1q_s32(y + n * ldy + row[q]);
+    for (int64_t s = 0; s < ns; s++) {
+        int8x16_t W0 = vld1q_s8(panel + s * 64), W1 = vld1q_s8(panel + s * 64 + 16);
+        int8x16_t W2 = vld1q_s8(panel + s * 64 + 32), W3 = vld1q_s8(panel + s * 64 + 48);
+        for (int n = 0; n < nt; n++) {
+            int8x16_t xv = vreinterpretq_s8_s32(bcast4(xp + n * L + 4 * s));
+            BC_SDOT(acc[n][0], W0, xv);
+            BC_SDOT(acc[n][1], W1, xv);
+            BC_SDOT(acc[n][2], W2, xv);
+            BC_SDOT(acc[n][3], W3, xv);
+        }
+    }
+    for (int n = 0; n < nt; n++)
+        for (int q = 0; q < 4; q++) vst1q_s32(y + n * ldy + row[q], acc[n][q]);
+}
+
+static BC_TARGET_DOTPROD void panel_tokens(const int8_t *panel, int64_t ns, const int8_t *xp, int64_t L, int64_t N,
+                                           int32_t *y, int64_t ldy, const int64_t row[4], int first) {
+    for (int64_t n0 = 0; n0 < N; n0 += 4) {
+        const int8_t *xn = xp + n0 * L;
+        int32_t *yn = y + n0 * ldy;
+        switch (N - n0 < 4 ? N - n0 : 4) {
+        case 1: sdot_tokens(panel, ns, xn, L, 1, yn, ldy, row, first); break;
+        case 2: sdot_tokens(panel, ns, xn, L, 2, yn, ldy, row, first); break;
+        case 3: sdot_tokens(panel, ns, xn, L, 3, yn, ldy, row, first); break;
+        default: sdot_tokens(panel, ns, xn, L, 4, yn, ldy, row, first); break;
+        }
+    }
+}
+
+static BC_TARGET_DOTPROD void gemm_dotprod(const bc_ternary *w, const bc_tl2_geom *g, const int8_t *x, int64_t N,
+                                           int32_t *y, int64_t ldy, int64_t m0, int64_t m1) {
+    int64_t K = w->K, BM = w->BM, BK = w->BK, nb = BM / 32, nK = g->K3 / BK, ng = BK / 24, nK2 = g->K2 / 32;
+    int64_t tc = GEMM_KC / BK < 1 ? 1 : GEMM_KC / BK, L = g->K3 / 3 * 4 + g->K2;
+    int64_t slots = tc * BK / 3 > g->K2 / 4 ? tc * BK / 3 : g->K2 / 4;
+    int8_t *panel = bc_scratch(1, (size_t)(64 * slots)), *xp = bc_scratch(2, (size_t)(N * L));
+    if (!panel || !xp) abort();
+    for (int64_t n = 0; n < N; n++) { /* 4 bytes per triple (the 4th 0), then the tail as it is */
+        int8_t *o = xp + n * L;
+        const int8_t *xn = x + n * K;
+        for (int64_t t = 0; t < g->K3 / 3; t++) o[4 * t] = xn[3 * t], o[4 * t + 1] = xn[3 * t + 1], o[4 * t + 2] = xn[3 * t + 2], o[4 * t + 3] = 0;
+        memcpy(o + g->K3 / 3 * 4, xn + g->K3, (size_t)g->K2);
+    }
+    const uint8_t *d = w->data;
+    for (int64_t iM = m0 / BM; iM * BM < m1; iM++)
+        for (int64_t ib = 0; ib < nb; ib++)
+            for (int h = 0; h < 2; h++) {
+                /* vectors 0, 1: lanes 0..7 = rows 8h + 0..7; vectors 2, 3: rows 16 + 8h + 0..7 (PERM) */
+                int64_t r = iM * BM + ib * 32 + 8 * h, row[4] = {r, r + 4, r + 16, r + 20};
+                int first = 1;
+                for (int64_t iK0 = 0; iK0 < nK; iK0 += tc, first = 0) {
+                    int64_t iK1 = iK0 + tc < nK ? iK0 + tc : nK;
+                    for (int64_t iK = iK0; iK < iK1; iK++)
+                        for (int64_t ig = 0; ig < ng; ig++)
+                            unit_panel_arm(d + g->mag_off + (((iM * nK + iK) * nb + ib) * (BK / 6) + 4 * ig) * 32,
+                                           d + g->sign_off + (((iM * nK + iK) * nb + ib) * ng + ig) * 32, h,
+                                           panel + ((iK - iK0) * ng + ig) * 8 * 64);
+                    panel_tokens(panel, (iK1 - iK0) * BK / 3, xp + iK0 * BK / 3 * 4, L, N, y, ldy, row, first);
+                }
+                if (nK2 == 0) continue;
+                for (int64_t iK2 = 0; iK2 < nK2; iK2++)
+                    for (int64_t iy = 0; iy < 8; iy++)
+                        tail_panel_arm(d + g->tail_off + (((iM * nK2 + iK2) * nb + ib) * 8 + iy) * 32, h, panel + (iK2 * 8 + iy) * 64);
+                panel_tokens(panel, g->K2 / 4, xp + g->K3 / 3 * 4, L, N, y, ldy, row, first);
+            }
+}
+
 void bc_tl2_matmul_dotprod(const bc_ternary *w, const int8_t *x, const int32_t *xsum, int64_t N,
                            int32_t *y, int64_t ldy, int64_t m0, int64_t m1) {
-    bc_tl2_matmul_neon(w, x, xsum, N, y, ldy, m0, m1);
+    if (N < GEMM_MIN_N) {
+        bc_tl2_matmul_neon(w, x, xsum, N, y, ldy, m0, m1);
+        return;
+    }
+    bc_tl2_geom g = bc_tl2_geometry(w);
+    gemm_dotprod(w, &g, x, N, y, ldy, m0, m1);
 }
 
 void bc_tl2_matmul_i8mm(const bc_ternary *w, const int8_t *x, const int32_t *xsum, int64_t N,
                         int32_t *y, int64_t ldy, int64_t m0, int64_t m1) {
-    bc_tl2_matmul_neon(w, x, xsum, N, y, ldy, m0, m1);
+    bc_tl2_matmul_dotprod(w, x, xsum, N, y, ldy, m0, m1);
 }
 #endif /* __aarch64__ */
