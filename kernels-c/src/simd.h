@@ -121,8 +121,9 @@ static inline void bc_lut_zero_neon(bc_lut_acc_neon *a) {
     a->lo0 = a->lo1 = vdupq_n_u16(0);
     a->hi = vdupq_n_s8(0);
 }
-/* the 16 values of planes tlo / thi (16 bytes each) at codes c, lane i to row i of the accumulator;
- * under a byte mask m (0xFF) the lane adds ~v = -v - 1 instead (the caller adds the -1s back) */
+/* adds the values at codes c of the table t (low plane, then high plane, 16 bytes each): lane i to
+ * row i of the accumulator. The masked form adds ~v = -v - 1 where m is 0xFF (TL2's negative
+ * triples; the caller adds the -1s back through bc_lut_flush_neon's corr). */
 static inline void bc_lut_add_neon(bc_lut_acc_neon *a, const uint8_t *t, uint8x16_t c) {
     uint8x16_t lo = vqtbl1q_u8(vld1q_u8(t), c), hi = vqtbl1q_u8(vld1q_u8(t + 16), c);
     a->lo0 = vaddw_u8(a->lo0, vget_low_u8(lo));
