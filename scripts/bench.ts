@@ -700,7 +700,8 @@ async function peersPart(o: Options): Promise<PeersReport | undefined> {
   if (!o.peers) {
     if (o.parts.has("peers")) return none(`asked for, but no peer folder given (--peers DIR or ${PEERS_ENV})`);
     if (!o.parts.has("llamacpp")) return undefined;
-    return none(`not configured (--peers DIR or ${PEERS_ENV}): bitnet.cpp and ik_llama.cpp not measured; llama.cpp measured through node-llama-cpp instead`);
+    return none(`not configured (--peers DIR or ${PEERS_ENV}): bitnet.cpp and ik_llama.cpp not measured; ` +
+      (LLAMACPP_HOST ? "llama.cpp measured through node-llama-cpp instead" : "llama.cpp not measured either (node-llama-cpp is linux-x64 only here)"));
   }
   if (!o.parts.has("peers")) return undefined;
   log(`peers from ${o.peers}: ${o.rounds ?? 3} interleaved round(s)`);
