@@ -714,8 +714,9 @@ static inline __attribute__((always_inline)) BC_TARGET_DOTPROD void sdot_tokens(
         for (int q = 0; q < 4; q++) vst1q_s32(y + n * ldy + row[q], acc[n][q]);
 }
 
-static BC_TARGET_DOTPROD void panel_tokens(const int8_t *panel, int64_t ns, const int8_t *xp, int64_t L, int64_t N,
-                                           int32_t *y, int64_t ldy, const int64_t row[4], int first) {
+static BC_TARGET_DOTPROD void panel_tokens_dotprod(int8_t *panel, int64_t ns, const int8_t *xp, int64_t L, int64_t N,
+                                                   const int8_t *zero, int32_t *y, int64_t ldy, const int64_t row[4], int first) {
+    (void)zero;
     for (int64_t n0 = 0; n0 < N; n0 += 4) {
         const int8_t *xn = xp + n0 * L;
         int32_t *yn = y + n0 * ldy;
@@ -728,13 +729,17 @@ static BC_TARGET_DOTPROD void panel_tokens(const int8_t *panel, int64_t ns, cons
     }
 }
 
-static BC_TARGET_DOTPROD void gemm_dotprod(const bc_ternary *w, const bc_tl2_geom *g, const int8_t *x, int64_t N,
-                                           int32_t *y, int64_t ldy, int64_t m0, int64_t m1) {
+/* the panels of rows [m0, m1) for all N tokens; tokens(...) multiplies one panel with them */
+typedef void (*tokens_fn)(int8_t *panel, int64_t ns, const int8_t *xp, int64_t L, int64_t N, const int8_t *zero,
+                          int32_t *y, int64_t ldy, const int64_t row[4], int first);
+static void gemm_arm(const bc_ternary *w, const bc_tl2_geom *g, const int8_t *x, int64_t N, int32_t *y, int64_t ldy,
+                     int64_t m0, int64_t m1, tokens_fn tokens) {
     int64_t K = w->K, BM = w->BM, BK = w->BK, nb = BM / 32, nK = g->K3 / BK, ng = BK / 24, nK2 = g->K2 / 32;
     int64_t tc = GEMM_KC / BK < 1 ? 1 : GEMM_KC / BK, L = g->K3 / 3 * 4 + g->K2;
     int64_t slots = tc * BK / 3 > g->K2 / 4 ? tc * BK / 3 : g->K2 / 4;
-    int8_t *panel = bc_scratch(1, (size_t)(64 * slots)), *xp = bc_scratch(2, (size_t)(N * L));
+    int8_t *panel = bc_scratch(1, (size_t)(64 * slots)), *xp = bc_scratch(2, (size_t)((N + 1) * L)), *zero = xp + N * L;
     if (!panel || !xp) abort();
+    memset(zero, 0, (size_t)L); /* the partner of an odd token for SMMLA */
     for (int64_t n = 0; n < N; n++) { /* 4 bytes per triple (the 4th 0), then the tail as it is */
         int8_t *o = xp + n * L;
         const int8_t *xn = x + n * K;
@@ -755,13 +760,14 @@ static BC_TARGET_DOTPROD void gemm_dotprod(const bc_ternary *w, const bc_tl2_geo
                             unit_panel_arm(d + g->mag_off + (((iM * nK + iK) * nb + ib) * (BK / 6) + 4 * ig) * 32,
                                            d + g->sign_off + (((iM * nK + iK) * nb + ib) * ng + ig) * 32, h,
                                            panel + ((iK - iK0) * ng + ig) * 8 * 64);
-                    panel_tokens(panel, (iK1 - iK0) * BK / 3, xp + iK0 * BK / 3 * 4, L, N, y, ldy, row, first);
+                    int64_t s0 = iK0 * BK / 3;
+                    tokens(panel, (iK1 - iK0) * BK / 3, xp + s0 * 4, L, N, zero + s0 * 4, y, ldy, row, first);
                 }
                 if (nK2 == 0) continue;
                 for (int64_t iK2 = 0; iK2 < nK2; iK2++)
                     for (int64_t iy = 0; iy < 8; iy++)
                         tail_panel_arm(d + g->tail_off + (((iM * nK2 + iK2) * nb + ib) * 8 + iy) * 32, h, panel + (iK2 * 8 + iy) * 64);
-                panel_tokens(panel, g->K2 / 4, xp + g->K3 / 3 * 4, L, N, y, ldy, row, first);
+                tokens(panel, g->K2 / 4, xp + g->K3 / 3 * 4, L, N, zero + g->K3 / 3 * 4, y, ldy, row, first);
             }
 }
 
@@ -772,11 +778,73 @@ void bc_tl2_matmul_dotprod(const bc_ternary *w, const int8_t *x, const int32_t *
         return;
     }
     bc_tl2_geom g = bc_tl2_geometry(w);
-    gemm_dotprod(w, &g, x, N, y, ldy, m0, m1);
+    gemm_arm(w, &g, x, N, y, ldy, m0, m1, panel_tokens_dotprod);
+}
+
+/* i8mm: slots s, s + 1 of a panel zipped in place into 2 rows x 8 bytes (rows 2p, 2p + 1 of the 16
+ * at + 16p), SMMLA's operand; ns is even (8 triples a unit, 8 slots a tail group) */
+static void zip_panel_arm(int8_t *panel, int64_t ns) {
+    for (int64_t s = 0; s < ns; s += 2) {
+        int8_t *o = panel + s * 64;
+        int32x4_t a[4], b[4];
+        for (int q = 0; q < 4; q++) a[q] = vreinterpretq_s32_s8(vld1q_s8(o + 16 * q)), b[q] = vreinterpretq_s32_s8(vld1q_s8(o + 64 + 16 * q));
+        for (int q = 0; q < 4; q++) {
+            vst1q_s8(o + 32 * q, vreinterpretq_s8_s32(vzip1q_s32(a[q], b[q])));
+            vst1q_s8(o + 32 * q + 16, vreinterpretq_s8_s32(vzip2q_s32(a[q], b[q])));
+        }
+    }
+}
+
+/* np pairs of tokens (xs[2j], xs[2j + 1], 8 bytes a slot pair; the second may be a zero row with ys
+ * NULL) over the zipped panel: rows row[q] .. +3 += (or =, first) the sums */
+static inline __attribute__((always_inline)) BC_TARGET_I8MM void smmla_tokens(const int8_t *panel, int64_t ns,
+        const int8_t *const *xs, int np, int32_t *const *ys, const int64_t row[4], int first) {
+    int32x4_t acc[2][8];
+    for (int j = 0; j < np; j++)
+        for (int p = 0; p < 8; p++) acc[j][p] = vdupq_n_s32(0);
+    for (int64_t s2 = 0; s2 < ns / 2; s2++) {
+        int8x16_t W[8];
+        for (int p = 0; p < 8; p++) W[p] = vld1q_s8(panel + s2 * 128 + 16 * p);
+        for (int j = 0; j < np; j++) {
+            int8x16_t B = vcombine_s8(vld1_s8(xs[2 * j] + 8 * s2), vld1_s8(xs[2 * j + 1] + 8 * s2));
+            for (int p = 0; p < 8; p++) BC_SMMLA(acc[j][p], W[p], B);
+        }
+    }
+    for (int j = 0; j < np; j++) /* acc[j][p] = [row 2p of token a, of b, row 2p + 1 of a, of b] */
+        for (int t = 0; t < 2; t++) {
+            int32_t *yo = ys[2 * j + t];
+            if (!yo) continue;
+            for (int q = 0; q < 4; q++) {
+                int32x4_t v = t ? vuzp2q_s32(acc[j][2 * q], acc[j][2 * q + 1]) : vuzp1q_s32(acc[j][2 * q], acc[j][2 * q + 1]);
+                vst1q_s32(yo + row[q], first ? v : vaddq_s32(v, vld1q_s32(yo + row[q])));
+            }
+        }
+}
+
+static BC_TARGET_I8MM void panel_tokens_i8mm(int8_t *panel, int64_t ns, const int8_t *xp, int64_t L, int64_t N,
+                                             const int8_t *zero, int32_t *y, int64_t ldy, const int64_t row[4], int first) {
+    zip_panel_arm(panel, ns);
+    for (int64_t n0 = 0; n0 < N; n0 += 4) {
+        const int8_t *xs[4];
+        int32_t *ys[4];
+        int nt = N - n0 < 4 ? (int)(N - n0) : 4;
+        for (int t = 0; t < 4; t++) {
+            xs[t] = t < nt ? xp + (n0 + t) * L : zero;
+            ys[t] = t < nt ? y + (n0 + t) * ldy : NULL;
+        }
+        if (nt > 2) smmla_tokens(panel, ns, xs, 2, ys, row, first);
+        else smmla_tokens(panel, ns, xs, 1, ys, row, first);
+    }
 }
 
 void bc_tl2_matmul_i8mm(const bc_ternary *w, const int8_t *x, const int32_t *xsum, int64_t N,
                         int32_t *y, int64_t ldy, int64_t m0, int64_t m1) {
-    bc_tl2_matmul_dotprod(w, x, xsum, N, y, ldy, m0, m1);
+    if (N < GEMM_MIN_N) {
+        bc_tl2_matmul_neon(w, x, xsum, N, y, ldy, m0, m1);
+        return;
+    }
+    bc_tl2_geom g = bc_tl2_geometry(w);
+    gemm_arm(w, &g, x, N, y, ldy, m0, m1, panel_tokens_i8mm);
 }
 #endif /* __aarch64__ */
+
