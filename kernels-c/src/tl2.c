@@ -640,8 +640,8 @@ void bc_tl2_matmul_neon(const bc_ternary *w, const int8_t *x, const int32_t *xsu
  * by one vst4 of the three digit vectors (tbl on the magnitude in the positive and negative digit
  * tables, picked by the sign mask: the scalar decode's values for every nibble) and a zero vector; per
  * 4 tail columns TL1's decode. The activations are padded once per call to the same 4 bytes per
- * triple. Per triple, 16 rows and token: 4 SDOT (48 multiply-adds), 4 tokens per pass. The i8mm path
- * uses it too (SMMLA would need 8 columns per row: not written). */
+ * triple. Per triple, 16 rows and token: 4 SDOT (48 multiply-adds), 4 tokens per pass. i8mm zips
+ * the panel's slots in pairs into 2 rows x 8 bytes for SMMLA against 2 tokens x 8 activations. */
 #define GEMM_MIN_N 4
 #define GEMM_KC 1024
 
