@@ -109,6 +109,8 @@ export interface BenchReport {
   runtime: RuntimeRow[];
   /** bitnet.cpp and ik_llama.cpp in the same run (or why not) */
   peers?: PeersReport;
+  /** parts asked for that cannot run on this machine, and why */
+  skipped?: string[];
   references: Reference[];
   targets: { convert_mb_per_s: number; convert_peak_rss_bytes: number };
   seconds: number;
@@ -160,11 +162,17 @@ const mb = (n: number | undefined): string => (n === undefined ? "–" : `${(n /
 export function machineInfo(): Machine {
   let cpu = cpus()[0]?.model ?? "unknown";
   const flags: Record<string, boolean> = {};
-  const wanted = ["avx2", "avx512f", "avx512bw", "avx512_vnni", "avx_vnni", "amx_int8"];
+  // the extensions the kernels' paths use: x86 "flags", aarch64 "Features" (asimddp = SDOT, i8mm = SMMLA)
+  const arm = process.arch === "arm64";
+  const wanted = arm ? ["asimd", "asimddp", "i8mm", "sve"] : ["avx2", "avx512f", "avx512bw", "avx512_vnni", "avx_vnni", "amx_int8"];
   try {
     const info = readFileSync("/proc/cpuinfo", "utf8");
-    cpu = /^model name\s*:\s*(.+)$/m.exec(info)?.[1]?.trim() ?? cpu;
-    const have = new Set((/^flags\s*:\s*(.+)$/m.exec(info)?.[1] ?? "").split(/\s+/));
+    // aarch64 Linux has no "model name": a board's "Model" line, else the implementer / part ids
+    const part = /^CPU part\s*:\s*(\S+)$/m.exec(info)?.[1];
+    const impl = /^CPU implementer\s*:\s*(\S+)$/m.exec(info)?.[1];
+    cpu = (/^model name\s*:\s*(.+)$/m.exec(info) ?? /^Model\s*:\s*(.+)$/m.exec(info))?.[1]?.trim()
+      ?? (part ? `arm64 (CPU implementer ${impl ?? "?"}, part ${part})` : cpu);
+    const have = new Set((/^(?:flags|Features)\s*:\s*(.+)$/m.exec(info)?.[1] ?? "").split(/\s+/));
     for (const f of wanted) flags[f] = have.has(f);
   } catch {
     // not Linux: leave the flags empty
@@ -189,7 +197,14 @@ export async function measureBandwidth(workDir: string, threads: number, quick: 
   try {
     mkdirSync(workDir, { recursive: true });
     if (!existsSync(bin) || statSync(bin).mtimeMs < statSync(src).mtimeMs) {
-      execFileSync(process.env.CC || "cc", ["-O3", "-march=native", "-pthread", "-o", bin, src], { stdio: ["ignore", "ignore", "pipe"] });
+      // -march=native is x86's spelling; gcc and clang on arm64 take -mcpu=native
+      const native = process.arch === "arm64" ? "-mcpu=native" : "-march=native";
+      const build = (flags: string[]) => execFileSync(process.env.CC || "cc", ["-O3", ...flags, "-pthread", "-o", bin, src], { stdio: ["ignore", "ignore", "pipe"] });
+      try {
+        build([native]);
+      } catch {
+        build([]); // a compiler without that flag (a cross or old one): the plain loop still measures
+      }
     }
     const out = execFileSync(bin, ["-t", String(threads), "-m", quick ? "256" : "1024", "-r", quick ? "5" : "10"], { encoding: "utf8" });
     const j = JSON.parse(out) as Bandwidth & { checksum?: string };
@@ -570,6 +585,7 @@ export function renderMarkdown(r: BenchReport, header: string): string {
   L.push(`- memory: ${(m.memory_bytes / 2 ** 30).toFixed(1)} GiB; kernel: Linux ${m.kernel}; Node ${m.node}${m.cc ? `; cc: ${m.cc}` : ""}`);
   L.push(`- load average (1/5/15 min) at start ${m.loadavg_start.join(" / ")}${m.loadavg_end ? `, at end ${m.loadavg_end.join(" / ")}` : ""}`);
   L.push(`- threads: ${r.threads}; repetitions: ${r.reps} (after one warm-up); pp${r.n_prompt} / tg${r.n_gen}`);
+  for (const why of r.skipped ?? []) L.push(`- ${why}`);
   L.push("");
   L.push(renderTable(r, true).trimEnd());
   L.push("");
@@ -621,6 +637,8 @@ interface Options {
 }
 
 const PARTS = ["membw", "convert", "runtime", "llamacpp", "peers"];
+/** package.json pins @node-llama-cpp/linux-x64 alone: elsewhere the llamacpp part is skipped (and says so) */
+const LLAMACPP_HOST = process.platform === "linux" && process.arch === "x64";
 
 function list<T extends string>(what: string, s: string, valid: readonly string[]): T[] {
   const out = s.split(",").map((x) => x.trim()).filter(Boolean);
@@ -682,7 +700,8 @@ async function peersPart(o: Options): Promise<PeersReport | undefined> {
   if (!o.peers) {
     if (o.parts.has("peers")) return none(`asked for, but no peer folder given (--peers DIR or ${PEERS_ENV})`);
     if (!o.parts.has("llamacpp")) return undefined;
-    return none(`not configured (--peers DIR or ${PEERS_ENV}): bitnet.cpp and ik_llama.cpp not measured; llama.cpp measured through node-llama-cpp instead`);
+    return none(`not configured (--peers DIR or ${PEERS_ENV}): bitnet.cpp and ik_llama.cpp not measured; ` +
+      (LLAMACPP_HOST ? "llama.cpp measured through node-llama-cpp instead" : "llama.cpp not measured either (node-llama-cpp is linux-x64 only here)"));
   }
   if (!o.parts.has("peers")) return undefined;
   log(`peers from ${o.peers}: ${o.rounds ?? 3} interleaved round(s)`);
@@ -758,7 +777,11 @@ export async function runBench(o: Options): Promise<BenchReport> {
         report.runtime.push(row);
       }
     }
-    if (o.parts.has("llamacpp")) {
+    if (o.parts.has("llamacpp") && !LLAMACPP_HOST) {
+      const why = `llamacpp: not run: the project pins node-llama-cpp's prebuilt binary for linux-x64 only (this is ${process.platform}-${process.arch})`;
+      log(why);
+      report.skipped = [...(report.skipped ?? []), why];
+    } else if (o.parts.has("llamacpp")) {
       for (const m of models) {
         if ((m.layout !== "tq2_0" && m.layout !== "tq1_0") || !o.llamaEmbeds.includes(m.embed)) continue;
         log(`llama.cpp (node-llama-cpp) ${m.layout}/${m.embed}: ${o.apis.join(", ")}`);

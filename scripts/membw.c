@@ -1,6 +1,6 @@
 /* membw: sustained memory read bandwidth with N threads (the bound for decode speed).
  *
- *   cc -O3 -march=native -pthread scripts/membw.c -o membw
+ *   cc -O3 -march=native -pthread scripts/membw.c -o membw      (x86; on arm64: -mcpu=native)
  *   ./membw [-t threads] [-m MiB] [-r passes]
  *
  * Allocates one buffer (default 1024 MiB, far larger than any last-level cache), writes it once so every
@@ -17,11 +17,33 @@
 #include <string.h>
 #include <time.h>
 
+/* a barrier of our own: macOS has no pthread_barrier_t */
+typedef struct { pthread_mutex_t m; pthread_cond_t c; unsigned n, waiting, round; } barrier;
+static int barrier_init(barrier *b, const void *attr, unsigned n) {
+    (void)attr;
+    b->n = n;
+    b->waiting = b->round = 0;
+    pthread_mutex_init(&b->m, NULL);
+    return pthread_cond_init(&b->c, NULL);
+}
+static int barrier_wait(barrier *b) {
+    pthread_mutex_lock(&b->m);
+    unsigned round = b->round;
+    if (++b->waiting == b->n) {
+        b->waiting = 0;
+        b->round++;
+        pthread_cond_broadcast(&b->c);
+    } else
+        while (round == b->round) pthread_cond_wait(&b->c, &b->m);
+    pthread_mutex_unlock(&b->m);
+    return 0;
+}
+
 typedef struct {
     const uint64_t *p;
     size_t n; /* uint64 words */
     int passes;
-    pthread_barrier_t *bar;
+    barrier *bar;
     double *times; /* written by thread 0 */
     uint64_t sink;
 } job;
@@ -47,10 +69,10 @@ static void *worker(void *arg) {
     job *j = arg;
     uint64_t s = 0;
     for (int r = 0; r < j->passes; r++) {
-        pthread_barrier_wait(j->bar);
+        barrier_wait(j->bar);
         double t0 = j->times ? now() : 0;
         s += sweep(j->p, j->n);
-        pthread_barrier_wait(j->bar);
+        barrier_wait(j->bar);
         if (j->times) j->times[r] = now() - t0;
     }
     j->sink = s;
@@ -87,8 +109,8 @@ int main(int argc, char **argv) {
     }
     for (size_t i = 0; i < words; i++) buf[i] = i * 0x9e3779b97f4a7c15ULL;
 
-    pthread_barrier_t bar;
-    pthread_barrier_init(&bar, NULL, (unsigned)threads);
+    barrier bar;
+    barrier_init(&bar, NULL, (unsigned)threads);
     double *times = calloc((size_t)passes, sizeof(double));
     job *jobs = calloc((size_t)threads, sizeof(job));
     pthread_t *tid = calloc((size_t)threads, sizeof(pthread_t));

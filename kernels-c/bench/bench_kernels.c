@@ -1,14 +1,15 @@
 /* Kernel microbenchmark (not part of the runtime build). Build and run from the repository root:
  *   cc -O2 -pthread -Ikernels-c/src -o /tmp/bench_kernels kernels-c/bench/bench_kernels.c \
- *      kernels-c/src/kernels.c kernels-c/src/tq1_0.c kernels-c/src/tq2_0.c kernels-c/src/i2_s.c \
- *      kernels-c/src/tl1.c kernels-c/src/tl2.c -lm
- *   /tmp/bench_kernels [-l tq1_0,tq2_0,i2_s,tl1,tl2] [-i scalar,avx2,avx512] [-t threads] [-n 512]
+ *      kernels-c/src/{kernels,isa,scratch,gemm,gemv_2bit,tq1_0,tq2_0,i2_s,tl1,tl2}.c -lm
+ *   /tmp/bench_kernels [-l tq1_0,tq2_0,i2_s,tl1,tl2] [-i scalar,avx2,...] [-t threads] [-n 512]
  *                      [-s seconds] [--model] [--shapes] [--cpu]
  * --shapes (default): each BitNet 2B-4T shape alone (weights hot in L2/L3): N=1 GB/s of weight bytes,
  *                     N=n GOPS (2*M*K*N / s) and tokens/s for that one matrix.
  * --model: one decode token over 30 layers x 7 matrices (~520 MB of I2_S, weights streamed from
  *          DRAM), reported as GB/s and tokens/s; and prefill of n tokens over one layer's 7
  *          matrices, reported as tokens/s extrapolated to 30 layers (matmuls only).
+ * -i: the paths to time, of those this CPU runs (x86: scalar, avx2, avx512; aarch64: scalar, neon,
+ * dotprod, i8mm); default all but scalar.
  * Threads split rows at bc_row_granule multiples, as the runtime does. */
 #define _GNU_SOURCE
 #include "kernels.h"
@@ -142,7 +143,10 @@ static void run_jobs(void) {
 static const char *LN[] = {"tq1_0", "tq2_0", "i2_s", "tl1", "tl2"};
 
 int main(int argc, char **argv) {
-    int lay_on[BC_LAYOUT_COUNT] = {1, 1, 1, 1, 1}, isa_on[3] = {0, 1, 1}, model = 0;
+    int lay_on[BC_LAYOUT_COUNT] = {1, 1, 1, 1, 1}, isa_on[BC_ISA_COUNT] = {0}, model = 0;
+    bc_isa cpu[BC_ISA_COUNT];
+    int ncpu = bc_cpu_isas(cpu);
+    for (int i = 1; i < ncpu; i++) isa_on[cpu[i]] = 1;
     int64_t NP = 512;
     double secs = 0.3;
     for (int i = 1; i < argc; i++) {
@@ -157,10 +161,17 @@ int main(int argc, char **argv) {
             for (int l = 0; l < BC_LAYOUT_COUNT; l++) lay_on[l] = strstr(s, LN[l]) != NULL;
             if (strstr(s, "tl1") && !strstr(s, "tl2")) lay_on[BC_LAYOUT_TL2] = 0;
         } else if (!strcmp(argv[i], "-i") && i + 1 < argc) {
-            const char *s = argv[++i];
-            isa_on[0] = strstr(s, "scalar") != NULL;
-            isa_on[1] = strstr(s, "avx2") != NULL;
-            isa_on[2] = strstr(s, "avx512") != NULL;
+            char list[128];
+            snprintf(list, sizeof list, "%s", argv[++i]);
+            memset(isa_on, 0, sizeof isa_on);
+            for (char *name = strtok(list, ","); name; name = strtok(NULL, ",")) {
+                bc_isa isa;
+                if (!bc_parse_isa(name, &isa) || bc_usable_isa(isa) != isa) {
+                    fprintf(stderr, "-i %s: not a path this CPU runs\n", name);
+                    return 2;
+                }
+                isa_on[isa] = 1;
+            }
         } else {
             fprintf(stderr, "usage: see the comment at the top of bench_kernels.c\n");
             return 2;
@@ -185,7 +196,8 @@ int main(int argc, char **argv) {
             if (!lay_on[l]) continue;
             for (int s = 0; s < 4; s++) {
                 bc_ternary w = make((bc_layout)l, MK[s][0], MK[s][1]);
-                for (int isa = 0; isa <= (int)best; isa++) {
+                for (int ii = 0; ii < ncpu; ii++) {
+                    int isa = cpu[ii];
                     if (!isa_on[isa]) continue;
                     job j1 = {&w, x, xsum, 1, y, (bc_isa)isa};
                     jobs = &j1;
@@ -196,7 +208,7 @@ int main(int argc, char **argv) {
                     do { run_jobs(); reps++; } while ((t = now() - t0) < secs / 2);
                     double t1 = t / reps;
                     double tn = 0;
-                    if (isa > 0 || MK[s][0] * MK[s][1] * NP < 2e9) {
+                    if (isa != BC_ISA_SCALAR || MK[s][0] * MK[s][1] * NP < 2e9) {
                         job jn = {&w, x, xsum, NP, y, (bc_isa)isa};
                         jobs = &jn;
                         run_jobs();
@@ -224,7 +236,8 @@ int main(int argc, char **argv) {
             size_t total = 0;
             for (int i = 0; i < 7 * nl; i++) { ws[i] = make((bc_layout)l, LM[i % 7][0], LM[i % 7][1]); total += ws[i].nbytes; }
             job *js = malloc(sizeof(job) * 7 * nl);
-            for (int isa = 0; isa <= (int)best; isa++) {
+            for (int ii = 0; ii < ncpu; ii++) {
+                int isa = cpu[ii];
                 if (!isa_on[isa]) continue;
                 for (int i = 0; i < 7 * nl; i++) js[i] = (job){&ws[i], x, xsum, 1, y, (bc_isa)isa};
                 jobs = js;

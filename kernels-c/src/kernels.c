@@ -32,8 +32,8 @@ static const struct {
     [BC_LAYOUT_TQ1_0] = ROW(tq1_0, ARM_SCALAR),
     [BC_LAYOUT_TQ2_0] = ROW(tq2_0, ARM_SCALAR),
     [BC_LAYOUT_I2_S] = ROW(i2_s, ARM_SCALAR),
-    [BC_LAYOUT_TL1] = ROW(tl1, ARM_SCALAR),
-    [BC_LAYOUT_TL2] = ROW(tl2, ARM_SCALAR),
+    [BC_LAYOUT_TL1] = ROW(tl1, ARM_KERNELS),
+    [BC_LAYOUT_TL2] = ROW(tl2, ARM_KERNELS),
 };
 
 int64_t bc_row_granule(const bc_ternary *w) {

@@ -109,6 +109,64 @@ static BC_TARGET_AVX2 inline __m256i bc_lut_pair(int8_t x0, int8_t x1) {
 }
 #endif
 
+#if defined(__aarch64__)
+/* NEON table lookup (TL1, TL2). A table holds the 16 int16 sums v[i] a 4-bit code i can stand for, as
+ * a low-byte plane (unsigned) and a high-byte plane (signed: v = 256*hi + lo). vqtbl1q_u8 looks up 16
+ * codes in each plane; the low bytes are widened into uint16 sums, the high bytes summed as int8 (they
+ * are small: |v| <= 640, so |hi| <= 3), and bc_lut_flush_neon rebuilds the exact int32 sums. This costs
+ * 2 tbl + 2 uaddw + 1 add per 16 codes per token, one fewer than zipping the planes to int16. */
+typedef struct { uint16x8_t lo0, lo1; int8x16_t hi; } bc_lut_acc_neon;
+
+static inline void bc_lut_zero_neon(bc_lut_acc_neon *a) {
+    a->lo0 = a->lo1 = vdupq_n_u16(0);
+    a->hi = vdupq_n_s8(0);
+}
+/* adds the values at codes c of the table t (low plane, then high plane, 16 bytes each): lane i to
+ * row i of the accumulator. The masked form adds ~v = -v - 1 where m is 0xFF (TL2's negative
+ * triples; the caller adds the -1s back through bc_lut_flush_neon's corr). */
+static inline void bc_lut_add_neon(bc_lut_acc_neon *a, const uint8_t *t, uint8x16_t c) {
+    uint8x16_t lo = vqtbl1q_u8(vld1q_u8(t), c), hi = vqtbl1q_u8(vld1q_u8(t + 16), c);
+    a->lo0 = vaddw_u8(a->lo0, vget_low_u8(lo));
+    a->lo1 = vaddw_high_u8(a->lo1, lo);
+    a->hi = vaddq_s8(a->hi, vreinterpretq_s8_u8(hi));
+}
+static inline void bc_lut_add_masked_neon(bc_lut_acc_neon *a, const uint8_t *t, uint8x16_t c, uint8x16_t m) {
+    uint8x16_t lo = veorq_u8(vqtbl1q_u8(vld1q_u8(t), c), m), hi = veorq_u8(vqtbl1q_u8(vld1q_u8(t + 16), c), m);
+    a->lo0 = vaddw_u8(a->lo0, vget_low_u8(lo));
+    a->lo1 = vaddw_high_u8(a->lo1, lo);
+    a->hi = vaddq_s8(a->hi, vreinterpretq_s8_u8(hi));
+}
+/* ra[0..7] += lanes 0..7, rb[0..7] += lanes 8..15 (plus corr per lane), then zero the accumulator */
+static inline void bc_lut_flush_neon(bc_lut_acc_neon *a, int8x16_t corr, int32_t *ra, int32_t *rb) {
+    int16x8_t h0 = vmovl_s8(vget_low_s8(a->hi)), h1 = vmovl_high_s8(a->hi);
+    int16x8_t c0 = vmovl_s8(vget_low_s8(corr)), c1 = vmovl_high_s8(corr);
+    int32x4_t s;
+    s = vaddq_s32(vshll_n_s16(vget_low_s16(h0), 8), vreinterpretq_s32_u32(vmovl_u16(vget_low_u16(a->lo0))));
+    vst1q_s32(ra, vaddq_s32(vld1q_s32(ra), vaddw_s16(s, vget_low_s16(c0))));
+    s = vaddq_s32(vshll_high_n_s16(h0, 8), vreinterpretq_s32_u32(vmovl_high_u16(a->lo0)));
+    vst1q_s32(ra + 4, vaddq_s32(vld1q_s32(ra + 4), vaddw_high_s16(s, c0)));
+    s = vaddq_s32(vshll_n_s16(vget_low_s16(h1), 8), vreinterpretq_s32_u32(vmovl_u16(vget_low_u16(a->lo1))));
+    vst1q_s32(rb, vaddq_s32(vld1q_s32(rb), vaddw_s16(s, vget_low_s16(c1))));
+    s = vaddq_s32(vshll_high_n_s16(h1, 8), vreinterpretq_s32_u32(vmovl_high_u16(a->lo1)));
+    vst1q_s32(rb + 4, vaddq_s32(vld1q_s32(rb + 4), vaddw_high_s16(s, c1)));
+    bc_lut_zero_neon(a);
+}
+/* the two planes (32 bytes at o) of the int16 values v[0..7] (a), v[8..15] (b) */
+static inline void bc_lut_planes_neon(int16x8_t a, int16x8_t b, uint8_t *o) {
+    vst1q_u8(o, vuzp1q_u8(vreinterpretq_u8_s16(a), vreinterpretq_u8_s16(b)));
+    vst1q_u8(o + 16, vuzp2q_u8(vreinterpretq_u8_s16(a), vreinterpretq_u8_s16(b)));
+}
+/* planes of the pair code i = 3*(T0+1) + (T1+1): (i/3 - 1) * x0 + (i%3 - 1) * x1, also for the codes
+ * 9..15 valid data never holds (the scalar decode's arithmetic) */
+static inline void bc_lut_pair_neon(int8_t x0, int8_t x1, uint8_t *o) {
+    static const int16_t F0[16] = {-1, -1, -1, 0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3, 4};
+    static const int16_t F1[16] = {-1, 0, 1, -1, 0, 1, -1, 0, 1, -1, 0, 1, -1, 0, 1, -1};
+    int16x8_t a = vmlaq_n_s16(vmulq_n_s16(vld1q_s16(F0), x0), vld1q_s16(F1), x1);
+    int16x8_t b = vmlaq_n_s16(vmulq_n_s16(vld1q_s16(F0 + 8), x0), vld1q_s16(F1 + 8), x1);
+    bc_lut_planes_neon(a, b, o);
+}
+#endif
+
 /* TL2 byte-stream geometry (formats/tl2.md). */
 typedef struct { int64_t K3, K2, mag_off, sign_off, tail_off, end; } bc_tl2_geom;
 bc_tl2_geom bc_tl2_geometry(const bc_ternary *w);

@@ -255,3 +255,290 @@ void bc_tl1_matmul_avx2(const bc_ternary *w, const int8_t *x, const int32_t *xsu
     bc_gemm_avx2(w, panel_avx2, tl1_kc(w), w->K, x, xsum, N, y, ldy, m0, m1);
 }
 #endif /* __x86_64__ */
+
+#if defined(__aarch64__)
+/* ---------------- ARM ----------------
+ * Table lookup, what TL1 was made for. A 16-byte vector of a sub-block is 16 rows x 4 neighbouring
+ * weights (fixed iy, ir, ip); its high nibbles are the codes of columns (k, k+1), its low nibbles of
+ * (k+2, k+3). Per token, each group of 4 columns g = k/4 has 64 bytes of tables: the pair (k, k+1)'s
+ * low and high planes, then (k+2, k+3)'s (bc_lut_pair_neon). Per 16 weight bytes and token: 4 tbl,
+ * 4 uaddw, 2 add, against 2 shifts/ands shared by all tokens of a pass. Up to LUT_TOKENS tokens share
+ * one pass over the weights; a thread builds a batch's tables once (bc_lut_tables' cache) and the
+ * q/k/v or gate/up matmuls and every row unit of the thread reuse them. */
+#define LUT_GROUP_NEON 64   /* table bytes per 4 columns per token */
+#define LUT_TOKENS 4        /* tokens per pass over the weights */
+#define LUT_CHUNK 16        /* tokens per set of tables */
+
+/* bytes of the sub-block (iM, iK, ib): BK/by groups of 64 bytes */
+static inline const uint8_t *tl1_sub_arm(const bc_ternary *w, int64_t iM, int64_t iK, int64_t ib) {
+    return w->data + ((iM * (w->K / w->BK) + iK) * (w->BM / w->bm) + ib) * (w->BK / (256 / w->bm)) * 64;
+}
+
+static void lut_tables_neon(const int8_t *x, int64_t K, uint8_t *tab) {
+    for (int64_t g = 0; g < K / 4; g++) {
+        bc_lut_pair_neon(x[4 * g], x[4 * g + 1], tab + g * LUT_GROUP_NEON);
+        bc_lut_pair_neon(x[4 * g + 2], x[4 * g + 3], tab + g * LUT_GROUP_NEON + 32);
+    }
+}
+
+/* the tables of the N tokens x, token n's at + n * K/4 * 64 (built unless this thread holds them) */
+static const uint8_t *batch_tables_neon(const bc_ternary *w, const int8_t *x, int64_t N) {
+    int fresh;
+    size_t per = (size_t)(w->K / 4) * LUT_GROUP_NEON;
+    uint8_t *tab = bc_lut_tables(x, N * w->K, (int64_t)BC_LAYOUT_TL1 << 32, per * (size_t)N, &fresh);
+    if (!tab) abort();
+    if (fresh)
+        for (int64_t n = 0; n < N; n++) lut_tables_neon(x + n * w->K, w->K, tab + (size_t)n * per);
+    return tab;
+}
+
+/* Rows ir*16 .. +15 of sub-block (iM, iK, ib) for nt tokens: acc[n*BM + row in tile] += sums.
+ * A row group gets 2 * by/4 <= 4 lookups per iy, |hi| <= 3: flushing every 8 iy keeps the int8 high
+ * sums within 96 and the uint16 low sums within 8160. */
+static inline __attribute__((always_inline)) void rowgroup_neon(const bc_ternary *w, const uint8_t *sub, int64_t ir,
+                                                                const uint8_t *tab, size_t tstride, int64_t g0,
+                                                                int nt, int32_t *acc, int64_t row) {
+    int64_t bm = w->bm, by = 256 / bm, nip = by / 4, niy = w->BK / by;
+    const uint8x16_t nib = vdupq_n_u8(0x0F);
+    const int8x16_t zero = vdupq_n_s8(0);
+    bc_lut_acc_neon a[LUT_TOKENS];
+    for (int n = 0; n < nt; n++) bc_lut_zero_neon(&a[n]);
+    for (int64_t iy = 0; iy < niy; iy++) {
+        for (int64_t ip = 0; ip < nip; ip++) {
+            uint8x16_t Z = vld1q_u8(sub + iy * 64 + (ir * nip + ip) * 16);
+            uint8x16_t ch = vshrq_n_u8(Z, 4), cl = vandq_u8(Z, nib);
+            const uint8_t *t = tab + (g0 + iy * nip + ip) * LUT_GROUP_NEON;
+            for (int n = 0; n < nt; n++) {
+                bc_lut_add_neon(&a[n], t + n * tstride, ch);
+                bc_lut_add_neon(&a[n], t + n * tstride + 32, cl);
+            }
+        }
+        if (iy % 8 == 7 || iy == niy - 1)
+            for (int n = 0; n < nt; n++) bc_lut_flush_neon(&a[n], zero, acc + n * w->BM + row, acc + n * w->BM + row + 8);
+    }
+}
+
+static void lut_matmul_neon(const bc_ternary *w, const uint8_t *tab, int64_t N, int32_t *y, int64_t ldy,
+                            int64_t m0, int64_t m1) {
+    int64_t BM = w->BM, BK = w->BK, bm = w->bm, nK = w->K / BK, nb = BM / bm;
+    size_t tstride = (size_t)(w->K / 4) * LUT_GROUP_NEON;
+    int32_t *acc = bc_scratch(3, sizeof(int32_t) * (size_t)(BM * LUT_TOKENS));
+    if (!acc) abort();
+    for (int64_t iM = m0 / BM; iM * BM < m1; iM++)
+        for (int64_t n0 = 0; n0 < N; n0 += LUT_TOKENS) {
+            int nt = N - n0 < LUT_TOKENS ? (int)(N - n0) : LUT_TOKENS;
+            const uint8_t *tn = tab + (size_t)n0 * tstride;
+            memset(acc, 0, sizeof(int32_t) * (size_t)(BM * nt));
+            for (int64_t iK = 0; iK < nK; iK++)
+                for (int64_t ib = 0; ib < nb; ib++) {
+                    const uint8_t *sub = tl1_sub_arm(w, iM, iK, ib);
+                    for (int64_t ir = 0; ir < bm / 16; ir++) {
+                        int64_t row = ib * bm + ir * 16, g0 = iK * BK / 4;
+                        switch (nt) { /* one specialised copy per token count */
+                        case 1: rowgroup_neon(w, sub, ir, tn, tstride, g0, 1, acc, row); break;
+                        case 2: rowgroup_neon(w, sub, ir, tn, tstride, g0, 2, acc, row); break;
+                        case 3: rowgroup_neon(w, sub, ir, tn, tstride, g0, 3, acc, row); break;
+                        default: rowgroup_neon(w, sub, ir, tn, tstride, g0, 4, acc, row); break;
+                        }
+                    }
+                }
+            for (int n = 0; n < nt; n++) memcpy(y + (n0 + n) * ldy + iM * BM, acc + n * BM, sizeof(int32_t) * (size_t)BM);
+        }
+}
+
+void bc_tl1_matmul_neon(const bc_ternary *w, const int8_t *x, const int32_t *xsum, int64_t N,
+                        int32_t *y, int64_t ldy, int64_t m0, int64_t m1) {
+    (void)xsum;
+    /* tables are 16 bytes per activation byte: a long batch goes LUT_CHUNK tokens at a time */
+    for (int64_t n0 = 0; n0 < N; n0 += LUT_CHUNK) {
+        int64_t nc = N - n0 < LUT_CHUNK ? N - n0 : LUT_CHUNK;
+        lut_matmul_neon(w, batch_tables_neon(w, x + n0 * w->K, nc), nc, y + n0 * ldy, ldy, m0, m1);
+    }
+}
+
+/* ---- dotprod / i8mm: the batched GEMM (N >= GEMM_MIN_N) decodes to int8 and multiplies ----
+ * A row group (16 rows of one sub-block) is decoded chunk by chunk into a panel in L1: per 4 columns
+ * four vectors of 4 rows x 4 weights (T values, exact for every nibble as the scalar decode), which
+ * are SDOT's operands as they stand (acc[row] += dot4(weights, broadcast x[n][k..k+3])); i8mm zips two
+ * of them into 2 rows x 8 weights for SMMLA against 2 tokens x 8 activations. The panel then serves
+ * every token of the batch, 4 per pass: per 16 weight bytes and token, 4 SDOT (or 2 SMMLA), and the
+ * decode (2 shifts, 4 tbl, 8 zips) once per row group for all tokens. Below GEMM_MIN_N tokens the
+ * table lookup above costs fewer instructions per weight. */
+#define GEMM_MIN_N 4
+#define GEMM_KC 1024 /* columns per panel: 16 KB */
+
+static inline void decode16_arm(const uint8_t *z, int8x16_t div, int8x16_t mod, int8x16_t W[4]) {
+    uint8x16_t Z = vld1q_u8(z), ch = vshrq_n_u8(Z, 4), cl = vandq_u8(Z, vdupq_n_u8(0x0F));
+    int8x16_t A = vqtbl1q_s8(div, ch), B = vqtbl1q_s8(mod, ch), C = vqtbl1q_s8(div, cl), D = vqtbl1q_s8(mod, cl);
+    int16x8_t ab0 = vreinterpretq_s16_s8(vzip1q_s8(A, B)), ab1 = vreinterpretq_s16_s8(vzip2q_s8(A, B));
+    int16x8_t cd0 = vreinterpretq_s16_s8(vzip1q_s8(C, D)), cd1 = vreinterpretq_s16_s8(vzip2q_s8(C, D));
+    W[0] = vreinterpretq_s8_s16(vzip1q_s16(ab0, cd0));
+    W[1] = vreinterpretq_s8_s16(vzip2q_s16(ab0, cd0));
+    W[2] = vreinterpretq_s8_s16(vzip1q_s16(ab1, cd1));
+    W[3] = vreinterpretq_s8_s16(vzip2q_s16(ab1, cd1));
+}
+
+/* rows row0 .. +15 of the tile (ib, ir), columns [k0, k0 + kc) (whole tiles BK): panel[k/4 * 64 + 16q]
+ * = rows 4q..4q+3 x columns k..k+3; with pairs, zipped to panel[k/8 * 128 + 16p] = rows 2p, 2p+1 x 8 */
+static void panel_arm(const bc_ternary *w, int64_t iM, int64_t ib, int64_t ir, int64_t k0, int64_t kc, int pairs,
+                      int8_t *panel) {
+    static const int8_t D3[16] = {-1, -1, -1, 0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3, 4};
+    static const int8_t M3[16] = {-1, 0, 1, -1, 0, 1, -1, 0, 1, -1, 0, 1, -1, 0, 1, -1};
+    const int8x16_t div = vld1q_s8(D3), mod = vld1q_s8(M3);
+    int64_t BK = w->BK, by = 256 / w->bm, nip = by / 4;
+    for (int64_t iK = k0 / BK; iK < (k0 + kc) / BK; iK++) {
+        const uint8_t *sub = tl1_sub_arm(w, iM, iK, ib);
+        for (int64_t iy = 0; iy < BK / by; iy++)
+            for (int64_t ip = 0; ip < nip; ip++) {
+                int64_t k = iK * BK + iy * by + 4 * ip - k0;
+                int8x16_t W[4];
+                decode16_arm(sub + iy * 64 + (ir * nip + ip) * 16, div, mod, W);
+                if (!pairs) {
+                    for (int q = 0; q < 4; q++) vst1q_s8(panel + k / 4 * 64 + 16 * q, W[q]);
+                    continue;
+                }
+                /* columns k % 8 == 0 park in the first half of their 8-column block, k % 8 == 4 zip */
+                int8_t *o = panel + k / 8 * 128;
+                if (k % 8 == 0) {
+                    for (int q = 0; q < 4; q++) vst1q_s8(o + 16 * q, W[q]);
+                } else
+                    for (int q = 3; q >= 0; q--) {
+                        int32x4_t lo = vreinterpretq_s32_s8(vld1q_s8(o + 16 * q)), hi = vreinterpretq_s32_s8(W[q]);
+                        vst1q_s8(o + 32 * q, vreinterpretq_s8_s32(vzip1q_s32(lo, hi)));
+                        vst1q_s8(o + 32 * q + 16, vreinterpretq_s8_s32(vzip2q_s32(lo, hi)));
+                    }
+            }
+    }
+}
+
+static inline int32x4_t bcast4(const int8_t *p) {
+    int32_t v;
+    memcpy(&v, p, 4);
+    return vdupq_n_s32(v);
+}
+
+/* y rows row0..+15 of nt tokens (x, y already offset to the first) += (or =, first) the panel's sums */
+static inline __attribute__((always_inline)) BC_TARGET_DOTPROD void sdot_tokens(const int8_t *panel, int64_t kc,
+        const int8_t *x, int64_t K, int nt, int32_t *y, int64_t ldy, int first) {
+    int32x4_t acc[4][4];
+    for (int n = 0; n < nt; n++)
+        for (int q = 0; q < 4; q++) acc[n][q] = first ? vdupq_n_s32(0) : vld1q_s32(y + n * ldy + 4 * q);
+    for (int64_t k4 = 0; k4 < kc / 4; k4++) {
+        int8x16_t W0 = vld1q_s8(panel + k4 * 64), W1 = vld1q_s8(panel + k4 * 64 + 16);
+        int8x16_t W2 = vld1q_s8(panel + k4 * 64 + 32), W3 = vld1q_s8(panel + k4 * 64 + 48);
+        for (int n = 0; n < nt; n++) {
+            int8x16_t xv = vreinterpretq_s8_s32(bcast4(x + n * K + 4 * k4));
+            BC_SDOT(acc[n][0], W0, xv);
+            BC_SDOT(acc[n][1], W1, xv);
+            BC_SDOT(acc[n][2], W2, xv);
+            BC_SDOT(acc[n][3], W3, xv);
+        }
+    }
+    for (int n = 0; n < nt; n++)
+        for (int q = 0; q < 4; q++) vst1q_s32(y + n * ldy + 4 * q, acc[n][q]);
+}
+
+/* the same with SMMLA for np pairs of tokens (xs[2j], xs[2j+1]: 8-byte loads at + k); a pair's
+ * second token may be a zero row (ys NULL: not stored) */
+static inline __attribute__((always_inline)) BC_TARGET_I8MM void smmla_tokens(const int8_t *panel, int64_t kc,
+        const int8_t *const *xs, int np, int32_t *const *ys, int first) {
+    int32x4_t acc[2][8];
+    for (int j = 0; j < np; j++)
+        for (int p = 0; p < 8; p++) acc[j][p] = vdupq_n_s32(0);
+    for (int64_t k8 = 0; k8 < kc / 8; k8++) {
+        int8x16_t W[8];
+        for (int p = 0; p < 8; p++) W[p] = vld1q_s8(panel + k8 * 128 + 16 * p);
+        for (int j = 0; j < np; j++) {
+            int8x16_t B = vcombine_s8(vld1_s8(xs[2 * j] + 8 * k8), vld1_s8(xs[2 * j + 1] + 8 * k8));
+            for (int p = 0; p < 8; p++) BC_SMMLA(acc[j][p], W[p], B);
+        }
+    }
+    /* acc[j][p] = [row 2p of token a, of b, row 2p+1 of a, of b] */
+    for (int j = 0; j < np; j++)
+        for (int t = 0; t < 2; t++) {
+            int32_t *yo = ys[2 * j + t];
+            if (!yo) continue;
+            for (int q = 0; q < 4; q++) {
+                int32x4_t v = t ? vuzp2q_s32(acc[j][2 * q], acc[j][2 * q + 1]) : vuzp1q_s32(acc[j][2 * q], acc[j][2 * q + 1]);
+                vst1q_s32(yo + 4 * q, first ? v : vaddq_s32(v, vld1q_s32(yo + 4 * q)));
+            }
+        }
+}
+
+static int64_t gemm_kc(const bc_ternary *w) {
+    int64_t n = GEMM_KC / w->BK;
+    return w->BK * (n < 1 ? 1 : n);
+}
+
+static BC_TARGET_DOTPROD void gemm_dotprod(const bc_ternary *w, const int8_t *x, int64_t N, int32_t *y, int64_t ldy,
+                                           int64_t m0, int64_t m1) {
+    int64_t K = w->K, BM = w->BM, bm = w->bm, kcmax = gemm_kc(w);
+    int8_t *panel = bc_scratch(1, (size_t)(16 * kcmax));
+    if (!panel) abort();
+    for (int64_t m = m0; m < m1; m += 16) {
+        int64_t iM = m / BM, ib = (m % BM) / bm, ir = (m % bm) / 16;
+        for (int64_t k0 = 0; k0 < K; k0 += kcmax) {
+            int64_t kc = K - k0 < kcmax ? K - k0 : kcmax;
+            panel_arm(w, iM, ib, ir, k0, kc, 0, panel);
+            for (int64_t n0 = 0; n0 < N; n0 += 4) {
+                const int8_t *xn = x + n0 * K + k0;
+                int32_t *yn = y + n0 * ldy + m;
+                switch (N - n0 < 4 ? N - n0 : 4) {
+                case 1: sdot_tokens(panel, kc, xn, K, 1, yn, ldy, k0 == 0); break;
+                case 2: sdot_tokens(panel, kc, xn, K, 2, yn, ldy, k0 == 0); break;
+                case 3: sdot_tokens(panel, kc, xn, K, 3, yn, ldy, k0 == 0); break;
+                default: sdot_tokens(panel, kc, xn, K, 4, yn, ldy, k0 == 0); break;
+                }
+            }
+        }
+    }
+}
+
+static BC_TARGET_I8MM void gemm_i8mm(const bc_ternary *w, const int8_t *x, int64_t N, int32_t *y, int64_t ldy,
+                                     int64_t m0, int64_t m1) {
+    int64_t K = w->K, BM = w->BM, bm = w->bm, kcmax = gemm_kc(w);
+    int8_t *panel = bc_scratch(1, (size_t)(16 * kcmax)), *zero = bc_scratch(2, (size_t)K);
+    if (!panel || !zero) abort();
+    memset(zero, 0, (size_t)K);
+    for (int64_t m = m0; m < m1; m += 16) {
+        int64_t iM = m / BM, ib = (m % BM) / bm, ir = (m % bm) / 16;
+        for (int64_t k0 = 0; k0 < K; k0 += kcmax) {
+            int64_t kc = K - k0 < kcmax ? K - k0 : kcmax;
+            panel_arm(w, iM, ib, ir, k0, kc, 1, panel);
+            for (int64_t n0 = 0; n0 < N; n0 += 4) {
+                const int8_t *xs[4];
+                int32_t *ys[4];
+                int nt = N - n0 < 4 ? (int)(N - n0) : 4;
+                for (int t = 0; t < 4; t++) {
+                    xs[t] = t < nt ? x + (n0 + t) * K + k0 : zero;
+                    ys[t] = t < nt ? y + (n0 + t) * ldy + m : NULL;
+                }
+                if (nt > 2) smmla_tokens(panel, kc, xs, 2, ys, k0 == 0);
+                else smmla_tokens(panel, kc, xs, 1, ys, k0 == 0);
+            }
+        }
+    }
+}
+
+void bc_tl1_matmul_dotprod(const bc_ternary *w, const int8_t *x, const int32_t *xsum, int64_t N,
+                           int32_t *y, int64_t ldy, int64_t m0, int64_t m1) {
+    if (N < GEMM_MIN_N) {
+        bc_tl1_matmul_neon(w, x, xsum, N, y, ldy, m0, m1);
+        return;
+    }
+    gemm_dotprod(w, x, N, y, ldy, m0, m1);
+}
+
+void bc_tl1_matmul_i8mm(const bc_ternary *w, const int8_t *x, const int32_t *xsum, int64_t N,
+                        int32_t *y, int64_t ldy, int64_t m0, int64_t m1) {
+    if (N < GEMM_MIN_N) {
+        bc_tl1_matmul_neon(w, x, xsum, N, y, ldy, m0, m1);
+        return;
+    }
+    if (w->BK % 8) { /* SMMLA takes 8 columns at a time; a panel chunk is whole tiles */
+        gemm_dotprod(w, x, N, y, ldy, m0, m1);
+        return;
+    }
+    gemm_i8mm(w, x, N, y, ldy, m0, m1);
+}
+#endif /* __aarch64__ */

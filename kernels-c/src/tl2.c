@@ -487,3 +487,364 @@ void bc_tl2_matmul_avx2(const bc_ternary *w, const int8_t *x, const int32_t *xsu
     bc_gemm_avx2(w, panel_avx2, tl2_kc(w), g.K3, x, xsum, N, y, ldy, m0, m1);
 }
 #endif /* __x86_64__ */
+
+#if defined(__aarch64__)
+/* ---------------- ARM ----------------
+ * Table lookup, as TL2 was designed for. Per token, triple t (columns 3t..3t+2) has the planes of the
+ * 16 sums v[mag] = sum_d (digit_d(13 + mag) - 1) * x[3t + d] (the scalar decode's arithmetic for a
+ * positive triple), 32 bytes; the two-weight tail's pairs follow, TL1's pair tables. A unit's 16-byte
+ * half h of a magnitude group is 16 rows (p order: lanes 0..7 = rows 8h + 0..7, lanes 8..15 = rows
+ * 16 + 8h + 0..7 of the 32-row chunk) of one triple in each nibble. The sign is a byte mask m from the
+ * unit's words (vtst): the looked-up planes are xor-ed with it, which adds ~v = -v - 1 for a negative
+ * triple, and the -1s come back as one count per row shared by all tokens (corr). Per 16 rows x 1
+ * triple and token: 2 tbl, 2 eor, 2 uaddw, 1 add; per 16 magnitude bytes shared: shift / and, 2 vtst,
+ * 2 sub. Up to LUT_TOKENS tokens share a pass over the weights; tables are cached per thread. */
+#include <string.h>
+#define LUT_TOKENS 4
+#define LUT_CHUNK 16
+
+/* T value (digit - 1) of digit d of the triple 13 + mag, mag = 0..15 (as the scalar decode computes it) */
+static const int16_t DIGIT_T[3][16] = {
+    {0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2},
+    {0, 0, 1, 1, 1, -1, -1, -1, 0, 0, 0, 1, 1, 1, -1, -1},
+    {0, 1, -1, 0, 1, -1, 0, 1, -1, 0, 1, -1, 0, 1, -1, 0}};
+
+static size_t tables_per_token_neon(const bc_tl2_geom *g) { return (size_t)(g->K3 / 3 + g->K2 / 2) * 32; }
+
+static void lut_tables_neon(const bc_tl2_geom *g, const int8_t *x, uint8_t *tab) {
+    const int16x8_t t0a = vld1q_s16(DIGIT_T[0]), t0b = vld1q_s16(DIGIT_T[0] + 8), t1a = vld1q_s16(DIGIT_T[1]),
+                    t1b = vld1q_s16(DIGIT_T[1] + 8), t2a = vld1q_s16(DIGIT_T[2]), t2b = vld1q_s16(DIGIT_T[2] + 8);
+    for (int64_t t = 0; t < g->K3 / 3; t++) {
+        const int8_t *xt = x + 3 * t;
+        int16x8_t a = vmlaq_n_s16(vmlaq_n_s16(vmulq_n_s16(t0a, xt[0]), t1a, xt[1]), t2a, xt[2]);
+        int16x8_t b = vmlaq_n_s16(vmlaq_n_s16(vmulq_n_s16(t0b, xt[0]), t1b, xt[1]), t2b, xt[2]);
+        bc_lut_planes_neon(a, b, tab + 32 * t);
+    }
+    uint8_t *ttab = tab + g->K3 / 3 * 32;
+    for (int64_t j = 0; j < g->K2 / 2; j++) bc_lut_pair_neon(x[g->K3 + 2 * j], x[g->K3 + 2 * j + 1], ttab + 32 * j);
+}
+
+static const uint8_t *batch_tables_neon(const bc_ternary *w, const bc_tl2_geom *g, const int8_t *x, int64_t N) {
+    int fresh;
+    size_t per = tables_per_token_neon(g);
+    uint8_t *tab = bc_lut_tables(x, N * w->K, ((int64_t)BC_LAYOUT_TL2 << 32) | w->BK, per * (size_t)N, &fresh);
+    if (!tab) abort();
+    if (fresh)
+        for (int64_t n = 0; n < N; n++) lut_tables_neon(g, x + n * w->K, tab + (size_t)n * per);
+    return tab;
+}
+
+/* Half h of the ng units of (iM, iK, ib) starting at mag / sgn, triples from t0, for nt tokens. A
+ * lane gets 8 lookups per unit, |hi| <= 2: flushing every 4 units keeps the int8 sums within 64. */
+static inline __attribute__((always_inline)) void units_neon(const uint8_t *mag, const uint8_t *sgn, int64_t ng, int h,
+                                                             const uint8_t *tab, size_t tstride, int64_t t0, int nt,
+                                                             int32_t *ra, int32_t *rb, int64_t BM) {
+    const uint8x16_t nib = vdupq_n_u8(0x0F);
+    bc_lut_acc_neon a[LUT_TOKENS];
+    int8x16_t corr = vdupq_n_s8(0);
+    for (int n = 0; n < nt; n++) bc_lut_zero_neon(&a[n]);
+    for (int64_t ig = 0; ig < ng; ig++, mag += 128, sgn += 32) {
+        uint16x8_t S = vld1q_u16((const uint16_t *)(sgn + 16 * h));
+        uint8x8_t hb = vshrn_n_u16(S, 8), lb = vmovn_u16(S);
+        uint8x16_t sb[2] = {vcombine_u8(hb, vshl_n_u8(hb, 1)), vcombine_u8(lb, vshl_n_u8(lb, 1))};
+        const uint8_t *t = tab + (t0 + 8 * ig) * 32;
+#pragma GCC unroll 4
+        for (int iy = 0; iy < 4; iy++) {
+            uint8x16_t Z = vld1q_u8(mag + 32 * iy + 16 * h);
+            uint8x16_t c[2] = {vshrq_n_u8(Z, 4), vandq_u8(Z, nib)};
+#pragma GCC unroll 2
+            for (int q = 0; q < 2; q++) {
+                int tl = 2 * iy + q;
+                uint8x16_t m = vtstq_u8(sb[tl / 4], vdupq_n_u8((uint8_t)(0x80 >> (2 * (tl % 4)))));
+                corr = vsubq_s8(corr, vreinterpretq_s8_u8(m));
+                for (int n = 0; n < nt; n++) bc_lut_add_masked_neon(&a[n], t + n * tstride + 32 * tl, c[q], m);
+            }
+        }
+        if (ig % 4 == 3 || ig == ng - 1) {
+            for (int n = 0; n < nt; n++) bc_lut_flush_neon(&a[n], corr, ra + n * BM, rb + n * BM);
+            corr = vdupq_n_s8(0);
+        }
+    }
+}
+
+/* Half h of the 8 two-weight groups at grp (pairs from j0) for nt tokens: 16 lookups, |hi| <= 3 */
+static inline __attribute__((always_inline)) void tail_neon(const uint8_t *grp, int h, const uint8_t *ttab, size_t tstride,
+                                                            int64_t j0, int nt, int32_t *ra, int32_t *rb, int64_t BM) {
+    const uint8x16_t nib = vdupq_n_u8(0x0F);
+    bc_lut_acc_neon a[LUT_TOKENS];
+    for (int n = 0; n < nt; n++) bc_lut_zero_neon(&a[n]);
+    for (int iy = 0; iy < 8; iy++) {
+        uint8x16_t Z = vld1q_u8(grp + 32 * iy + 16 * h);
+        uint8x16_t ch = vshrq_n_u8(Z, 4), cl = vandq_u8(Z, nib);
+        const uint8_t *t = ttab + (j0 + 2 * iy) * 32;
+        for (int n = 0; n < nt; n++) {
+            bc_lut_add_neon(&a[n], t + n * tstride, ch);
+            bc_lut_add_neon(&a[n], t + n * tstride + 32, cl);
+        }
+    }
+    for (int n = 0; n < nt; n++) bc_lut_flush_neon(&a[n], vdupq_n_s8(0), ra + n * BM, rb + n * BM);
+}
+
+static inline __attribute__((always_inline)) void tile_neon(const bc_ternary *w, const bc_tl2_geom *g, int64_t iM,
+                                                            const uint8_t *tab, size_t tstride, int nt, int32_t *acc) {
+    int64_t BM = w->BM, BK = w->BK, nb = BM / 32, nK = g->K3 / BK, ng = BK / 24, nK2 = g->K2 / 32;
+    const uint8_t *d = w->data;
+    const uint8_t *mag = d + g->mag_off + iM * nK * nb * (BK / 6) * 32;
+    const uint8_t *sgn = d + g->sign_off + iM * nK * nb * ng * 32;
+    for (int64_t iK = 0; iK < nK; iK++)
+        for (int64_t ib = 0; ib < nb; ib++, mag += ng * 128, sgn += ng * 32)
+            for (int h = 0; h < 2; h++)
+                units_neon(mag, sgn, ng, h, tab, tstride, iK * BK / 3, nt, acc + ib * 32 + 8 * h, acc + ib * 32 + 16 + 8 * h, BM);
+    const uint8_t *tail = d + g->tail_off + iM * nK2 * nb * 8 * 32, *ttab = tab + g->K3 / 3 * 32;
+    for (int64_t iK2 = 0; iK2 < nK2; iK2++)
+        for (int64_t ib = 0; ib < nb; ib++, tail += 8 * 32)
+            for (int h = 0; h < 2; h++)
+                tail_neon(tail, h, ttab, tstride, iK2 * 16, nt, acc + ib * 32 + 8 * h, acc + ib * 32 + 16 + 8 * h, BM);
+}
+
+static void lut_matmul_neon(const bc_ternary *w, const bc_tl2_geom *g, const uint8_t *tab, int64_t N, int32_t *y,
+                            int64_t ldy, int64_t m0, int64_t m1) {
+    int64_t BM = w->BM;
+    size_t tstride = tables_per_token_neon(g);
+    int32_t *acc = bc_scratch(3, sizeof(int32_t) * (size_t)(BM * LUT_TOKENS));
+    if (!acc) abort();
+    for (int64_t iM = m0 / BM; iM * BM < m1; iM++)
+        for (int64_t n0 = 0; n0 < N; n0 += LUT_TOKENS) {
+            int nt = N - n0 < LUT_TOKENS ? (int)(N - n0) : LUT_TOKENS;
+            const uint8_t *tn = tab + (size_t)n0 * tstride;
+            memset(acc, 0, sizeof(int32_t) * (size_t)(BM * nt));
+            switch (nt) { /* one specialised copy per token count */
+            case 1: tile_neon(w, g, iM, tn, tstride, 1, acc); break;
+            case 2: tile_neon(w, g, iM, tn, tstride, 2, acc); break;
+            case 3: tile_neon(w, g, iM, tn, tstride, 3, acc); break;
+            default: tile_neon(w, g, iM, tn, tstride, 4, acc); break;
+            }
+            for (int n = 0; n < nt; n++) memcpy(y + (n0 + n) * ldy + iM * BM, acc + n * BM, sizeof(int32_t) * (size_t)BM);
+        }
+}
+
+void bc_tl2_matmul_neon(const bc_ternary *w, const int8_t *x, const int32_t *xsum, int64_t N,
+                        int32_t *y, int64_t ldy, int64_t m0, int64_t m1) {
+    (void)xsum;
+    bc_tl2_geom g = bc_tl2_geometry(w);
+    /* tables are ~11 bytes per activation byte: a long batch goes LUT_CHUNK tokens at a time */
+    for (int64_t n0 = 0; n0 < N; n0 += LUT_CHUNK) {
+        int64_t nc = N - n0 < LUT_CHUNK ? N - n0 : LUT_CHUNK;
+        lut_matmul_neon(w, &g, batch_tables_neon(w, &g, x + n0 * w->K, nc), nc, y + n0 * ldy, ldy, m0, m1);
+    }
+}
+
+/* ---- dotprod / i8mm: the batched GEMM (N >= GEMM_MIN_N) decodes to int8 and multiplies ----
+ * Each 16-row half of a 32-row chunk is decoded once per chunk of whole tiles (~1024 columns) into a
+ * panel in L1 that serves every token: per triple 4 SDOT vectors of 4 rows x (digit 0, 1, 2, 0), made
+ * by one vst4 of the three digit vectors (tbl on the magnitude in the positive and negative digit
+ * tables, picked by the sign mask: the scalar decode's values for every nibble) and a zero vector; per
+ * 4 tail columns TL1's decode. The activations are padded once per call to the same 4 bytes per
+ * triple. Per triple, 16 rows and token: 4 SDOT (48 multiply-adds), 4 tokens per pass. i8mm zips
+ * the panel's slots in pairs into 2 rows x 8 bytes for SMMLA against 2 tokens x 8 activations. */
+#define GEMM_MIN_N 4
+#define GEMM_KC 1024
+
+static const int8_t DIGIT_POS[3][16] = {
+    {0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2},
+    {0, 0, 1, 1, 1, -1, -1, -1, 0, 0, 0, 1, 1, 1, -1, -1},
+    {0, 1, -1, 0, 1, -1, 0, 1, -1, 0, 1, -1, 0, 1, -1, 0}};
+static const int8_t DIGIT_NEG[3][16] = {
+    {0, 0, 0, 0, 0, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1},
+    {0, 0, -1, -1, -1, 1, 1, 1, 0, 0, 0, -1, -1, -1, -1, -1},
+    {0, -1, 1, 0, -1, 1, 0, -1, 1, 0, -1, 1, 0, -1, -2, -3}};
+
+/* half h of a unit: 8 triples x 64 bytes at o */
+static inline void unit_panel_arm(const uint8_t *mag, const uint8_t *sgn, int h, int8_t *o) {
+    const uint8x16_t nib = vdupq_n_u8(0x0F);
+    int8x16_t P[3], Q[3];
+    for (int d = 0; d < 3; d++) P[d] = vld1q_s8(DIGIT_POS[d]), Q[d] = vld1q_s8(DIGIT_NEG[d]);
+    uint16x8_t S = vld1q_u16((const uint16_t *)(sgn + 16 * h));
+    uint8x8_t hb = vshrn_n_u16(S, 8), lb = vmovn_u16(S);
+    uint8x16_t sb[2] = {vcombine_u8(hb, vshl_n_u8(hb, 1)), vcombine_u8(lb, vshl_n_u8(lb, 1))};
+    for (int iy = 0; iy < 4; iy++) {
+        uint8x16_t Z = vld1q_u8(mag + 32 * iy + 16 * h);
+        uint8x16_t c[2] = {vshrq_n_u8(Z, 4), vandq_u8(Z, nib)};
+        for (int q = 0; q < 2; q++) {
+            int tl = 2 * iy + q;
+            uint8x16_t m = vtstq_u8(sb[tl / 4], vdupq_n_u8((uint8_t)(0x80 >> (2 * (tl % 4)))));
+            int8x16x4_t v;
+            for (int d = 0; d < 3; d++) v.val[d] = vbslq_s8(m, vqtbl1q_s8(Q[d], c[q]), vqtbl1q_s8(P[d], c[q]));
+            v.val[3] = vdupq_n_s8(0);
+            vst4q_s8(o + 64 * tl, v);
+        }
+    }
+}
+
+/* half h of a two-weight group (16 rows x 4 columns) -> 4 SDOT vectors at o */
+static inline void tail_panel_arm(const uint8_t *grp, int h, int8_t *o) {
+    static const int8_t D3[16] = {-1, -1, -1, 0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3, 4};
+    static const int8_t M3[16] = {-1, 0, 1, -1, 0, 1, -1, 0, 1, -1, 0, 1, -1, 0, 1, -1};
+    uint8x16_t Z = vld1q_u8(grp + 16 * h), ch = vshrq_n_u8(Z, 4), cl = vandq_u8(Z, vdupq_n_u8(0x0F));
+    int8x16x4_t v = {{vqtbl1q_s8(vld1q_s8(D3), ch), vqtbl1q_s8(vld1q_s8(M3), ch), vqtbl1q_s8(vld1q_s8(D3), cl),
+                      vqtbl1q_s8(vld1q_s8(M3), cl)}};
+    vst4q_s8(o, v);
+}
+
+static inline int32x4_t bcast4(const int8_t *p) {
+    int32_t v;
+    memcpy(&v, p, 4);
+    return vdupq_n_s32(v);
+}
+
+/* nt tokens (xp: padded activations at the panel's first slot, stride L; y at token n0): rows
+ * row[q] .. +3 of vector q += (or =, first) the panel's sums over ns slots */
+static inline __attribute__((always_inline)) BC_TARGET_DOTPROD void sdot_tokens(const int8_t *panel, int64_t ns,
+        const int8_t *xp, int64_t L, int nt, int32_t *y, int64_t ldy, const int64_t row[4], int first) {
+    int32x4_t acc[4][4];
+    for (int n = 0; n < nt; n++)
+        for (int q = 0; q < 4; q++) acc[n][q] = first ? vdupq_n_s32(0) : vld1q_s32(y + n * ldy + row[q]);
+    for (int64_t s = 0; s < ns; s++) {
+        int8x16_t W0 = vld1q_s8(panel + s * 64), W1 = vld1q_s8(panel + s * 64 + 16);
+        int8x16_t W2 = vld1q_s8(panel + s * 64 + 32), W3 = vld1q_s8(panel + s * 64 + 48);
+        for (int n = 0; n < nt; n++) {
+            int8x16_t xv = vreinterpretq_s8_s32(bcast4(xp + n * L + 4 * s));
+            BC_SDOT(acc[n][0], W0, xv);
+            BC_SDOT(acc[n][1], W1, xv);
+            BC_SDOT(acc[n][2], W2, xv);
+            BC_SDOT(acc[n][3], W3, xv);
+        }
+    }
+    for (int n = 0; n < nt; n++)
+        for (int q = 0; q < 4; q++) vst1q_s32(y + n * ldy + row[q], acc[n][q]);
+}
+
+static BC_TARGET_DOTPROD void panel_tokens_dotprod(int8_t *panel, int64_t ns, const int8_t *xp, int64_t L, int64_t N,
+                                                   const int8_t *zero, int32_t *y, int64_t ldy, const int64_t row[4], int first) {
+    (void)zero;
+    for (int64_t n0 = 0; n0 < N; n0 += 4) {
+        const int8_t *xn = xp + n0 * L;
+        int32_t *yn = y + n0 * ldy;
+        switch (N - n0 < 4 ? N - n0 : 4) {
+        case 1: sdot_tokens(panel, ns, xn, L, 1, yn, ldy, row, first); break;
+        case 2: sdot_tokens(panel, ns, xn, L, 2, yn, ldy, row, first); break;
+        case 3: sdot_tokens(panel, ns, xn, L, 3, yn, ldy, row, first); break;
+        default: sdot_tokens(panel, ns, xn, L, 4, yn, ldy, row, first); break;
+        }
+    }
+}
+
+/* the panels of rows [m0, m1) for all N tokens; tokens(...) multiplies one panel with them */
+typedef void (*tokens_fn)(int8_t *panel, int64_t ns, const int8_t *xp, int64_t L, int64_t N, const int8_t *zero,
+                          int32_t *y, int64_t ldy, const int64_t row[4], int first);
+static void gemm_arm(const bc_ternary *w, const bc_tl2_geom *g, const int8_t *x, int64_t N, int32_t *y, int64_t ldy,
+                     int64_t m0, int64_t m1, tokens_fn tokens) {
+    int64_t K = w->K, BM = w->BM, BK = w->BK, nb = BM / 32, nK = g->K3 / BK, ng = BK / 24, nK2 = g->K2 / 32;
+    int64_t tc = GEMM_KC / BK < 1 ? 1 : GEMM_KC / BK, L = g->K3 / 3 * 4 + g->K2;
+    int64_t slots = tc * BK / 3 > g->K2 / 4 ? tc * BK / 3 : g->K2 / 4;
+    int8_t *panel = bc_scratch(1, (size_t)(64 * slots)), *xp = bc_scratch(2, (size_t)((N + 1) * L)), *zero = xp + N * L;
+    if (!panel || !xp) abort();
+    memset(zero, 0, (size_t)L); /* the partner of an odd token for SMMLA */
+    for (int64_t n = 0; n < N; n++) { /* 4 bytes per triple (the 4th 0), then the tail as it is */
+        int8_t *o = xp + n * L;
+        const int8_t *xn = x + n * K;
+        for (int64_t t = 0; t < g->K3 / 3; t++) o[4 * t] = xn[3 * t], o[4 * t + 1] = xn[3 * t + 1], o[4 * t + 2] = xn[3 * t + 2], o[4 * t + 3] = 0;
+        memcpy(o + g->K3 / 3 * 4, xn + g->K3, (size_t)g->K2);
+    }
+    const uint8_t *d = w->data;
+    for (int64_t iM = m0 / BM; iM * BM < m1; iM++)
+        for (int64_t ib = 0; ib < nb; ib++)
+            for (int h = 0; h < 2; h++) {
+                /* vectors 0, 1: lanes 0..7 = rows 8h + 0..7; vectors 2, 3: rows 16 + 8h + 0..7 (PERM) */
+                int64_t r = iM * BM + ib * 32 + 8 * h, row[4] = {r, r + 4, r + 16, r + 20};
+                int first = 1;
+                for (int64_t iK0 = 0; iK0 < nK; iK0 += tc, first = 0) {
+                    int64_t iK1 = iK0 + tc < nK ? iK0 + tc : nK;
+                    for (int64_t iK = iK0; iK < iK1; iK++)
+                        for (int64_t ig = 0; ig < ng; ig++)
+                            unit_panel_arm(d + g->mag_off + (((iM * nK + iK) * nb + ib) * (BK / 6) + 4 * ig) * 32,
+                                           d + g->sign_off + (((iM * nK + iK) * nb + ib) * ng + ig) * 32, h,
+                                           panel + ((iK - iK0) * ng + ig) * 8 * 64);
+                    int64_t s0 = iK0 * BK / 3;
+                    tokens(panel, (iK1 - iK0) * BK / 3, xp + s0 * 4, L, N, zero + s0 * 4, y, ldy, row, first);
+                }
+                if (nK2 == 0) continue;
+                for (int64_t iK2 = 0; iK2 < nK2; iK2++)
+                    for (int64_t iy = 0; iy < 8; iy++)
+                        tail_panel_arm(d + g->tail_off + (((iM * nK2 + iK2) * nb + ib) * 8 + iy) * 32, h, panel + (iK2 * 8 + iy) * 64);
+                tokens(panel, g->K2 / 4, xp + g->K3 / 3 * 4, L, N, zero + g->K3 / 3 * 4, y, ldy, row, first);
+            }
+}
+
+void bc_tl2_matmul_dotprod(const bc_ternary *w, const int8_t *x, const int32_t *xsum, int64_t N,
+                           int32_t *y, int64_t ldy, int64_t m0, int64_t m1) {
+    if (N < GEMM_MIN_N) {
+        bc_tl2_matmul_neon(w, x, xsum, N, y, ldy, m0, m1);
+        return;
+    }
+    bc_tl2_geom g = bc_tl2_geometry(w);
+    gemm_arm(w, &g, x, N, y, ldy, m0, m1, panel_tokens_dotprod);
+}
+
+/* i8mm: slots s, s + 1 of a panel zipped in place into 2 rows x 8 bytes (rows 2p, 2p + 1 of the 16
+ * at + 16p), SMMLA's operand; ns is even (8 triples a unit, 8 slots a tail group) */
+static void zip_panel_arm(int8_t *panel, int64_t ns) {
+    for (int64_t s = 0; s < ns; s += 2) {
+        int8_t *o = panel + s * 64;
+        int32x4_t a[4], b[4];
+        for (int q = 0; q < 4; q++) a[q] = vreinterpretq_s32_s8(vld1q_s8(o + 16 * q)), b[q] = vreinterpretq_s32_s8(vld1q_s8(o + 64 + 16 * q));
+        for (int q = 0; q < 4; q++) {
+            vst1q_s8(o + 32 * q, vreinterpretq_s8_s32(vzip1q_s32(a[q], b[q])));
+            vst1q_s8(o + 32 * q + 16, vreinterpretq_s8_s32(vzip2q_s32(a[q], b[q])));
+        }
+    }
+}
+
+/* np pairs of tokens (xs[2j], xs[2j + 1], 8 bytes a slot pair; the second may be a zero row with ys
+ * NULL) over the zipped panel: rows row[q] .. +3 += (or =, first) the sums */
+static inline __attribute__((always_inline)) BC_TARGET_I8MM void smmla_tokens(const int8_t *panel, int64_t ns,
+        const int8_t *const *xs, int np, int32_t *const *ys, const int64_t row[4], int first) {
+    int32x4_t acc[2][8];
+    for (int j = 0; j < np; j++)
+        for (int p = 0; p < 8; p++) acc[j][p] = vdupq_n_s32(0);
+    for (int64_t s2 = 0; s2 < ns / 2; s2++) {
+        int8x16_t W[8];
+        for (int p = 0; p < 8; p++) W[p] = vld1q_s8(panel + s2 * 128 + 16 * p);
+        for (int j = 0; j < np; j++) {
+            int8x16_t B = vcombine_s8(vld1_s8(xs[2 * j] + 8 * s2), vld1_s8(xs[2 * j + 1] + 8 * s2));
+            for (int p = 0; p < 8; p++) BC_SMMLA(acc[j][p], W[p], B);
+        }
+    }
+    for (int j = 0; j < np; j++) /* acc[j][p] = [row 2p of token a, of b, row 2p + 1 of a, of b] */
+        for (int t = 0; t < 2; t++) {
+            int32_t *yo = ys[2 * j + t];
+            if (!yo) continue;
+            for (int q = 0; q < 4; q++) {
+                int32x4_t v = t ? vuzp2q_s32(acc[j][2 * q], acc[j][2 * q + 1]) : vuzp1q_s32(acc[j][2 * q], acc[j][2 * q + 1]);
+                vst1q_s32(yo + row[q], first ? v : vaddq_s32(v, vld1q_s32(yo + row[q])));
+            }
+        }
+}
+
+static BC_TARGET_I8MM void panel_tokens_i8mm(int8_t *panel, int64_t ns, const int8_t *xp, int64_t L, int64_t N,
+                                             const int8_t *zero, int32_t *y, int64_t ldy, const int64_t row[4], int first) {
+    zip_panel_arm(panel, ns);
+    for (int64_t n0 = 0; n0 < N; n0 += 4) {
+        const int8_t *xs[4];
+        int32_t *ys[4];
+        int nt = N - n0 < 4 ? (int)(N - n0) : 4;
+        for (int t = 0; t < 4; t++) {
+            xs[t] = t < nt ? xp + (n0 + t) * L : zero;
+            ys[t] = t < nt ? y + (n0 + t) * ldy : NULL;
+        }
+        if (nt > 2) smmla_tokens(panel, ns, xs, 2, ys, row, first);
+        else smmla_tokens(panel, ns, xs, 1, ys, row, first);
+    }
+}
+
+void bc_tl2_matmul_i8mm(const bc_ternary *w, const int8_t *x, const int32_t *xsum, int64_t N,
+                        int32_t *y, int64_t ldy, int64_t m0, int64_t m1) {
+    if (N < GEMM_MIN_N) {
+        bc_tl2_matmul_neon(w, x, xsum, N, y, ldy, m0, m1);
+        return;
+    }
+    bc_tl2_geom g = bc_tl2_geometry(w);
+    gemm_arm(w, &g, x, N, y, ldy, m0, m1, panel_tokens_i8mm);
+}
+#endif /* __aarch64__ */
+
