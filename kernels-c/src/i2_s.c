@@ -125,3 +125,37 @@ void bc_i2_s_matmul_avx2(const bc_ternary *w, const int8_t *x, const int32_t *xs
     }
 }
 #endif /* __x86_64__ */
+
+#if defined(__aarch64__)
+/* ---------------- aarch64 (dot_arm.h) ----------------
+ * 32 bytes per 128-value block: codes of values 32s + j are (byte j >> (6 - 2s)) & 3. */
+#include "dot_arm.h"
+static void row_codes_neon(const uint8_t *row, int64_t K, int8_t *out) {
+    const uint8x16_t M = vdupq_n_u8(3);
+    for (int64_t g = 0; g < K / 128; g++) {
+        uint8x16_t b0 = vld1q_u8(row + 32 * g), b1 = vld1q_u8(row + 32 * g + 16);
+        int8_t *o = out + 128 * g;
+        vst1q_s8(o + 0, vreinterpretq_s8_u8(vshrq_n_u8(b0, 6)));
+        vst1q_s8(o + 16, vreinterpretq_s8_u8(vshrq_n_u8(b1, 6)));
+        vst1q_s8(o + 32, vreinterpretq_s8_u8(vandq_u8(vshrq_n_u8(b0, 4), M)));
+        vst1q_s8(o + 48, vreinterpretq_s8_u8(vandq_u8(vshrq_n_u8(b1, 4), M)));
+        vst1q_s8(o + 64, vreinterpretq_s8_u8(vandq_u8(vshrq_n_u8(b0, 2), M)));
+        vst1q_s8(o + 80, vreinterpretq_s8_u8(vandq_u8(vshrq_n_u8(b1, 2), M)));
+        vst1q_s8(o + 96, vreinterpretq_s8_u8(vandq_u8(b0, M)));
+        vst1q_s8(o + 112, vreinterpretq_s8_u8(vandq_u8(b1, M)));
+    }
+}
+
+void bc_i2_s_matmul_neon(const bc_ternary *w, const int8_t *x, const int32_t *xsum, int64_t N,
+                         int32_t *y, int64_t ldy, int64_t m0, int64_t m1) {
+    bc_arm_matmul_rows(w, row_codes_neon, w->K / 4, 0, x, xsum, N, y, ldy, m0, m1);
+}
+void BC_TARGET_DOTPROD bc_i2_s_matmul_dotprod(const bc_ternary *w, const int8_t *x, const int32_t *xsum, int64_t N,
+                                              int32_t *y, int64_t ldy, int64_t m0, int64_t m1) {
+    bc_arm_matmul_rows(w, row_codes_neon, w->K / 4, 1, x, xsum, N, y, ldy, m0, m1);
+}
+void BC_TARGET_I8MM bc_i2_s_matmul_i8mm(const bc_ternary *w, const int8_t *x, const int32_t *xsum, int64_t N,
+                                        int32_t *y, int64_t ldy, int64_t m0, int64_t m1) {
+    bc_arm_matmul_rows(w, row_codes_neon, w->K / 4, 1, x, xsum, N, y, ldy, m0, m1);
+}
+#endif /* __aarch64__ */

@@ -29,9 +29,9 @@ static const struct {
     bc_decode_fn decode;
     bc_matmul_fn mm[BC_ISA_COUNT];
 } TABLE[BC_LAYOUT_COUNT] = {
-    [BC_LAYOUT_TQ1_0] = ROW(tq1_0, ARM_SCALAR),
-    [BC_LAYOUT_TQ2_0] = ROW(tq2_0, ARM_SCALAR),
-    [BC_LAYOUT_I2_S] = ROW(i2_s, ARM_SCALAR),
+    [BC_LAYOUT_TQ1_0] = ROW(tq1_0, ARM_KERNELS),
+    [BC_LAYOUT_TQ2_0] = ROW(tq2_0, ARM_KERNELS),
+    [BC_LAYOUT_I2_S] = ROW(i2_s, ARM_KERNELS),
     [BC_LAYOUT_TL1] = ROW(tl1, ARM_KERNELS),
     [BC_LAYOUT_TL2] = ROW(tl2, ARM_KERNELS),
 };

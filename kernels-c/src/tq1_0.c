@@ -268,3 +268,50 @@ void bc_tq1_0_matmul_avx2(const bc_ternary *w, const int8_t *x, const int32_t *x
     }
 }
 #endif /* __x86_64__ */
+
+#if defined(__aarch64__)
+/* ---------------- aarch64 (dot_arm.h) ----------------
+ * Digit k of byte q: p = q * 3^k (vmulq_u8, mod 256), digit = (3p) >> 8 (vmull_u8 by 3, high byte).
+ * qs[0..31] give elements 32k + j, qs[32..47] 160 + 16k + j; qh[0..3] repeated four times times
+ * (1,1,1,1,3,3,3,3,9,...,27) gives elements 240..255 in order in one vector. */
+#include "dot_arm.h"
+static inline uint8x16_t tq1_digits(uint8x16_t p) {
+    const uint8x8_t three = vdup_n_u8(3);
+    return vcombine_u8(vshrn_n_u16(vmull_u8(vget_low_u8(p), three), 8),
+                       vshrn_n_u16(vmull_u8(vget_high_u8(p), three), 8));
+}
+static void row_codes_neon(const uint8_t *row, int64_t K, int8_t *out) {
+    static const uint8_t QH_POW[16] = {1, 1, 1, 1, 3, 3, 3, 3, 9, 9, 9, 9, 27, 27, 27, 27};
+    const uint8x16_t qpow = vld1q_u8(QH_POW), three = vdupq_n_u8(3);
+    for (int64_t b = 0; b < K / 256; b++) {
+        const uint8_t *blk = row + b * TQ1_BLOCK;
+        int8_t *o = out + 256 * b;
+        uint8x16_t a0 = vld1q_u8(blk), a1 = vld1q_u8(blk + 16), bb = vld1q_u8(blk + 32);
+        uint32_t qh;
+        memcpy(&qh, blk + 48, 4);
+        uint8x16_t h = vmulq_u8(vreinterpretq_u8_u32(vdupq_n_u32(qh)), qpow);
+        for (int k = 0; k < 5; k++) {
+            vst1q_s8(o + 32 * k, vreinterpretq_s8_u8(tq1_digits(a0)));
+            vst1q_s8(o + 32 * k + 16, vreinterpretq_s8_u8(tq1_digits(a1)));
+            vst1q_s8(o + 160 + 16 * k, vreinterpretq_s8_u8(tq1_digits(bb)));
+            a0 = vmulq_u8(a0, three);
+            a1 = vmulq_u8(a1, three);
+            bb = vmulq_u8(bb, three);
+        }
+        vst1q_s8(o + 240, vreinterpretq_s8_u8(tq1_digits(h)));
+    }
+}
+
+void bc_tq1_0_matmul_neon(const bc_ternary *w, const int8_t *x, const int32_t *xsum, int64_t N,
+                          int32_t *y, int64_t ldy, int64_t m0, int64_t m1) {
+    bc_arm_matmul_rows(w, row_codes_neon, w->K / 256 * TQ1_BLOCK, 0, x, xsum, N, y, ldy, m0, m1);
+}
+void BC_TARGET_DOTPROD bc_tq1_0_matmul_dotprod(const bc_ternary *w, const int8_t *x, const int32_t *xsum, int64_t N,
+                                               int32_t *y, int64_t ldy, int64_t m0, int64_t m1) {
+    bc_arm_matmul_rows(w, row_codes_neon, w->K / 256 * TQ1_BLOCK, 1, x, xsum, N, y, ldy, m0, m1);
+}
+void BC_TARGET_I8MM bc_tq1_0_matmul_i8mm(const bc_ternary *w, const int8_t *x, const int32_t *xsum, int64_t N,
+                                         int32_t *y, int64_t ldy, int64_t m0, int64_t m1) {
+    bc_arm_matmul_rows(w, row_codes_neon, w->K / 256 * TQ1_BLOCK, 1, x, xsum, N, y, ldy, m0, m1);
+}
+#endif /* __aarch64__ */

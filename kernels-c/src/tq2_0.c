@@ -111,3 +111,38 @@ void bc_tq2_0_matmul_avx2(const bc_ternary *w, const int8_t *x, const int32_t *x
         bc_gemv_2bit_avx2(w->data, K / 256 * TQ2_BLOCK, TQ2_BLOCK, K / 128, x + n * K, xsum[n], y + n * ldy, m0, m1);
 }
 #endif /* __x86_64__ */
+
+#if defined(__aarch64__)
+/* ---------------- aarch64 (dot_arm.h) ----------------
+ * Half h of a block (bytes 32h..32h+31): codes of elements 128h + 32s + j are (byte j >> 2s) & 3. */
+#include "dot_arm.h"
+static void row_codes_neon(const uint8_t *row, int64_t K, int8_t *out) {
+    const uint8x16_t M = vdupq_n_u8(3);
+    for (int64_t g = 0; g < K / 128; g++) {
+        const uint8_t *p = row + (g / 2) * TQ2_BLOCK + (g % 2) * 32;
+        uint8x16_t b0 = vld1q_u8(p), b1 = vld1q_u8(p + 16);
+        int8_t *o = out + 128 * g;
+        vst1q_s8(o + 0, vreinterpretq_s8_u8(vandq_u8(b0, M)));
+        vst1q_s8(o + 16, vreinterpretq_s8_u8(vandq_u8(b1, M)));
+        vst1q_s8(o + 32, vreinterpretq_s8_u8(vandq_u8(vshrq_n_u8(b0, 2), M)));
+        vst1q_s8(o + 48, vreinterpretq_s8_u8(vandq_u8(vshrq_n_u8(b1, 2), M)));
+        vst1q_s8(o + 64, vreinterpretq_s8_u8(vandq_u8(vshrq_n_u8(b0, 4), M)));
+        vst1q_s8(o + 80, vreinterpretq_s8_u8(vandq_u8(vshrq_n_u8(b1, 4), M)));
+        vst1q_s8(o + 96, vreinterpretq_s8_u8(vshrq_n_u8(b0, 6)));
+        vst1q_s8(o + 112, vreinterpretq_s8_u8(vshrq_n_u8(b1, 6)));
+    }
+}
+
+void bc_tq2_0_matmul_neon(const bc_ternary *w, const int8_t *x, const int32_t *xsum, int64_t N,
+                          int32_t *y, int64_t ldy, int64_t m0, int64_t m1) {
+    bc_arm_matmul_rows(w, row_codes_neon, w->K / 256 * TQ2_BLOCK, 0, x, xsum, N, y, ldy, m0, m1);
+}
+void BC_TARGET_DOTPROD bc_tq2_0_matmul_dotprod(const bc_ternary *w, const int8_t *x, const int32_t *xsum, int64_t N,
+                                               int32_t *y, int64_t ldy, int64_t m0, int64_t m1) {
+    bc_arm_matmul_rows(w, row_codes_neon, w->K / 256 * TQ2_BLOCK, 1, x, xsum, N, y, ldy, m0, m1);
+}
+void BC_TARGET_I8MM bc_tq2_0_matmul_i8mm(const bc_ternary *w, const int8_t *x, const int32_t *xsum, int64_t N,
+                                         int32_t *y, int64_t ldy, int64_t m0, int64_t m1) {
+    bc_arm_matmul_rows(w, row_codes_neon, w->K / 256 * TQ2_BLOCK, 1, x, xsum, N, y, ldy, m0, m1);
+}
+#endif /* __aarch64__ */

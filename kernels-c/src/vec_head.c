@@ -205,6 +205,61 @@ BC_TARGET_AVX512 static void gemv_q8_0_avx512(const uint8_t *w, size_t row_bytes
 
 #endif
 
+#if defined(__aarch64__)
+#include "target.h"
+/* NEON (ARMv8.0): F16 rows widened by vcvt_f32_f16 (4 halves per instruction), four FMLA chains */
+static void gemv_f16_neon(const uint8_t *w, size_t row_bytes, int rows, const float *x, int n, float *out) {
+    for (int r = 0; r < rows; r++) {
+        const uint8_t *p = w + (size_t)r * row_bytes;
+        float32x4_t a0 = vdupq_n_f32(0), a1 = a0, a2 = a0, a3 = a0;
+        int i = 0;
+        for (; i + 16 <= n; i += 16) {
+            uint16x8_t h0, h1;
+            memcpy(&h0, p + 2 * i, 16);
+            memcpy(&h1, p + 2 * i + 16, 16);
+            a0 = vfmaq_f32(a0, vcvt_f32_f16(vreinterpret_f16_u16(vget_low_u16(h0))), vld1q_f32(x + i));
+            a1 = vfmaq_f32(a1, vcvt_f32_f16(vreinterpret_f16_u16(vget_high_u16(h0))), vld1q_f32(x + i + 4));
+            a2 = vfmaq_f32(a2, vcvt_f32_f16(vreinterpret_f16_u16(vget_low_u16(h1))), vld1q_f32(x + i + 8));
+            a3 = vfmaq_f32(a3, vcvt_f32_f16(vreinterpret_f16_u16(vget_high_u16(h1))), vld1q_f32(x + i + 12));
+        }
+        float t = vaddvq_f32(vaddq_f32(vaddq_f32(a0, a1), vaddq_f32(a2, a3)));
+        for (; i < n; i++) t += rt_f16_to_f32(rt_rd16(p + 2 * i)) * x[i];
+        out[r] = t;
+    }
+}
+
+/* Q8_0 block dots: exact int32 per 32-value block (vmull_s8 / vpadalq_s16, or SDOT), scaled in float */
+static float dot_q8_0_neon(const uint8_t *row, const int8_t *q, const float *d, int n) {
+    float s = 0;
+    for (int b = 0; b < n / 32; b++) {
+        const uint8_t *blk = row + 34 * b;
+        int8x16_t w0, w1;
+        memcpy(&w0, blk + 2, 16);
+        memcpy(&w1, blk + 18, 16);
+        int8x16_t q0 = vld1q_s8(q + 32 * b), q1 = vld1q_s8(q + 32 * b + 16);
+        int32x4_t a = vpaddlq_s16(vmlal_s8(vmull_s8(vget_low_s8(w0), vget_low_s8(q0)), vget_high_s8(w0), vget_high_s8(q0)));
+        a = vpadalq_s16(a, vmlal_s8(vmull_s8(vget_low_s8(w1), vget_low_s8(q1)), vget_high_s8(w1), vget_high_s8(q1)));
+        s += (float)vaddvq_s32(a) * (rt_f16_to_f32(rt_rd16(blk)) * d[b]);
+    }
+    return s;
+}
+
+BC_TARGET_DOTPROD static float dot_q8_0_dotprod(const uint8_t *row, const int8_t *q, const float *d, int n) {
+    float s = 0;
+    for (int b = 0; b < n / 32; b++) {
+        const uint8_t *blk = row + 34 * b;
+        int8x16_t w0, w1;
+        memcpy(&w0, blk + 2, 16);
+        memcpy(&w1, blk + 18, 16);
+        int32x4_t a = vdupq_n_s32(0);
+        BC_SDOT(a, w0, vld1q_s8(q + 32 * b));
+        BC_SDOT(a, w1, vld1q_s8(q + 32 * b + 16));
+        s += (float)vaddvq_s32(a) * (rt_f16_to_f32(rt_rd16(blk)) * d[b]);
+    }
+    return s;
+}
+#endif
+
 /* ---- selection (vec_init) ---- */
 
 static void (*p_gemv_f16)(const uint8_t *, size_t, int, const float *, int, float *) = gemv_f16_scalar;
@@ -226,6 +281,10 @@ void vec_head_select(bc_isa isa) {
     if (isa == BC_ISA_AVX512) {
         p_gemv_f16 = gemv_f16_avx512; p_head_block = head_block_avx512; p_dot_q8_0 = dot_q8_0_avx512; p_gemv_q8_0 = gemv_q8_0_avx512;
     }
+#endif
+#if defined(__aarch64__)
+    if (isa >= BC_ISA_NEON && isa <= BC_ISA_I8MM) { p_gemv_f16 = gemv_f16_neon; p_dot_q8_0 = dot_q8_0_neon; }
+    if (isa >= BC_ISA_DOTPROD && isa <= BC_ISA_I8MM) p_dot_q8_0 = dot_q8_0_dotprod;
 #endif
     (void)isa;
 }

@@ -1,0 +1,60 @@
+/* aarch64 helpers of the row-major ternary layouts (tq1_0.c, tq2_0.c, i2_s.c): each layout decodes one
+ * row into its codes c = T + 1 (0..2, NEON), then every token's exact dot sum_k c*x - xsum runs on the
+ * decoded row, so the weights are read once per call whatever N is. */
+#ifndef BITCONV_DOT_ARM_H
+#define BITCONV_DOT_ARM_H
+#if defined(__aarch64__)
+#include "simd.h"
+#include <stdlib.h>
+
+typedef void (*bc_arm_codes_fn)(const uint8_t *row, int64_t K, int8_t *out);
+
+/* ARMv8.0: vmull_s8 + vmlal_s8 (two products of |c*x| <= 256: |.| <= 512 in int16), then vpadalq_s16
+ * straight into int32, so no int16 chain grows with K. K % 32 == 0. */
+static inline int32_t bc_arm_dot_neon(const int8_t *c, const int8_t *x, int64_t K) {
+    int32x4_t a0 = vdupq_n_s32(0), a1 = a0;
+    for (int64_t k = 0; k < K; k += 32) {
+        int8x16_t c0 = vld1q_s8(c + k), c1 = vld1q_s8(c + k + 16);
+        int8x16_t x0 = vld1q_s8(x + k), x1 = vld1q_s8(x + k + 16);
+        int16x8_t p0 = vmlal_s8(vmull_s8(vget_low_s8(c0), vget_low_s8(x0)), vget_high_s8(c0), vget_high_s8(x0));
+        int16x8_t p1 = vmlal_s8(vmull_s8(vget_low_s8(c1), vget_low_s8(x1)), vget_high_s8(c1), vget_high_s8(x1));
+        a0 = vpadalq_s16(a0, p0);
+        a1 = vpadalq_s16(a1, p1);
+    }
+    return vaddvq_s32(vaddq_s32(a0, a1));
+}
+
+/* ARMv8.2 SDOT: four accumulators (SDOT latency ~3-4 cycles). K % 64 == 0 or the last 32 once. */
+static inline BC_TARGET_DOTPROD int32_t bc_arm_dot_sdot(const int8_t *c, const int8_t *x, int64_t K) {
+    int32x4_t a0 = vdupq_n_s32(0), a1 = a0, a2 = a0, a3 = a0;
+    int64_t k = 0;
+    for (; k + 64 <= K; k += 64) {
+        BC_SDOT(a0, vld1q_s8(c + k), vld1q_s8(x + k));
+        BC_SDOT(a1, vld1q_s8(c + k + 16), vld1q_s8(x + k + 16));
+        BC_SDOT(a2, vld1q_s8(c + k + 32), vld1q_s8(x + k + 32));
+        BC_SDOT(a3, vld1q_s8(c + k + 48), vld1q_s8(x + k + 48));
+    }
+    if (k < K) { /* K % 64 == 32 */
+        BC_SDOT(a0, vld1q_s8(c + k), vld1q_s8(x + k));
+        BC_SDOT(a1, vld1q_s8(c + k + 16), vld1q_s8(x + k + 16));
+    }
+    return vaddvq_s32(vaddq_s32(vaddq_s32(a0, a1), vaddq_s32(a2, a3)));
+}
+
+/* y[n*ldy + m] = sum_k c(m,k) * x[n][k] - xsum[n]; rows decoded once into per-thread scratch */
+static inline void bc_arm_matmul_rows(const bc_ternary *w, bc_arm_codes_fn codes, int64_t rowbytes, int sdot,
+                                      const int8_t *x, const int32_t *xsum, int64_t N, int32_t *y, int64_t ldy,
+                                      int64_t m0, int64_t m1) {
+    int64_t K = w->K;
+    int8_t *c = bc_scratch(2, (size_t)K);
+    if (!c) abort();
+    for (int64_t m = m0; m < m1; m++) {
+        const uint8_t *row = w->data + m * rowbytes;
+        __builtin_prefetch(row + rowbytes);
+        codes(row, K, c);
+        for (int64_t n = 0; n < N; n++)
+            y[n * ldy + m] = (sdot ? bc_arm_dot_sdot(c, x + n * K, K) : bc_arm_dot_neon(c, x + n * K, K)) - xsum[n];
+    }
+}
+#endif
+#endif
