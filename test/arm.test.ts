@@ -78,14 +78,14 @@ function registerTests(): void {
   test.after(() => rmSync(tmp, { recursive: true, force: true }));
 
   test("make cross-aarch64 builds the runtime and every C test warning-free (-Werror)", () => {
-    for (const b of ["bitconv-rt", "test_kernels", "test_runtime", "test_gguf"]) assert.ok(existsSync(join(ARM, b)), b);
+    for (const b of ["bitconv-rt", "test_kernels", "test_runtime", "test_gguf", "test_gemm_f32"]) assert.ok(existsSync(join(ARM, b)), b);
     const file = spawnSync("file", [join(ARM, "bitconv-rt")], { encoding: "utf8" }).stdout;
     if (file) assert.match(file, /aarch64|ARM aarch64/);
   });
 
   for (const [cpu, isas] of Object.entries(CPUS)) {
     // test_gguf exercises parsing, not the ISA paths: once, on one CPU (it is the slowest under qemu)
-    const bins = cpu === "max" ? ["test_kernels", "test_runtime", "test_gguf"] : ["test_kernels", "test_runtime"];
+    const bins = cpu === "max" ? ["test_kernels", "test_runtime", "test_gemm_f32", "test_gguf"] : ["test_kernels", "test_runtime", "test_gemm_f32"];
     test(`qemu -cpu ${cpu}: the C tests pass on every path the CPU reports (${isas.join(", ")})`, () => {
       for (const b of bins) {
         const r = qemu(cpu, join(ARM, b), [], { BITCONV_TEST_QUICK: "1" });

@@ -1,14 +1,15 @@
-/* The float reference path's GEMM (gemm_f32.h): the scalar reference first, then AVX2 and AVX-512
- * micro-kernels, then the blocking they share. */
+/* The float reference path's GEMM (gemm_f32.h): the scalar reference first, then AVX2, AVX-512 and
+ * NEON micro-kernels, then the blocking they share. */
 #include "gemm_f32.h"
+#include "target.h"
 #include "vec.h"
-#include <immintrin.h>
 #include <string.h>
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 
 #define MR GEMM_F32_MR
 #define NT GEMM_F32_NT
-#define AVX2_FN __attribute__((target("avx2,fma")))
-#define AVX512_FN __attribute__((target("avx2,fma,avx512f")))
 
 /* out[r * NT + t] = sum_k a[k * MR + r] * b[k * NT + t]: one micro-tile against one token panel */
 typedef void (*micro_fn)(const float *a, const float *b, int kc, float *out);
@@ -24,9 +25,10 @@ static void micro_scalar(const float *a, const float *b, int kc, float *out) {
     memcpy(out, acc, sizeof acc);
 }
 
+#if defined(__x86_64__)
 /* ---- AVX2: 3 rows x 32 tokens in 12 ymm per pass, four passes per micro-tile ------------------------ */
 
-AVX2_FN static void micro_avx2(const float *a, const float *b, int kc, float *out) {
+BC_TARGET_AVX2 static void micro_avx2(const float *a, const float *b, int kc, float *out) {
     for (int r0 = 0; r0 < MR; r0 += 3) {
         __m256 acc[3][4];
         _Pragma("GCC unroll 3") for (int r = 0; r < 3; r++)
@@ -49,7 +51,7 @@ AVX2_FN static void micro_avx2(const float *a, const float *b, int kc, float *ou
 
 /* ---- AVX-512: the whole 12 x 32 micro-tile in 24 zmm; each weight is an embedded broadcast --------- */
 
-AVX512_FN static void micro_avx512(const float *a, const float *b, int kc, float *out) {
+BC_TARGET_AVX512 static void micro_avx512(const float *a, const float *b, int kc, float *out) {
     __m512 acc[MR][2];
     _Pragma("GCC unroll 12") for (int r = 0; r < MR; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
     for (int k = 0; k < kc; k++) {
@@ -66,6 +68,31 @@ AVX512_FN static void micro_avx512(const float *a, const float *b, int kc, float
         _mm512_storeu_ps(out + r * NT + 16, acc[r][1]);
     }
 }
+
+#endif /* __x86_64__ */
+
+#if defined(__aarch64__)
+/* ---- NEON: 3 rows x 32 tokens in 24 of the 32 q registers per pass, four passes per micro-tile ---- */
+
+static void micro_neon(const float *a, const float *b, int kc, float *out) {
+    for (int r0 = 0; r0 < MR; r0 += 3) {
+        float32x4_t acc[3][8];
+        for (int r = 0; r < 3; r++)
+            for (int v = 0; v < 8; v++) acc[r][v] = vdupq_n_f32(0.0f);
+        for (int k = 0; k < kc; k++) {
+            const float *bk = b + (size_t)k * NT, *ak = a + (size_t)k * MR + r0;
+            float32x4_t bv[8];
+            for (int v = 0; v < 8; v++) bv[v] = vld1q_f32(bk + 4 * v);
+            for (int r = 0; r < 3; r++) {
+                float32x4_t w = vdupq_n_f32(ak[r]);
+                for (int v = 0; v < 8; v++) acc[r][v] = vfmaq_f32(acc[r][v], w, bv[v]);
+            }
+        }
+        for (int r = 0; r < 3; r++)
+            for (int v = 0; v < 8; v++) vst1q_f32(out + (r0 + r) * NT + 4 * v, acc[r][v]);
+    }
+}
+#endif /* __aarch64__ */
 
 /* ---- blocking ----------------------------------------------------------------------------------- */
 
@@ -89,7 +116,16 @@ static void pack_rows(gemm_f32_row_fn row, const void *src, int64_t K, int64_t m
     }
 }
 
-static micro_fn pick(bc_isa isa) { return isa >= BC_ISA_AVX512 ? micro_avx512 : isa >= BC_ISA_AVX2 ? micro_avx2 : micro_scalar; }
+static micro_fn pick(bc_isa isa) {
+#if defined(__x86_64__)
+    if (isa == BC_ISA_AVX512) return micro_avx512;
+    if (isa == BC_ISA_AVX2) return micro_avx2;
+#elif defined(__aarch64__)
+    if (isa >= BC_ISA_NEON) return micro_neon;
+#endif
+    (void)isa;
+    return micro_scalar;
+}
 
 void gemm_f32(bc_isa isa, gemm_f32_row_fn row, const void *src, int64_t K, const float *x, const float *px, int64_t N,
               float *y, size_t ldy, int64_t m0, int64_t m1, float *scratch) {

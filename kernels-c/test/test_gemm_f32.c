@@ -68,20 +68,21 @@ static void check_shape(bc_isa isa, int64_t N, int64_t M, int64_t K, int64_t m0,
 }
 
 int main(void) {
-    int n_isas = (int)bc_detect_isa() + 1;
+    bc_isa isas[BC_ISA_COUNT]; /* the paths this CPU runs, scalar first */
+    int n_isas = bc_cpu_isas(isas);
     printf("test_gemm_f32: ISAs tested: ");
-    for (int i = 0; i < n_isas; i++) printf("%s%s", i ? ", " : "", bc_isa_name((bc_isa)i));
+    for (int i = 0; i < n_isas; i++) printf("%s%s", i ? ", " : "", bc_isa_name(isas[i]));
     printf("\n");
     const struct { int64_t N, M, K; } shapes[] = {
         {1, 5, 64}, {3, 13, 100}, {4, 12, 256}, {5, 1, 7}, {31, 25, 300}, {32, 48, 256},
         {33, 49, 257}, {70, 97, 600}, {64, 12, 1}, {129, 60, 513},
     };
     for (int i = 0; i < n_isas; i++) {
-        vec_init((bc_isa)i);
+        vec_init(isas[i]);
         for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
             int64_t N = shapes[s].N, M = shapes[s].M, K = shapes[s].K;
-            check_shape((bc_isa)i, N, M, K, 0, M, (size_t)M);
-            if (M > 3) check_shape((bc_isa)i, N, M, K, 1, M - 2, (size_t)M + 5); /* sub-range, strided y */
+            check_shape(isas[i], N, M, K, 0, M, (size_t)M);
+            if (M > 3) check_shape(isas[i], N, M, K, 1, M - 2, (size_t)M + 5); /* sub-range, strided y */
         }
     }
     printf("test_gemm_f32: %d checks, %d failures\n", checks, failures);
