@@ -2,7 +2,8 @@
 // The numbers come from the C runtime (`bitconv-rt perplexity --json`, `bitconv-rt bench --json`);
 // this module picks the reference (the source checkpoint whenever it can be found), tokenizes the
 // text, runs the passes (passes.ts) and applies the gates.
-import { existsSync, statSync } from "node:fs";
+import { existsSync } from "node:fs";
+import { statInput } from "../util/files.js";
 import { join, resolve } from "node:path";
 import { BitconvError, inputError } from "../util/errors.js";
 import { loadTokenizer } from "../tokenizer/encode.js";
@@ -148,8 +149,9 @@ function checkNumbers(opts: VerifyOptions): void {
 
 async function openArtifact(path: string): Promise<ArtifactInfo> {
   const artifact = resolve(path);
-  if (!existsSync(artifact)) throw inputError(path, "no such file");
-  if (statSync(artifact).isDirectory()) throw inputError(path, "is a directory; verify takes a .gguf artifact (convert a checkpoint first)");
+  const st = await statInput(artifact); // names a dangling link or a symlink loop as such
+  if (!st) throw inputError(path, "no such file");
+  if (st.isDirectory()) throw inputError(path, "is a directory; verify takes a .gguf artifact (convert a checkpoint first)");
   if (!fileMagic(artifact).startsWith("GGUF")) throw inputError(path, "not a GGUF file");
   return readArtifactInfo(artifact);
 }
