@@ -1,4 +1,5 @@
 // `bitconv verify`: the CLI over verify() (src/verify/verify.ts). See docs/verify.md.
+import { printable } from "../util/printable.js";
 import type { ArgumentsCamelCase, Argv, CommandModule } from "yargs";
 import { progressBar, type Progress } from "../util/progress.js";
 import {
@@ -80,7 +81,8 @@ export function formatReport(r: VerifyResult & { source_check?: SourceCheck }): 
   for (const f of r.failures) rows.push(["failed", f]);
   rows.push(["result", status]);
   const w = Math.max(...rows.map(([k]) => k.length));
-  return rows.map(([k, v]) => `${k.padEnd(w)}  ${v}`).join("\n") + "\n";
+  // values carry names from the artifact and its provenance (repo, paths, architecture): escaped
+  return rows.map(([k, v]) => `${k.padEnd(w)}  ${printable(v, 2000)}`).join("\n") + "\n";
 }
 
 /** The --json object (stable field names; docs/verify.md). */
