@@ -34,6 +34,7 @@ export const kv = {
   bool: (key: string, value: boolean): GgufKv => ({ key, type: T.BOOL, value }),
   str: (key: string, value: string): GgufKv => ({ key, type: T.STRING, value }),
   strArray: (key: string, value: readonly string[]): GgufKv => ({ key, type: T.ARRAY, arrayType: T.STRING, value }),
+  u8Array: (key: string, value: ArrayLike<number>): GgufKv => ({ key, type: T.ARRAY, arrayType: T.UINT8, value: Array.from(value) }),
   i32Array: (key: string, value: readonly number[]): GgufKv => ({ key, type: T.ARRAY, arrayType: T.INT32, value }),
   u32Array: (key: string, value: readonly number[]): GgufKv => ({ key, type: T.ARRAY, arrayType: T.UINT32, value }),
   f32Array: (key: string, value: readonly number[]): GgufKv => ({ key, type: T.ARRAY, arrayType: T.FLOAT32, value }),

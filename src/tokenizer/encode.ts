@@ -8,7 +8,8 @@ import { BitconvError, inputError } from "../util/errors.js";
 import { readInputBytesSync, readInputTextSync } from "../util/files.js";
 import { readGguf } from "../gguf/reader.js";
 import { spmTokenizer } from "./spm.js";
-import { parseSpmModel } from "./spmModel.js";
+import { addedTokensOfConfig, applyAddedTokens } from "./spmAdded.js";
+import { checkSpmVocab, parseSpmModel } from "./spmModel.js";
 import { isSpmStyleJson, spmVocabFromGguf, spmVocabFromJson } from "./spmGguf.js";
 
 /** Where to take the tokenizer from; the first one given wins, in this order. */
@@ -88,15 +89,17 @@ export async function loadTokenizer(src: TokenizerSources): Promise<BitconvToken
       if (existsSync(beside)) configFile = beside;
     }
     const config = (configFile ? readJson(configFile) : {}) as Record<string, unknown>;
-    if (file.endsWith(".model")) return spmFromFiles(file, null, config);
+    const cfg = { config, file: configFile ?? "tokenizer_config.json" };
+    if (file.endsWith(".model")) return spmFromFiles(file, null, cfg);
     const tj = readJson(file);
-    if (typeof tj === "object" && tj !== null && isSpmStyleJson(tj as Record<string, unknown>)) return spmFromFiles(file, tj as Record<string, unknown>, config);
+    if (typeof tj === "object" && tj !== null && isSpmStyleJson(tj as Record<string, unknown>)) return spmFromFiles(file, tj as Record<string, unknown>, cfg);
     return wrap(tj, config, "tokenizer.json", file);
   }
   if (src.gguf) {
     const g = await readGguf(src.gguf);
-    if (kvValue(g.kv, "tokenizer.ggml.model") === "llama") {
-      const { vocab, addBos, addEos } = spmVocabFromGguf((k) => kvValue(g.kv, k), src.gguf);
+    const model = kvValue(g.kv, "tokenizer.ggml.model");
+    if (model === "llama" || model === "t5") {
+      const { vocab, addBos, addEos } = spmVocabFromGguf((k) => kvValue(g.kv, k), model, src.gguf);
       return spmTokenizer(vocab, { source: "gguf", path: src.gguf, addBos, addEos });
     }
     const { tokenizer, config } = tokenizerJsonFromGguf(g.kv, src.gguf);
@@ -106,12 +109,12 @@ export async function loadTokenizer(src: TokenizerSources): Promise<BitconvToken
 }
 
 /** A SentencePiece tokenizer from tokenizer.model (json null) or a SentencePiece-style tokenizer.json. */
-function spmFromFiles(file: string, json: Record<string, unknown> | null, config: Record<string, unknown>): BitconvTokenizer {
-  let vocab;
-  if (json) vocab = spmVocabFromJson(json, file);
-  else {
-    vocab = parseSpmModel(readInputBytesSync(file), file);
-  }
+function spmFromFiles(file: string, json: Record<string, unknown> | null, cfg: { config: Record<string, unknown>; file: string }): BitconvTokenizer {
+  const config = cfg.config;
+  const vocab = json ? spmVocabFromJson(json, file) : parseSpmModel(readInputBytesSync(file), file);
+  // tokenizer_config.json's added tokens type pieces as they are typed in the converted artifact
+  applyAddedTokens(vocab, addedTokensOfConfig(config, cfg.file), vocab.unkId, []);
+  checkSpmVocab(vocab, cfg.file);
   const idOf = (v: unknown): number => {
     const name = typeof v === "string" ? v : typeof v === "object" && v !== null ? (v as { content?: unknown }).content : undefined;
     return typeof name === "string" ? vocab.pieces.indexOf(name) : -1;

@@ -6,6 +6,7 @@
 import { kv, type GgufKv } from "../gguf/writer.js";
 import { inputError } from "../util/errors.js";
 import { checkHash, preNameForHash } from "./pre.js";
+import { addedTokensOfConfig, looksSpecial } from "./spmAdded.js";
 import { parseSpmModel } from "./spmModel.js";
 import { isSpmStyleJson, spmTokenizerKeys, spmVocabFromJson } from "./spmGguf.js";
 
@@ -183,7 +184,11 @@ export function tokenizerKeys(input: TokenizerInput): TokenizerKeys {
     tokens[id] = s;
     types[id] = type;
   }
-  for (const a of added) types[a.id] = a.special ? TokenType.CONTROL : TokenType.USER_DEFINED;
+  // added tokens, then tokenizer_config.json's added_tokens_decoder, typed as llama.cpp's converter does
+  const decoder = addedTokensOfConfig(input.tokenizerConfig, file.replace(/tokenizer\.json$/, "tokenizer_config.json"));
+  for (const a of [...added.map((a) => ({ ...a, special: a.special === true })), ...decoder]) {
+    if (a.id < n) types[a.id] = a.special || looksSpecial(tokens[a.id]) ? TokenType.CONTROL : TokenType.USER_DEFINED;
+  }
   if (padded > 0) notes.push(`tokenizer: ${padded} embedding rows have no token; named [PAD<id>] (unused)`);
 
   const merges = Array.isArray(model.merges) ? (model.merges as unknown[]) : [];
@@ -246,23 +251,28 @@ export interface CheckpointTokenizer extends Omit<TokenizerInput, "tokenizer" | 
  */
 export function checkpointTokenizerKeys(c: CheckpointTokenizer): TokenizerKeys {
   const cfg = c.tokenizerConfig;
-  const spmKeys = (vocab: ReturnType<typeof parseSpmModel>, file: string): TokenizerKeys => {
+  const cfgFile = `${c.dir}/tokenizer_config.json`;
+  const spmKeys = (vocab: ReturnType<typeof parseSpmModel>, file: string, notes: string[]): TokenizerKeys => {
     const r = spmTokenizerKeys({
       vocab, file, vocabSize: c.vocabSize, target: c.target,
       addBos: typeof cfg?.add_bos_token === "boolean" ? cfg.add_bos_token : undefined,
       addEos: typeof cfg?.add_eos_token === "boolean" ? cfg.add_eos_token : undefined,
       bosTokenId: c.bosTokenId, eosTokenId: c.eosTokenId, chatTemplate: chatTemplate(cfg),
+      added: addedTokensOfConfig(cfg, cfgFile), addedFile: cfgFile,
     });
-    return { ...r, pre: "default", nTokens: c.vocabSize };
+    return { kvs: r.kvs, notes: [...notes, ...r.notes], pre: "default", nTokens: c.vocabSize };
   };
   if (c.tokenizerModel) {
     const file = `${c.dir}/tokenizer.model`;
-    return spmKeys(parseSpmModel(c.tokenizerModel, file), file);
+    return spmKeys(parseSpmModel(c.tokenizerModel, file), file, []);
   }
   const file = `${c.dir}/tokenizer.json`;
   if (!c.tokenizerJson) {
     throw inputError(file, "missing: a GGUF needs the tokenizer (copy tokenizer.json or tokenizer.model, and tokenizer_config.json, of the base model into the folder)");
   }
-  if (isSpmStyleJson(c.tokenizerJson)) return spmKeys(spmVocabFromJson(c.tokenizerJson, file), file);
+  if (isSpmStyleJson(c.tokenizerJson)) {
+    const notes: string[] = [];
+    return spmKeys(spmVocabFromJson(c.tokenizerJson, file, notes), file, notes);
+  }
   return tokenizerKeys({ ...c, tokenizer: c.tokenizerJson, file });
 }

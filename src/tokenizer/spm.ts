@@ -1,12 +1,14 @@
-// SentencePiece's own encoding, for verify and generate (formats/tokenizer-spm.md): normalize (dummy
-// prefix, optional whitespace clean-up, ' ' -> ▁), split into characters (user-defined pieces whole),
-// then BPE: repeatedly merge the adjacent pair whose merged piece has the highest score (leftmost on
-// ties), and finally spell every piece the vocabulary lacks as its UTF-8 bytes <0xXX> (byte fallback)
-// or as unk. Unused pieces are split back into the pair that formed them, as sentencepiece does.
+// SentencePiece's own encoding, for verify and generate (formats/tokenizer-spm.md): normalize
+// (spmNormalize.ts: the normalization table, dummy prefix, optional whitespace clean-up, ' ' -> ▁); a
+// Unigram model then takes the best-scoring segmentation (unigram.ts); a BPE model is split into
+// characters (user-defined pieces whole), then BPE: repeatedly merge the adjacent pair whose merged
+// piece has the highest score (leftmost on ties), and finally spell every piece the vocabulary lacks as
+// its UTF-8 bytes <0xXX> (byte fallback) or as unk. Unused pieces are split back into the pair that formed them, as sentencepiece does.
 import type { BitconvTokenizer } from "./encode.js";
+import { Charsmap } from "./charsmap.js";
 import { PieceType, type SpmVocab } from "./spmModel.js";
-
-const SPACE = "\u2581";
+import { SpmNormalizer } from "./spmNormalize.js";
+import { UnigramEncoder } from "./unigram.js";
 
 interface Symbol {
   piece: string;
@@ -69,8 +71,10 @@ export class SpmEncoder {
   private readonly ids = new Map<string, number>();
   private readonly userDefined: string[];
   private readonly byteIds: number[] = [];
+  private readonly normalizer: SpmNormalizer;
+  private readonly unigram: UnigramEncoder | null;
 
-  constructor(readonly vocab: SpmVocab) {
+  constructor(readonly vocab: SpmVocab, file = "tokenizer") {
     const v = vocab;
     const user: string[] = [];
     v.pieces.forEach((p, i) => {
@@ -80,16 +84,14 @@ export class SpmEncoder {
       if (t === PieceType.USER_DEFINED) user.push(p);
     });
     this.userDefined = user.sort((a, b) => b.length - a.length);
+    const charsmap = v.charsmap ? Charsmap.parse(v.charsmap, file) : null;
+    this.normalizer = new SpmNormalizer({ ...v, charsmap }, user);
+    this.unigram = v.modelType === "unigram" ? new UnigramEncoder(v) : null;
     for (let b = 0; b < 256; b++) this.byteIds.push(this.ids.get(`<0x${b.toString(16).toUpperCase().padStart(2, "0")}>`) ?? -1);
   }
 
   normalize(text: string): string {
-    if (text.length === 0) return "";
-    let t = text;
-    if (this.vocab.removeExtraWhitespaces) t = t.replace(/ +/g, " ").replace(/^ | $/g, "");
-    if (t.length === 0) return "";
-    if (this.vocab.addDummyPrefix) t = this.vocab.treatWhitespaceAsSuffix ? t + " " : " " + t;
-    return t.replace(/ /g, SPACE);
+    return this.normalizer.normalize(text);
   }
 
   private split(s: string): Symbol[] {
@@ -107,6 +109,7 @@ export class SpmEncoder {
 
   /** Token ids of `text`, without BOS/EOS. */
   encodePlain(text: string): number[] {
+    if (this.unigram) return this.unigram.encode(this.normalize(text));
     const sym = this.split(this.normalize(text));
     const agenda = new Agenda();
     const formedBy = new Map<string, [string, string]>();
@@ -174,7 +177,7 @@ export interface SpmTokenizerOptions {
 
 /** The BitconvTokenizer verify and generate use, over a SentencePiece vocabulary. */
 export function spmTokenizer(vocab: SpmVocab, o: SpmTokenizerOptions): BitconvTokenizer {
-  const enc = new SpmEncoder(vocab);
+  const enc = new SpmEncoder(vocab, o.path);
   const bos = vocab.bosId >= 0 ? vocab.bosId : null;
   const eos = vocab.eosId >= 0 ? vocab.eosId : null;
   return {

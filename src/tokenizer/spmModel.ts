@@ -2,6 +2,7 @@
 // SentencePiece-style tokenizer.json (BPE with byte_fallback and the ▁ metaspace). One shape for
 // both, which the GGUF writer (spmGguf.ts) and the encoder (spm.ts) read.
 import { inputError } from "../util/errors.js";
+import { Charsmap } from "./charsmap.js";
 import { fieldFloat, fieldString, readMessage, Wire, type ProtoField } from "./protobuf.js";
 
 /** SentencePiece's piece types; llama.cpp's token_type uses the same numbers. */
@@ -15,8 +16,10 @@ export interface SpmVocab {
   byteFallback: boolean;
   addDummyPrefix: boolean;
   removeExtraWhitespaces: boolean;
-  /** a precompiled normalization table (nmt_nfkc and friends) that neither bitconv nor llama.cpp applies */
-  normalizerTable: boolean;
+  /** the precompiled normalization table (nmt_nfkc and friends; charsmap.ts), null for none (identity) */
+  charsmap: Uint8Array | null;
+  /** tokenizer.json normalizer steps with no sentencepiece meaning (neither bitconv nor llama.cpp applies them) */
+  unapplied?: string[];
   treatWhitespaceAsSuffix: boolean;
   /** -1 where the model has none */
   unkId: number;
@@ -62,7 +65,7 @@ export function parseSpmModel(buf: Uint8Array, file: string): SpmVocab {
     treatWhitespaceAsSuffix: lastInt(trainer, 24, 0) !== 0,
     addDummyPrefix: lastInt(normalizer, 3, 1) !== 0,
     removeExtraWhitespaces: lastInt(normalizer, 4, 1) !== 0,
-    normalizerTable: charsmap !== undefined && charsmap.bytes.length > 0,
+    charsmap: charsmap !== undefined && charsmap.bytes.length > 0 ? charsmap.bytes.slice() : null,
     unkId: lastInt(trainer, 40, 0),
     bosId: lastInt(trainer, 41, 1),
     eosId: lastInt(trainer, 42, 2),
@@ -92,6 +95,7 @@ export function checkSpmVocab(v: SpmVocab, file: string): void {
     if (!Number.isInteger(id) || id < 0 || id >= n) throw inputError(file, `${name} id ${id} is outside the vocabulary (0..${n - 1})`);
   }
   if (v.types[v.unkId] !== PieceType.UNKNOWN) throw inputError(file, `unk id ${v.unkId} (${JSON.stringify(v.pieces[v.unkId])}) is not of type UNKNOWN`);
+  if (v.charsmap) Charsmap.parse(v.charsmap, file);
   if (v.byteFallback) {
     for (let b = 0; b < 256; b++) {
       const name = `<0x${b.toString(16).toUpperCase().padStart(2, "0")}>`;
