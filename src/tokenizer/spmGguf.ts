@@ -31,17 +31,19 @@ export interface SpmKeysInput {
  * llama.cpp, else warned about. BPE is written as llama.cpp's "llama" (SPM) tokenizer, Unigram as its
  * "t5" (UGM) one (formats/tokenizer-spm.md "What llama.cpp does differently").
  */
-function llamaCppDifferences(v: SpmVocab): string[] {
+function llamaCppDifferences(v: SpmVocab, ownPieces: number): string[] {
   const d: string[] = [];
-  const has = (t: number) => v.types.includes(t);
+  const has = (t: number) => v.types.slice(0, ownPieces).includes(t);
   if (v.modelType === "bpe") {
     if (v.removeExtraWhitespaces) d.push("it collapses runs of spaces (remove_extra_whitespaces), which llama.cpp's SentencePiece BPE does not");
     if (v.charsmap) d.push("it has a normalization table (precompiled_charsmap), which llama.cpp's SentencePiece BPE does not apply");
   } else {
     if (v.byteFallback) d.push("it spells unknown characters as <0xXX> bytes (byte_fallback), where llama.cpp's Unigram tokenizer writes <unk>");
-    if (has(PieceType.USER_DEFINED)) d.push("it has user-defined pieces, around which llama.cpp's Unigram tokenizer restarts (a new ▁ prefix) and which it scores 0");
+    if (has(PieceType.USER_DEFINED)) d.push("it has user-defined pieces, which llama.cpp's Unigram tokenizer scores 0");
+    if (v.removeExtraWhitespaces && !v.addDummyPrefix) d.push("it collapses spaces without a dummy prefix, where llama.cpp's Unigram tokenizer puts ▁ before the first word too");
     if (has(PieceType.UNUSED)) d.push("it has unused pieces, which llama.cpp's Unigram tokenizer may choose and sentencepiece never does");
   }
+  if (has(PieceType.USER_DEFINED)) d.push("it has user-defined pieces, after which llama.cpp starts the following text with a new ▁ (sentencepiece does not)");
   if (v.treatWhitespaceAsSuffix) d.push("it puts ▁ after words (treat_whitespace_as_suffix), which llama.cpp does not");
   return d;
 }
@@ -74,7 +76,7 @@ export function spmTokenizerKeys(input: SpmKeysInput): { kvs: GgufKv[]; notes: s
     notes.push(`warning: tokenizer: ${why}; texts that need them will be tokenized differently`);
   }
   const v = paddedVocab(input, notes);
-  const diff = llamaCppDifferences(v);
+  const diff = llamaCppDifferences(v, input.vocab.pieces.length);
   if (diff.length > 0) {
     if (input.target === "llama.cpp") throw inputError(file, `llama.cpp would tokenize this differently: ${diff.join("; ")}; use --target bitconv`);
     notes.push(`warning: tokenizer: llama.cpp would tokenize this differently: ${diff.join("; ")}`);
@@ -93,6 +95,8 @@ export function spmTokenizerKeys(input: SpmKeysInput): { kvs: GgufKv[]; notes: s
     kv.i32Array("tokenizer.ggml.token_type", v.types),
   ];
   if (v.modelType === "unigram" && v.charsmap) kvs.push(kv.u8Array("tokenizer.ggml.precompiled_charsmap", v.charsmap));
+  // llama.cpp's UGM has no byte fallback and no key for it: bitconv's own, so its encoder keeps sentencepiece's
+  if (v.modelType === "unigram") kvs.push(kv.bool("bitconv.tokenizer.byte_fallback", v.byteFallback));
   if (bos !== undefined) (checkId("BOS", bos), kvs.push(kv.u32("tokenizer.ggml.bos_token_id", bos)));
   if (eos !== undefined) (checkId("EOS", eos), kvs.push(kv.u32("tokenizer.ggml.eos_token_id", eos)));
   kvs.push(kv.u32("tokenizer.ggml.unknown_token_id", v.unkId));
@@ -250,8 +254,8 @@ export function spmVocabFromGguf(get: (key: string) => unknown, model: "llama" |
   const vocab: SpmVocab = {
     pieces: tokens as string[], scores, types,
     modelType: ugm ? "unigram" : "bpe",
-    // all 256 byte pieces: sentencepiece's byte fallback (llama.cpp's UGM ignores them: warned at convert)
-    byteFallback: byteCount >= 256,
+    // SPM: all 256 byte pieces mean byte fallback, as llama.cpp reads them; UGM: bitconv's key (llama.cpp has none)
+    byteFallback: ugm ? get("bitconv.tokenizer.byte_fallback") === true || get("bitconv.tokenizer.byte_fallback") === 1 : byteCount >= 256,
     // where a key is absent, llama.cpp's defaults, which differ for its "llama" (SPM) and "t5" (UGM)
     addDummyPrefix: flag("add_space_prefix", !ugm),
     removeExtraWhitespaces: flag("remove_extra_whitespaces", false),

@@ -7,6 +7,8 @@ export interface SpmModelSpec {
   byteFallback?: boolean;
   unkId?: number; bosId?: number; eosId?: number; padId?: number;
   addDummyPrefix?: boolean; removeExtraWhitespaces?: boolean;
+  /** NormalizerSpec.precompiled_charsmap (test/helpers/charsmapWriter.ts) */
+  charsmap?: Uint8Array;
 }
 
 function varint(n: number): number[] {
@@ -36,7 +38,8 @@ export function encodeSpmModel(s: SpmModelSpec): Uint8Array {
   }
   const trainer = [...vfield(3, s.modelType ?? 2), ...vfield(35, s.byteFallback ? 1 : 0), ...vfield(40, s.unkId ?? 0), ...vfield(41, s.bosId ?? 1), ...vfield(42, s.eosId ?? 2), ...vfield(43, s.padId ?? -1)];
   out.push(...lfield(2, trainer));
-  out.push(...lfield(3, [...lfield(1, Buffer.from("identity")), ...vfield(3, s.addDummyPrefix === false ? 0 : 1), ...vfield(4, s.removeExtraWhitespaces ? 1 : 0)]));
+  const table = s.charsmap ? lfield(2, s.charsmap) : [];
+  out.push(...lfield(3, [...lfield(1, Buffer.from(s.charsmap ? "test_rules" : "identity")), ...table, ...vfield(3, s.addDummyPrefix === false ? 0 : 1), ...vfield(4, s.removeExtraWhitespaces ? 1 : 0)]));
   return Uint8Array.from(out);
 }
 
