@@ -115,6 +115,19 @@ test("the normalization table: applied before segmentation, longest rule first, 
   assert.is(pieces("\u00a0\u00a0\uff21"), "\u2581 A", "leading NBSPs are spaces, stripped");
 });
 
+test("a SentencePiece BPE model with a normalization table: bitconv applies it; llama.cpp's SPM tokenizer does not, so --target llama.cpp refuses", async () => {
+  const spec = { ...smallSpmSpec(), charsmap: buildCharsmap(RULES) };
+  const dir = await checkpoint("bpe-rules", 512, { "tokenizer.model": encodeSpmModel(spec) });
+  const t = await loadTokenizer({ tokenizerJson: dir });
+  assert.equal(plain(t, "ab a"), [259, 260, 259]);
+  assert.equal(plain(t, "\uff41\uff42\u00a0\uff41"), [259, 260, 259], "ａｂ NBSP ａ is normalized to ab a first");
+  const target = join(tmp, "bpe-rules.gguf");
+  const r = cli(["convert", dir, "--layout", "tq2_0", "--target", "llama.cpp", "-o", target]);
+  assert.is(r.status, 2, r.stderr);
+  assert.match(r.stderr.trim(), /tokenizer\.model: llama\.cpp would tokenize this differently: it has a normalization table \(precompiled_charsmap\), which llama\.cpp's SentencePiece BPE does not apply; use --target bitconv$/);
+  assert.not.ok(existsSync(target));
+});
+
 test("Unigram tokenizer.model -> a t5 (UGM) vocabulary: llama.cpp gives bitconv's ids; no other segmentation scores higher", async () => {
   const spec = unigramSpec({ byteFallback: false });
   const dir = await checkpoint("ugm", 3000, { "tokenizer.model": encodeSpmModel(spec) });

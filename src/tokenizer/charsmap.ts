@@ -36,17 +36,21 @@ export class Charsmap {
 
   /** Walks every path of the trie: each node in range, each value a NUL-terminated string. */
   private check(bad: (why: string) => Error): void {
+    // every label's slot of every node must exist, as darts-clone's 256-unit blocks guarantee (llama.cpp
+    // aborts on a walk past the end, sentencepiece reads past it)
+    const root = offsetOf(this.units[0]);
+    if ((root | 0xff) >= this.units.length) throw bad(`the root's children run past the ${this.units.length}-unit trie`);
     const seen = new Set<number>();
-    const stack = [offsetOf(this.units[0])];
+    const stack = [root];
     while (stack.length > 0) {
       const base = stack.pop()!;
       if (seen.has(base)) continue;
       seen.add(base);
       for (let c = 1; c < 256; c++) {
         const at = base ^ c;
-        if (at >= this.units.length || labelOf(this.units[at]) !== c) continue;
+        if (labelOf(this.units[at]) !== c) continue;
         const next = at ^ offsetOf(this.units[at]);
-        if (next >= this.units.length) throw bad(`node ${at} points past the trie`);
+        if ((next | 0xff) >= this.units.length) throw bad(`node ${at}'s children run past the ${this.units.length}-unit trie`);
         if (hasLeaf(this.units[at])) this.replacement(valueOf(this.units[next]), bad);
         stack.push(next);
       }
@@ -72,7 +76,7 @@ export class Charsmap {
       const c = bytes[i];
       if (c === 0) break;
       node ^= c;
-      if (node >= u.length || labelOf(u[node]) !== c) break;
+      if (labelOf(u[node]) !== c) break;
       const leaf = hasLeaf(u[node]);
       node ^= offsetOf(u[node]);
       if (leaf) best = { length: i - pos + 1, replacement: this.replacements.get(valueOf(u[node]))! };

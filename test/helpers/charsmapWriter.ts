@@ -17,11 +17,15 @@ export function buildCharsmap(rules: Record<string, string>): Uint8Array {
   }
   const units: number[] = [];
   const used = new Set<number>([0]);
+  // each base serves one node: a walk checks only a child's label, so two nodes sharing a base would
+  // see each other's children (darts-clone keeps the same rule)
+  const bases = new Set<number>();
   const place = (node: TrieNode, at: number, label: number) => {
     const labels = [...node.children.keys()];
     if (node.value !== undefined) labels.push(0);
     let base = 1;
-    while (labels.some((c) => used.has(base ^ c))) base++;
+    while (bases.has(base) || labels.some((c) => used.has(base ^ c))) base++;
+    bases.add(base);
     for (const c of labels) used.add(base ^ c);
     const offset = at ^ base;
     if (offset >= 1 << 21) throw new Error("charsmap test table too large");
@@ -30,7 +34,8 @@ export function buildCharsmap(rules: Record<string, string>): Uint8Array {
     for (const [c, child] of node.children) place(child, base ^ c, c);
   };
   place(root, 0, 0);
-  const n = units.length;
+  // units for every label of every base (darts-clone allocates blocks of 256; llama.cpp bounds-checks each step)
+  const n = Math.max(...[...bases].map((b) => (b | 0xff) + 1), units.length);
   const out = new Uint8Array(4 + 4 * n + strings.length);
   const dv = new DataView(out.buffer);
   dv.setUint32(0, 4 * n, true);
