@@ -273,6 +273,9 @@ test("bad Unigram inputs: one line naming the file, exit 2, nothing at the outpu
   const table = buildCharsmap(RULES);
   const broken = new Uint8Array(table);
   new DataView(broken.buffer).setUint32(0, table.length, true);
+  const past = new Uint8Array(4 + 8 + 2);
+  new DataView(past.buffer).setUint32(0, 8, true);
+  new DataView(past.buffer).setUint32(4, 300 << 10, true); // the root's children at 300, in a 2-unit trie
   const json = unigramJson(good);
   const cases: [string, string, string | Uint8Array, RegExp][] = [
     ["truncated", "tokenizer.model", encodeSpmModel(good).subarray(0, encodeSpmModel(good).length - 3), /tokenizer\.model: .*runs past the end/],
@@ -280,6 +283,7 @@ test("bad Unigram inputs: one line naming the file, exit 2, nothing at the outpu
     ["dup", "tokenizer.model", encodeSpmModel(dup), /tokenizer\.model: piece .* appears twice \(ids 400 and 401\)/],
     ["unk", "tokenizer.model", encodeSpmModel({ ...good, unkId: 3000 }), /tokenizer\.model: unk id 3000 is outside the vocabulary/],
     ["table", "tokenizer.model", encodeSpmModel({ ...good, charsmap: broken }), /tokenizer\.model: precompiled_charsmap \(the normalization table\) is broken/],
+    ["table-past", "tokenizer.model", encodeSpmModel({ ...good, charsmap: past }), /tokenizer\.model: precompiled_charsmap .* is broken: the root's children run past the 2-unit trie/],
     ["json-score", "tokenizer.json", JSON.stringify({ ...json, model: { ...(json.model as object), vocab: [["<unk>", "x"]] } }), /tokenizer\.json: model\.vocab\[0\] is not \[piece, score\]/],
     ["json-unk", "tokenizer.json", JSON.stringify({ ...json, model: { ...(json.model as object), unk_id: 99999 } }), /tokenizer\.json: .*needs model\.unk_id naming a token \(got 99999\)/],
   ];
