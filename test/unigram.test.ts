@@ -15,6 +15,7 @@ import { convert } from "../src/convert/index.js";
 import { readGguf } from "../src/gguf/reader.js";
 import { loadTokenizer, type BitconvTokenizer } from "../src/tokenizer/encode.js";
 import { parseSpmModel } from "../src/tokenizer/spmModel.js";
+import { writeTokenFile } from "../src/runtime/runtime.js";
 import { buildCharsmap } from "./helpers/charsmapWriter.js";
 import { encodeSpmModel, smallSpmSpec, type SpmModelSpec, type SpmPiece } from "./helpers/spmModelWriter.js";
 import { writeSyntheticCheckpoint } from "./helpers/synth.js";
@@ -22,6 +23,7 @@ import { writeSyntheticCheckpoint } from "./helpers/synth.js";
 const ROOT = resolve(new URL("../..", import.meta.url).pathname);
 const SPM = join(ROOT, "fixtures/tokenizer-spm");
 const CLI = join(ROOT, "dist/src/cli.js");
+const RT = join(ROOT, "kernels-c/build/bitconv-rt");
 const REF = JSON.parse(readFileSync(join(SPM, "reference-ids.json"), "utf8")) as { samples: { text: string; ids: number[] }[] };
 const tmp = mkdtempSync(join(tmpdir(), "bitconv-unigram-"));
 let llama: Llama;
@@ -160,6 +162,17 @@ test("Unigram tokenizer.model -> a t5 (UGM) vocabulary: llama.cpp gives bitconv'
   }
   assert.ok(compared > 5000, `${compared} characters compared`);
   assert.not.equal(ours[2], REF.samples[2].ids, "Unigram segments differently from BPE here: the test tells the two apart");
+  // the C runtime spells a t5 vocabulary's pieces as SentencePiece's: ▁ as space, <0xXX> as bytes
+  writeTokenFile(join(tmp, "ugm-prompt.bin"), [1, ...ours[0]]);
+  const gen = spawnSync(RT, ["generate", "-m", out, "--tokens", join(tmp, "ugm-prompt.bin"), "-n", "24", "--json", "--temp", "1.5", "--seed", "5", "-t", "2"], { encoding: "utf8" });
+  assert.is(gen.status, 0, gen.stderr);
+  const j = JSON.parse(gen.stdout.trim().split("\n").pop()!) as { ids: number[]; text: string };
+  const spelled = Buffer.concat(j.ids.map((id) => {
+    const p = spec.pieces[id];
+    if (p.type === 3) return Buffer.alloc(0);
+    return p.type === 6 ? Buffer.from([parseInt(p.piece.slice(3, 5), 16)]) : Buffer.from(p.piece.replace(/\u2581/g, " "), "utf8");
+  })).toString("utf8");
+  assert.is(j.text, spelled);
   assert.is(mine.decode(ours[0]), REF.samples[0].text);
 });
 

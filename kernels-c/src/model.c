@@ -424,7 +424,7 @@ int model_from_gguf(rt_model *m, gguf_file *g, char *err, size_t errlen) {
     char tm[16];
     r = key_string(L, "tokenizer.ggml.model", tm, sizeof tm);
     if (r < 0) goto fail;
-    m->tok_model = r == 0 ? TOK_NONE : strcmp(tm, "gpt2") == 0 ? TOK_GPT2 : strcmp(tm, "llama") == 0 ? TOK_SPM : TOK_NONE;
+    m->tok_model = r == 0 ? TOK_NONE : strcmp(tm, "gpt2") == 0 ? TOK_GPT2 : strcmp(tm, "llama") == 0 || strcmp(tm, "t5") == 0 ? TOK_SPM : TOK_NONE; /* t5: SentencePiece Unigram, the same piece spelling */
     const gguf_kv *tk = gguf_find_kv(&m->gguf, "tokenizer.ggml.tokens");
     if (tk) {
         if (tk->type != GGUF_ARRAY || tk->arr_type != GGUF_STRING) { fail(L, "tokenizer.ggml.tokens must be ARRAY<STRING>"); goto fail; }

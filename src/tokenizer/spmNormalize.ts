@@ -15,7 +15,8 @@ export interface NormalizerSettings {
   charsmap: Charsmap | null;
 }
 
-function charLength(lead: number): number {
+/** The byte length of the UTF-8 character a lead byte starts (1 for a stray continuation byte). */
+export function utf8CharLength(lead: number): number {
   return lead < 0x80 ? 1 : lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc0 ? 2 : 1;
 }
 
@@ -40,7 +41,7 @@ export class SpmNormalizer {
     }
     const rule = this.s.charsmap?.longestMatch(input, pos);
     if (rule) return { out: rule.replacement, consumed: rule.length };
-    const n = Math.min(charLength(input[pos]), input.length - pos);
+    const n = Math.min(utf8CharLength(input[pos]), input.length - pos);
     return { out: input.subarray(pos, pos + n), consumed: n };
   }
 

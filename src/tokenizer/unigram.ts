@@ -5,14 +5,11 @@
 // length * max score - 0.1 so they always win; unused pieces are never chosen. Unknown characters come
 // out as their UTF-8 bytes (<0xXX>) with byte fallback, else one unk id per run of them.
 import { PieceType, type SpmVocab } from "./spmModel.js";
+import { utf8CharLength } from "./spmNormalize.js";
 
 const UNK_PENALTY = 10;
 /** C's FLT_MIN: sentencepiece starts its max score there, so with all scores negative it stays there. */
 const FLT_MIN = 1.1754943508222875e-38;
-
-function charLength(lead: number): number {
-  return lead < 0x80 ? 1 : lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc0 ? 2 : 1;
-}
 
 export class UnigramEncoder {
   /** a byte trie of the pieces Viterbi may use: child maps and the piece id ending at each node (-1: none) */
@@ -69,7 +66,7 @@ export class UnigramEncoder {
     };
     for (let start = 0; start < n; ) {
       const here = score[start];
-      const len = Math.min(charLength(s[start]), n - start);
+      const len = Math.min(utf8CharLength(s[start]), n - start);
       let whole = false;
       for (let node = 0, pos = start; pos < n; ) {
         const child = this.next[node].get(s[pos++]);
