@@ -275,6 +275,11 @@ test("added_tokens_decoder overrides token types as llama.cpp's converter does (
   const r = cli(["convert", bad, "--layout", "tq2_0", "-o", join(tmp, "added-bad.gguf")]);
   assert.is(r.status, 2);
   assert.match(r.stderr.trim(), /tokenizer_config\.json: added_tokens_decoder: entry "x" has no valid id and content$/);
+  const twice = await checkpoint("added-twice", 3002, { "tokenizer.model": readFileSync(join(SPM, "tokenizer.model")) }, { added_tokens_decoder: { "300": { content: "\u2581the", special: true } } });
+  const r2 = cli(["convert", twice, "--layout", "tq2_0", "-o", join(tmp, "added-twice.gguf")]);
+  assert.is(r2.status, 2);
+  assert.match(r2.stderr.trim(), /tokenizer_config\.json: piece "▁the" appears twice \(ids \d+ and 300\)$/);
+  assert.not.ok(existsSync(join(tmp, "added-twice.gguf")));
 });
 
 test("bad Unigram inputs: one line naming the file, exit 2, nothing at the output path", async () => {

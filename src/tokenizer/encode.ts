@@ -113,8 +113,11 @@ function spmFromFiles(file: string, json: Record<string, unknown> | null, cfg: {
   const config = cfg.config;
   const vocab = json ? spmVocabFromJson(json, file) : parseSpmModel(readInputBytesSync(file), file);
   // tokenizer_config.json's added tokens type pieces as they are typed in the converted artifact
-  applyAddedTokens(vocab, addedTokensOfConfig(config, cfg.file), vocab.unkId, []);
-  checkSpmVocab(vocab, cfg.file);
+  const added = addedTokensOfConfig(config, cfg.file);
+  if (added.length > 0) {
+    applyAddedTokens(vocab, added, vocab.unkId, []);
+    checkSpmVocab(vocab, cfg.file);
+  }
   const idOf = (v: unknown): number => {
     const name = typeof v === "string" ? v : typeof v === "object" && v !== null ? (v as { content?: unknown }).content : undefined;
     return typeof name === "string" ? vocab.pieces.indexOf(name) : -1;

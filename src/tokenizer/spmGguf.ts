@@ -60,9 +60,10 @@ function paddedVocab(input: SpmKeysInput, notes: string[]): SpmVocab {
     t.types.push(PieceType.UNUSED);
   }
   if (n > v.pieces.length) notes.push(`tokenizer: ${n - v.pieces.length} embedding rows have no piece; named [PAD<id>] (unused)`);
-  applyAddedTokens(t, input.added ?? [], v.unkId, notes);
+  const added = input.added ?? [];
+  applyAddedTokens(t, added, v.unkId, notes);
   const full: SpmVocab = { ...v, ...t };
-  checkSpmVocab(full, input.addedFile ?? file);
+  checkSpmVocab(full, added.length > 0 && input.addedFile ? input.addedFile : file);
   return full;
 }
 
