@@ -12,6 +12,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { getLlama, type Llama } from "node-llama-cpp";
 import { convert } from "../src/convert/index.js";
+import { convertFromGguf } from "../src/convert/fromGguf.js";
 import { readGguf } from "../src/gguf/reader.js";
 import { loadTokenizer, type BitconvTokenizer } from "../src/tokenizer/encode.js";
 import { parseSpmModel } from "../src/tokenizer/spmModel.js";
@@ -188,6 +189,12 @@ test("a normalization table travels into the t5 artifact: llama.cpp's own walk o
   const ours = TEXTS.map((s) => plain(mine, s));
   assert.equal(ours[6], plain(mine, "full width ABC nbsp gaka"), "the table is applied");
   assert.equal(await llamaTokenize(out, TEXTS), ours);
+  // a t5 GGUF as convert input: the vocabulary, table included, is carried into the new layout
+  const again = join(tmp, "ugm-rules-tq1_0.gguf");
+  await convertFromGguf({ input: out, output: again, layout: "tq1_0", target: "llama.cpp" });
+  assert.equal(await llamaTokenize(again, TEXTS), ours);
+  const rebuilt = await loadTokenizer({ gguf: again });
+  assert.equal(TEXTS.map((s) => plain(rebuilt, s)), ours, "bitconv's tokenizer rebuilt from it");
 });
 
 test("byte fallback: bitconv keeps sentencepiece's <0xXX>; llama.cpp's UGM writes <unk>, so --target llama.cpp refuses and auto warns", async () => {
