@@ -1,5 +1,6 @@
-// SentencePiece vocabularies <-> llama.cpp's tokenizer.ggml.model = "llama" keys (formats/tokenizer-spm.md),
-// and a SentencePiece-style tokenizer.json (LLaMA-2's: BPE with byte_fallback, ▁ metaspace) -> SpmVocab.
+// SentencePiece vocabularies <-> llama.cpp's tokenizer.ggml.model = "llama" (BPE) and "t5" (Unigram) keys
+// (formats/tokenizer-spm.md), and a SentencePiece-style tokenizer.json (LLaMA-2's BPE with byte_fallback
+// and the ▁ metaspace, or a Unigram model) -> SpmVocab.
 import { kv, type GgufKv } from "../gguf/writer.js";
 import { inputError } from "../util/errors.js";
 import { applyAddedTokens, addedTokensOfJson, type AddedToken } from "./spmAdded.js";
@@ -33,7 +34,8 @@ export interface SpmKeysInput {
  */
 function llamaCppDifferences(v: SpmVocab, ownPieces: number): string[] {
   const d: string[] = [];
-  const has = (t: number) => v.types.slice(0, ownPieces).includes(t);
+  // the [PAD<id>] rows are unused too, but no text spells them; added tokens may sit among them
+  const has = (t: number) => (t === PieceType.UNUSED ? v.types.slice(0, ownPieces) : v.types).includes(t);
   if (v.modelType === "bpe") {
     if (v.removeExtraWhitespaces) d.push("it collapses runs of spaces (remove_extra_whitespaces), which llama.cpp's SentencePiece BPE does not");
     if (v.charsmap) d.push("it has a normalization table (precompiled_charsmap), which llama.cpp's SentencePiece BPE does not apply");
