@@ -615,12 +615,12 @@ test("bad inputs: exit 2, one line naming the file and the problem, no output", 
   expectRefusal(["convert", self, "--layout", "tq2_0", "-o", join(self, "model.safetensors")], /model\.safetensors: is one of the input files/);
   assert.ok(readFileSync(join(self, "model.safetensors")).equals(readFileSync(join(FIX.packed, "model.safetensors"))), "input untouched");
 
-  // a Unigram tokenizer (SentencePiece BPE and byte-level BPE are the two bitconv writes)
+  // a Unigram tokenizer.json without its unknown piece (test/unigram.test.ts has the rest)
   const uni = join(tmp, "unigram");
   mkdirSync(uni);
   for (const f of ["config.json", "model.safetensors", "tokenizer_config.json"]) copyFileSync(join(FIX.packed, f), join(uni, f));
   writeFileSync(join(uni, "tokenizer.json"), JSON.stringify({ model: { type: "Unigram", vocab: [["a", 0]] }, pre_tokenizer: { type: "Metaspace" } }));
-  expectRefusal(["convert", uni, "--layout", "tq2_0", "-o", out], /unigram\/tokenizer\.json: a Unigram tokenizer\.json is not supported \(bitconv encodes SentencePiece BPE only\)/, out);
+  expectRefusal(["convert", uni, "--layout", "tq2_0", "-o", out], /unigram\/tokenizer\.json: a SentencePiece-style tokenizer needs model\.unk_id naming a token \(got undefined\)/, out);
 });
 
 test("--dry-run writes nothing and prints the plan; --json gives the same sizes as a real run", () => {
