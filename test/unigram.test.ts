@@ -289,6 +289,19 @@ test("added_tokens_decoder overrides token types as llama.cpp's converter does (
   assert.not.ok(existsSync(join(tmp, "added-twice.gguf")));
 });
 
+test("added_tokens_decoder types byte-level BPE tokens the same way", async () => {
+  const fix = join(ROOT, "fixtures/tiny-bitnet-b1.58");
+  const tj = JSON.parse(readFileSync(join(fix, "tokenizer.json"), "utf8"));
+  const cfg = JSON.parse(readFileSync(join(fix, "tokenizer_config.json"), "utf8"));
+  const byId = new Map(Object.entries(tj.model.vocab as Record<string, number>).map(([t, id]) => [id, t]));
+  const added = { ...cfg.added_tokens_decoder, "100": { content: byId.get(100), special: false }, "4095": { content: "<|end_of_text|>", special: false } };
+  const dir = await checkpoint("bytelevel-added", 4096, { "tokenizer.json": JSON.stringify(tj) }, { ...cfg, added_tokens_decoder: added });
+  const out = join(tmp, "bytelevel-added.gguf");
+  await convert({ modelDir: dir, layout: "tq2_0", output: out, threads: 2, quiet: true });
+  const types = Array.from((await readGguf(out)).kv.get("tokenizer.ggml.token_type")!.value as ArrayLike<number>);
+  assert.equal([types[99], types[100], types[4094], types[4095]], [1, 4, 3, 3], "100 user-defined; <|end_of_text|> looks special: control");
+});
+
 test("bad Unigram inputs: one line naming the file, exit 2, nothing at the output path", async () => {
   const good = unigramSpec({ byteFallback: false });
   const nan = unigramSpec({ byteFallback: false });
