@@ -1,6 +1,7 @@
-/* aarch64 helpers of the row-major ternary layouts (tq1_0.c, tq2_0.c, i2_s.c): each layout decodes one
- * row into its codes c = T + 1 (0..2, NEON), then every token's exact dot sum_k c*x - xsum runs on the
- * decoded row, so the weights are read once per call whatever N is. */
+/* aarch64 helpers of the row-major ternary layouts (tq1_0.c, tq2_0.c, i2_s.c). NEON / dotprod: each
+ * layout decodes one row into its codes c = T + 1 (0..2), then every token's exact dot sum_k c*x - xsum
+ * runs on the decoded row, so the weights are read once per call whatever N is. i8mm, N >= 2: the
+ * SMMLA GEMM of gemm_arm.c on the same decoded codes. */
 #ifndef BITCONV_DOT_ARM_H
 #define BITCONV_DOT_ARM_H
 #if defined(__aarch64__)
@@ -56,5 +57,10 @@ static inline void bc_arm_matmul_rows(const bc_ternary *w, bc_arm_codes_fn codes
             y[n * ldy + m] = (sdot ? bc_arm_dot_sdot(c, x + n * K, K) : bc_arm_dot_neon(c, x + n * K, K)) - xsum[n];
     }
 }
+
+/* gemm_arm.c: the same y for N >= 2 tokens with SMMLA (ARMv8.6 i8mm). bytes256 is the layout's bytes
+ * per 256 weights of a row (codes is called on chunks that start at multiples of 256 columns). */
+void bc_arm_gemm_i8mm(const bc_ternary *w, bc_arm_codes_fn codes, int64_t rowbytes, int64_t bytes256, const int8_t *x,
+                      const int32_t *xsum, int64_t N, int32_t *y, int64_t ldy, int64_t m0, int64_t m1);
 #endif
 #endif

@@ -312,6 +312,7 @@ void BC_TARGET_DOTPROD bc_tq1_0_matmul_dotprod(const bc_ternary *w, const int8_t
 }
 void BC_TARGET_I8MM bc_tq1_0_matmul_i8mm(const bc_ternary *w, const int8_t *x, const int32_t *xsum, int64_t N,
                                          int32_t *y, int64_t ldy, int64_t m0, int64_t m1) {
-    bc_arm_matmul_rows(w, row_codes_neon, w->K / 256 * TQ1_BLOCK, 1, x, xsum, N, y, ldy, m0, m1);
+    if (N >= 2) bc_arm_gemm_i8mm(w, row_codes_neon, w->K / 256 * TQ1_BLOCK, TQ1_BLOCK, x, xsum, N, y, ldy, m0, m1);
+    else bc_arm_matmul_rows(w, row_codes_neon, w->K / 256 * TQ1_BLOCK, 1, x, xsum, N, y, ldy, m0, m1);
 }
 #endif /* __aarch64__ */
