@@ -1,7 +1,8 @@
-/* aarch64 helpers of the row-major ternary layouts (tq1_0.c, tq2_0.c, i2_s.c). NEON / dotprod: each
- * layout decodes one row into its codes c = T + 1 (0..2), then every token's exact dot sum_k c*x - xsum
- * runs on the decoded row, so the weights are read once per call whatever N is. i8mm, N >= 2: the
- * SMMLA GEMM of gemm_arm.c on the same decoded codes. */
+/* aarch64 helpers of the row-major ternary layouts (tq1_0.c, tq2_0.c, i2_s.c). One token (decode): each
+ * layout decodes its codes c = T + 1 (0..2) in registers as the row streams past and multiplies them
+ * at once (bc_arm_gemv). NEON / dotprod, N >= 2: each row is decoded once into scratch, then every
+ * token's exact dot sum_k c*x - xsum runs on the decoded row, so the weights are read once per call
+ * whatever N is. i8mm, N >= 2: the SMMLA GEMM of gemm_arm.c on the same decoded codes. */
 #ifndef BITCONV_DOT_ARM_H
 #define BITCONV_DOT_ARM_H
 #if defined(__aarch64__)
@@ -40,6 +41,43 @@ static inline BC_TARGET_DOTPROD int32_t bc_arm_dot_sdot(const int8_t *c, const i
         BC_SDOT(a1, vld1q_s8(c + k + 16), vld1q_s8(x + k + 16));
     }
     return vaddvq_s32(vaddq_s32(vaddq_s32(a0, a1), vaddq_s32(a2, a3)));
+}
+
+/* acc += c * x over 16 lanes: SDOT (sdot, only inside a BC_TARGET_DOTPROD function), or ARMv8.0's
+ * vmull_s8 + vmlal_high_s8 (two products, |.| <= 512 in int16) folded into int32 by vpadalq_s16 */
+static inline __attribute__((always_inline)) int32x4_t bc_arm_mac(int32x4_t acc, int8x16_t c, int8x16_t x, int sdot) {
+    if (sdot) {
+        BC_SDOT(acc, c, x);
+        return acc;
+    }
+    return vpadalq_s16(acc, vmlal_high_s8(vmull_s8(vget_low_s8(c), vget_low_s8(x)), c, x));
+}
+
+/* 128 weights of a 2-bit layout in 32 bytes p: the code of value 32s + 16h + j is (p[16h + j] >> 2s) & 3
+ * (TQ2_0), or >> (6 - 2s) with rev (I2_S); x holds the 128 activations in order. Four accumulators. */
+static inline __attribute__((always_inline)) void bc_arm_dot128_2bit(const uint8_t *p, const int8_t *x, int rev, int sdot,
+                                                                     int32x4_t a[4]) {
+    const uint8x16_t M = vdupq_n_u8(3);
+    for (int h = 0; h < 2; h++) {
+        uint8x16_t b = vld1q_u8(p + 16 * h);
+        uint8x16_t q[4] = {vandq_u8(b, M), vandq_u8(vshrq_n_u8(b, 2), M), vandq_u8(vshrq_n_u8(b, 4), M), vshrq_n_u8(b, 6)};
+        for (int s = 0; s < 4; s++)
+            a[2 * h + (s & 1)] = bc_arm_mac(a[2 * h + (s & 1)], vreinterpretq_s8_u8(q[rev ? 3 - s : s]), vld1q_s8(x + 32 * s + 16 * h), sdot);
+    }
+}
+
+/* one row's exact sum_k c*x, the codes decoded in registers (a layout's row of K weights at row) */
+typedef int32_t (*bc_arm_rowdot_fn)(const uint8_t *row, const int8_t *x, int64_t K);
+
+/* y[m] = dot(row m, x) - xsum for one token, rows [m0, m1): the weights stream once, nothing is stored
+ * but y */
+static inline void bc_arm_gemv(const bc_ternary *w, bc_arm_rowdot_fn dot, int64_t rowbytes, const int8_t *x, int32_t xsum,
+                               int32_t *y, int64_t m0, int64_t m1) {
+    for (int64_t m = m0; m < m1; m++) {
+        const uint8_t *row = w->data + m * rowbytes;
+        __builtin_prefetch(row + rowbytes);
+        y[m] = dot(row, x, w->K) - xsum;
+    }
 }
 
 /* y[n*ldy + m] = sum_k c(m,k) * x[n][k] - xsum[n]; rows decoded once into per-thread scratch */
