@@ -1,8 +1,9 @@
 /* aarch64 helpers of the row-major ternary layouts (tq1_0.c, tq2_0.c, i2_s.c). One token (decode): each
  * layout decodes its codes c = T + 1 (0..2) in registers as the row streams past and multiplies them
- * at once (bc_arm_gemv). NEON / dotprod, N >= 2: each row is decoded once into scratch, then every
- * token's exact dot sum_k c*x - xsum runs on the decoded row, so the weights are read once per call
- * whatever N is. i8mm, N >= 2: the SMMLA GEMM of gemm_arm.c on the same decoded codes. */
+ * at once (bc_arm_gemv). NEON, N >= 2: each row is decoded once into scratch, then every token's exact
+ * dot sum_k c*x - xsum runs on the decoded row (bc_arm_matmul_rows), so the weights are read once per
+ * call whatever N is. dotprod / i8mm, N >= 2: the SDOT / SMMLA GEMMs of gemm_arm.c on panels of the
+ * same decoded codes. */
 #ifndef BITCONV_DOT_ARM_H
 #define BITCONV_DOT_ARM_H
 #if defined(__aarch64__)
@@ -24,23 +25,6 @@ static inline int32_t bc_arm_dot_neon(const int8_t *c, const int8_t *x, int64_t 
         a1 = vpadalq_s16(a1, p1);
     }
     return vaddvq_s32(vaddq_s32(a0, a1));
-}
-
-/* ARMv8.2 SDOT: four accumulators (SDOT latency ~3-4 cycles). K % 64 == 0 or the last 32 once. */
-static inline BC_TARGET_DOTPROD int32_t bc_arm_dot_sdot(const int8_t *c, const int8_t *x, int64_t K) {
-    int32x4_t a0 = vdupq_n_s32(0), a1 = a0, a2 = a0, a3 = a0;
-    int64_t k = 0;
-    for (; k + 64 <= K; k += 64) {
-        BC_SDOT(a0, vld1q_s8(c + k), vld1q_s8(x + k));
-        BC_SDOT(a1, vld1q_s8(c + k + 16), vld1q_s8(x + k + 16));
-        BC_SDOT(a2, vld1q_s8(c + k + 32), vld1q_s8(x + k + 32));
-        BC_SDOT(a3, vld1q_s8(c + k + 48), vld1q_s8(x + k + 48));
-    }
-    if (k < K) { /* K % 64 == 32 */
-        BC_SDOT(a0, vld1q_s8(c + k), vld1q_s8(x + k));
-        BC_SDOT(a1, vld1q_s8(c + k + 16), vld1q_s8(x + k + 16));
-    }
-    return vaddvq_s32(vaddq_s32(vaddq_s32(a0, a1), vaddq_s32(a2, a3)));
 }
 
 /* acc += c * x over 16 lanes: SDOT (sdot, only inside a BC_TARGET_DOTPROD function), or ARMv8.0's
@@ -81,7 +65,7 @@ static inline void bc_arm_gemv(const bc_ternary *w, bc_arm_rowdot_fn dot, int64_
 }
 
 /* y[n*ldy + m] = sum_k c(m,k) * x[n][k] - xsum[n]; rows decoded once into per-thread scratch */
-static inline void bc_arm_matmul_rows(const bc_ternary *w, bc_arm_codes_fn codes, int64_t rowbytes, int sdot,
+static inline void bc_arm_matmul_rows(const bc_ternary *w, bc_arm_codes_fn codes, int64_t rowbytes,
                                       const int8_t *x, const int32_t *xsum, int64_t N, int32_t *y, int64_t ldy,
                                       int64_t m0, int64_t m1) {
     int64_t K = w->K;
@@ -92,12 +76,15 @@ static inline void bc_arm_matmul_rows(const bc_ternary *w, bc_arm_codes_fn codes
         __builtin_prefetch(row + rowbytes);
         codes(row, K, c);
         for (int64_t n = 0; n < N; n++)
-            y[n * ldy + m] = (sdot ? bc_arm_dot_sdot(c, x + n * K, K) : bc_arm_dot_neon(c, x + n * K, K)) - xsum[n];
+            y[n * ldy + m] = bc_arm_dot_neon(c, x + n * K, K) - xsum[n];
     }
 }
 
-/* gemm_arm.c: the same y for N >= 2 tokens with SMMLA (ARMv8.6 i8mm). bytes256 is the layout's bytes
- * per 256 weights of a row (codes is called on chunks that start at multiples of 256 columns). */
+/* gemm_arm.c: the same y for N >= 2 tokens with SDOT (ARMv8.2 dotprod) or SMMLA (ARMv8.6 i8mm) on
+ * panels of decoded rows. bytes256 is the layout's bytes per 256 weights of a row (codes is called on
+ * chunks that start at multiples of 256 columns). */
+void bc_arm_gemm_dotprod(const bc_ternary *w, bc_arm_codes_fn codes, int64_t rowbytes, int64_t bytes256, const int8_t *x,
+                         const int32_t *xsum, int64_t N, int32_t *y, int64_t ldy, int64_t m0, int64_t m1);
 void bc_arm_gemm_i8mm(const bc_ternary *w, bc_arm_codes_fn codes, int64_t rowbytes, int64_t bytes256, const int8_t *x,
                       const int32_t *xsum, int64_t N, int32_t *y, int64_t ldy, int64_t m0, int64_t m1);
 #endif

@@ -157,12 +157,12 @@ static BC_TARGET_DOTPROD int32_t row_dot_sdot(const uint8_t *row, const int8_t *
 void bc_i2_s_matmul_neon(const bc_ternary *w, const int8_t *x, const int32_t *xsum, int64_t N,
                          int32_t *y, int64_t ldy, int64_t m0, int64_t m1) {
     if (N == 1) bc_arm_gemv(w, row_dot_neon, w->K / 4, x, xsum[0], y, m0, m1);
-    else bc_arm_matmul_rows(w, row_codes_neon, w->K / 4, 0, x, xsum, N, y, ldy, m0, m1);
+    else bc_arm_matmul_rows(w, row_codes_neon, w->K / 4, x, xsum, N, y, ldy, m0, m1);
 }
 void BC_TARGET_DOTPROD bc_i2_s_matmul_dotprod(const bc_ternary *w, const int8_t *x, const int32_t *xsum, int64_t N,
                                               int32_t *y, int64_t ldy, int64_t m0, int64_t m1) {
     if (N == 1) bc_arm_gemv(w, row_dot_sdot, w->K / 4, x, xsum[0], y, m0, m1);
-    else bc_arm_matmul_rows(w, row_codes_neon, w->K / 4, 1, x, xsum, N, y, ldy, m0, m1);
+    else bc_arm_gemm_dotprod(w, row_codes_neon, w->K / 4, 64, x, xsum, N, y, ldy, m0, m1);
 }
 void BC_TARGET_I8MM bc_i2_s_matmul_i8mm(const bc_ternary *w, const int8_t *x, const int32_t *xsum, int64_t N,
                                         int32_t *y, int64_t ldy, int64_t m0, int64_t m1) {
