@@ -27,26 +27,28 @@ static inline int32_t bc_arm_dot_neon(const int8_t *c, const int8_t *x, int64_t 
     return vaddvq_s32(vaddq_s32(a0, a1));
 }
 
-/* acc += c * x over 16 lanes: SDOT (sdot, only inside a BC_TARGET_DOTPROD function), or ARMv8.0's
- * vmull_s8 + vmlal_high_s8 (two products, |.| <= 512 in int16) folded into int32 by vpadalq_s16 */
-static inline __attribute__((always_inline)) int32x4_t bc_arm_mac(int32x4_t acc, int8x16_t c, int8x16_t x, int sdot) {
-    if (sdot) {
-        BC_SDOT(acc, c, x);
-        return acc;
-    }
+/* acc += c * x over 16 lanes: ARMv8.0's vmull_s8 + vmlal_high_s8 (two products, |.| <= 512 in int16)
+ * folded into int32 by vpadalq_s16, or SDOT. The kernels below take one of the two as a constant
+ * argument (inlined at -O2; a call at -O0, where the SDOT asm still sits in a dotprod function). */
+typedef int32x4_t (*bc_arm_mac_fn)(int32x4_t acc, int8x16_t c, int8x16_t x);
+static inline int32x4_t bc_arm_mac_neon(int32x4_t acc, int8x16_t c, int8x16_t x) {
     return vpadalq_s16(acc, vmlal_high_s8(vmull_s8(vget_low_s8(c), vget_low_s8(x)), c, x));
+}
+static inline BC_TARGET_DOTPROD int32x4_t bc_arm_mac_sdot(int32x4_t acc, int8x16_t c, int8x16_t x) {
+    BC_SDOT(acc, c, x);
+    return acc;
 }
 
 /* 128 weights of a 2-bit layout in 32 bytes p: the code of value 32s + 16h + j is (p[16h + j] >> 2s) & 3
  * (TQ2_0), or >> (6 - 2s) with rev (I2_S); x holds the 128 activations in order. Four accumulators. */
-static inline __attribute__((always_inline)) void bc_arm_dot128_2bit(const uint8_t *p, const int8_t *x, int rev, int sdot,
-                                                                     int32x4_t a[4]) {
+static inline __attribute__((always_inline)) void bc_arm_dot128_2bit(const uint8_t *p, const int8_t *x, int rev,
+                                                                     bc_arm_mac_fn mac, int32x4_t a[4]) {
     const uint8x16_t M = vdupq_n_u8(3);
     for (int h = 0; h < 2; h++) {
         uint8x16_t b = vld1q_u8(p + 16 * h);
         uint8x16_t q[4] = {vandq_u8(b, M), vandq_u8(vshrq_n_u8(b, 2), M), vandq_u8(vshrq_n_u8(b, 4), M), vshrq_n_u8(b, 6)};
         for (int s = 0; s < 4; s++)
-            a[2 * h + (s & 1)] = bc_arm_mac(a[2 * h + (s & 1)], vreinterpretq_s8_u8(q[rev ? 3 - s : s]), vld1q_s8(x + 32 * s + 16 * h), sdot);
+            a[2 * h + (s & 1)] = mac(a[2 * h + (s & 1)], vreinterpretq_s8_u8(q[rev ? 3 - s : s]), vld1q_s8(x + 32 * s + 16 * h));
     }
 }
 

@@ -302,7 +302,7 @@ static void row_codes_neon(const uint8_t *row, int64_t K, int8_t *out) {
     }
 }
 
-static inline __attribute__((always_inline)) int32_t row_dot(const uint8_t *row, const int8_t *x, int64_t K, int sdot) {
+static inline __attribute__((always_inline)) int32_t row_dot(const uint8_t *row, const int8_t *x, int64_t K, bc_arm_mac_fn mac) {
     static const uint8_t QH_POW[16] = {1, 1, 1, 1, 3, 3, 3, 3, 9, 9, 9, 9, 27, 27, 27, 27};
     const uint8x16_t qpow = vld1q_u8(QH_POW), three = vdupq_n_u8(3);
     int32x4_t a0 = vdupq_n_s32(0), a1 = a0, a2 = a0;
@@ -313,20 +313,20 @@ static inline __attribute__((always_inline)) int32_t row_dot(const uint8_t *row,
         uint32_t qh;
         memcpy(&qh, blk + 48, 4);
         for (int k = 0; k < 5; k++) {
-            a0 = bc_arm_mac(a0, vreinterpretq_s8_u8(tq1_digits(p0)), vld1q_s8(xb + 32 * k), sdot);
-            a1 = bc_arm_mac(a1, vreinterpretq_s8_u8(tq1_digits(p1)), vld1q_s8(xb + 32 * k + 16), sdot);
-            a2 = bc_arm_mac(a2, vreinterpretq_s8_u8(tq1_digits(pb)), vld1q_s8(xb + 160 + 16 * k), sdot);
+            a0 = mac(a0, vreinterpretq_s8_u8(tq1_digits(p0)), vld1q_s8(xb + 32 * k));
+            a1 = mac(a1, vreinterpretq_s8_u8(tq1_digits(p1)), vld1q_s8(xb + 32 * k + 16));
+            a2 = mac(a2, vreinterpretq_s8_u8(tq1_digits(pb)), vld1q_s8(xb + 160 + 16 * k));
             p0 = vmulq_u8(p0, three);
             p1 = vmulq_u8(p1, three);
             pb = vmulq_u8(pb, three);
         }
         uint8x16_t h = vmulq_u8(vreinterpretq_u8_u32(vdupq_n_u32(qh)), qpow);
-        a0 = bc_arm_mac(a0, vreinterpretq_s8_u8(tq1_digits(h)), vld1q_s8(xb + 240), sdot);
+        a0 = mac(a0, vreinterpretq_s8_u8(tq1_digits(h)), vld1q_s8(xb + 240));
     }
     return vaddvq_s32(vaddq_s32(vaddq_s32(a0, a1), a2));
 }
-static int32_t row_dot_neon(const uint8_t *row, const int8_t *x, int64_t K) { return row_dot(row, x, K, 0); }
-static BC_TARGET_DOTPROD int32_t row_dot_sdot(const uint8_t *row, const int8_t *x, int64_t K) { return row_dot(row, x, K, 1); }
+static int32_t row_dot_neon(const uint8_t *row, const int8_t *x, int64_t K) { return row_dot(row, x, K, bc_arm_mac_neon); }
+static BC_TARGET_DOTPROD int32_t row_dot_sdot(const uint8_t *row, const int8_t *x, int64_t K) { return row_dot(row, x, K, bc_arm_mac_sdot); }
 
 #define ROWBYTES (w->K / 256 * TQ1_BLOCK)
 void bc_tq1_0_matmul_neon(const bc_ternary *w, const int8_t *x, const int32_t *xsum, int64_t N,

@@ -133,13 +133,13 @@ static void row_codes_neon(const uint8_t *row, int64_t K, int8_t *out) {
     }
 }
 
-static inline __attribute__((always_inline)) int32_t row_dot(const uint8_t *row, const int8_t *x, int64_t K, int sdot) {
+static inline __attribute__((always_inline)) int32_t row_dot(const uint8_t *row, const int8_t *x, int64_t K, bc_arm_mac_fn mac) {
     int32x4_t a[4] = {vdupq_n_s32(0), vdupq_n_s32(0), vdupq_n_s32(0), vdupq_n_s32(0)};
-    for (int64_t g = 0; g < K / 128; g++) bc_arm_dot128_2bit(row + (g / 2) * TQ2_BLOCK + (g % 2) * 32, x + 128 * g, 0, sdot, a);
+    for (int64_t g = 0; g < K / 128; g++) bc_arm_dot128_2bit(row + (g / 2) * TQ2_BLOCK + (g % 2) * 32, x + 128 * g, 0, mac, a);
     return vaddvq_s32(vaddq_s32(vaddq_s32(a[0], a[1]), vaddq_s32(a[2], a[3])));
 }
-static int32_t row_dot_neon(const uint8_t *row, const int8_t *x, int64_t K) { return row_dot(row, x, K, 0); }
-static BC_TARGET_DOTPROD int32_t row_dot_sdot(const uint8_t *row, const int8_t *x, int64_t K) { return row_dot(row, x, K, 1); }
+static int32_t row_dot_neon(const uint8_t *row, const int8_t *x, int64_t K) { return row_dot(row, x, K, bc_arm_mac_neon); }
+static BC_TARGET_DOTPROD int32_t row_dot_sdot(const uint8_t *row, const int8_t *x, int64_t K) { return row_dot(row, x, K, bc_arm_mac_sdot); }
 
 #define ROWBYTES (w->K / 256 * TQ2_BLOCK)
 void bc_tq2_0_matmul_neon(const bc_ternary *w, const int8_t *x, const int32_t *xsum, int64_t N,
