@@ -1,6 +1,6 @@
 /* Kernel microbenchmark (not part of the runtime build). Build and run from the repository root:
  *   cc -O2 -pthread -Ikernels-c/src -o /tmp/bench_kernels kernels-c/bench/bench_kernels.c \
- *      kernels-c/src/{kernels,isa,scratch,gemm,gemv_2bit,tq1_0,tq2_0,i2_s,tl1,tl2}.c -lm
+ *      kernels-c/src/{kernels,isa,scratch,gemm,gemm_arm,gemv_2bit,tq1_0,tq2_0,i2_s,tl1,tl2}.c -lm
  *   /tmp/bench_kernels [-l tq1_0,tq2_0,i2_s,tl1,tl2] [-i scalar,avx2,...] [-t threads] [-n 512]
  *                      [-s seconds] [--model] [--shapes] [--cpu]
  * --shapes (default): each BitNet 2B-4T shape alone (weights hot in L2/L3): N=1 GB/s of weight bytes,

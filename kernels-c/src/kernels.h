@@ -56,10 +56,10 @@ int bc_parse_isa(const char *name, bc_isa *out);
     void bc_##name##_matmul_avx2(const bc_ternary *w, const int8_t *x, const int32_t *xsum, int64_t N, int32_t *y, int64_t ldy, int64_t m0, int64_t m1); \
     void bc_##name##_matmul_avx512(const bc_ternary *w, const int8_t *x, const int32_t *xsum, int64_t N, int32_t *y, int64_t ldy, int64_t m0, int64_t m1);
 
-/* ARM: the slots exist (kernels.c maps BC_ISA_NEON / DOTPROD / I8MM), the kernels are being written.
- * Temporary plumbing: until a layout defines bc_<layout>_matmul_neon / _dotprod / _i8mm in an
- * `#if defined(__aarch64__)` section of its file (declare them with BC_DECLARE_LAYOUT_ARM below and
- * switch its row in kernels.c to ARM_KERNELS), its ARM slots run the scalar reference. */
+/* ARM slots (kernels.c maps BC_ISA_NEON / DOTPROD / I8MM): every layout defines bc_<layout>_matmul_neon /
+ * _dotprod / _i8mm in an `#if defined(__aarch64__)` section of its file, declared here. A new layout can
+ * start with its row in kernels.c at ARM_SCALAR (its ARM slots run the scalar reference) until it has
+ * them (kernels-c/README.md, "Adding an ARM kernel"). */
 #define BC_DECLARE_LAYOUT_ARM(name) \
     void bc_##name##_matmul_neon(const bc_ternary *w, const int8_t *x, const int32_t *xsum, int64_t N, int32_t *y, int64_t ldy, int64_t m0, int64_t m1); \
     void bc_##name##_matmul_dotprod(const bc_ternary *w, const int8_t *x, const int32_t *xsum, int64_t N, int32_t *y, int64_t ldy, int64_t m0, int64_t m1); \

@@ -302,16 +302,47 @@ static void row_codes_neon(const uint8_t *row, int64_t K, int8_t *out) {
     }
 }
 
+static inline __attribute__((always_inline)) int32_t row_dot(const uint8_t *row, const int8_t *x, int64_t K, bc_arm_mac_fn mac) {
+    static const uint8_t QH_POW[16] = {1, 1, 1, 1, 3, 3, 3, 3, 9, 9, 9, 9, 27, 27, 27, 27};
+    const uint8x16_t qpow = vld1q_u8(QH_POW), three = vdupq_n_u8(3);
+    int32x4_t a0 = vdupq_n_s32(0), a1 = a0, a2 = a0;
+    for (int64_t b = 0; b < K / 256; b++) {
+        const uint8_t *blk = row + b * TQ1_BLOCK;
+        const int8_t *xb = x + 256 * b;
+        uint8x16_t p0 = vld1q_u8(blk), p1 = vld1q_u8(blk + 16), pb = vld1q_u8(blk + 32);
+        uint32_t qh;
+        memcpy(&qh, blk + 48, 4);
+        for (int k = 0; k < 5; k++) {
+            a0 = mac(a0, vreinterpretq_s8_u8(tq1_digits(p0)), vld1q_s8(xb + 32 * k));
+            a1 = mac(a1, vreinterpretq_s8_u8(tq1_digits(p1)), vld1q_s8(xb + 32 * k + 16));
+            a2 = mac(a2, vreinterpretq_s8_u8(tq1_digits(pb)), vld1q_s8(xb + 160 + 16 * k));
+            p0 = vmulq_u8(p0, three);
+            p1 = vmulq_u8(p1, three);
+            pb = vmulq_u8(pb, three);
+        }
+        uint8x16_t h = vmulq_u8(vreinterpretq_u8_u32(vdupq_n_u32(qh)), qpow);
+        a0 = mac(a0, vreinterpretq_s8_u8(tq1_digits(h)), vld1q_s8(xb + 240));
+    }
+    return vaddvq_s32(vaddq_s32(vaddq_s32(a0, a1), a2));
+}
+static int32_t row_dot_neon(const uint8_t *row, const int8_t *x, int64_t K) { return row_dot(row, x, K, bc_arm_mac_neon); }
+static BC_TARGET_DOTPROD int32_t row_dot_sdot(const uint8_t *row, const int8_t *x, int64_t K) { return row_dot(row, x, K, bc_arm_mac_sdot); }
+
+#define ROWBYTES (w->K / 256 * TQ1_BLOCK)
 void bc_tq1_0_matmul_neon(const bc_ternary *w, const int8_t *x, const int32_t *xsum, int64_t N,
                           int32_t *y, int64_t ldy, int64_t m0, int64_t m1) {
-    bc_arm_matmul_rows(w, row_codes_neon, w->K / 256 * TQ1_BLOCK, 0, x, xsum, N, y, ldy, m0, m1);
+    if (N == 1) bc_arm_gemv(w, row_dot_neon, ROWBYTES, x, xsum[0], y, m0, m1);
+    else bc_arm_matmul_rows(w, row_codes_neon, ROWBYTES, x, xsum, N, y, ldy, m0, m1);
 }
 void BC_TARGET_DOTPROD bc_tq1_0_matmul_dotprod(const bc_ternary *w, const int8_t *x, const int32_t *xsum, int64_t N,
                                                int32_t *y, int64_t ldy, int64_t m0, int64_t m1) {
-    bc_arm_matmul_rows(w, row_codes_neon, w->K / 256 * TQ1_BLOCK, 1, x, xsum, N, y, ldy, m0, m1);
+    if (N == 1) bc_arm_gemv(w, row_dot_sdot, ROWBYTES, x, xsum[0], y, m0, m1);
+    else bc_arm_gemm_dotprod(w, row_codes_neon, ROWBYTES, TQ1_BLOCK, x, xsum, N, y, ldy, m0, m1);
 }
 void BC_TARGET_I8MM bc_tq1_0_matmul_i8mm(const bc_ternary *w, const int8_t *x, const int32_t *xsum, int64_t N,
                                          int32_t *y, int64_t ldy, int64_t m0, int64_t m1) {
-    bc_arm_matmul_rows(w, row_codes_neon, w->K / 256 * TQ1_BLOCK, 1, x, xsum, N, y, ldy, m0, m1);
+    if (N == 1) bc_arm_gemv(w, row_dot_sdot, ROWBYTES, x, xsum[0], y, m0, m1);
+    else bc_arm_gemm_i8mm(w, row_codes_neon, ROWBYTES, TQ1_BLOCK, x, xsum, N, y, ldy, m0, m1);
 }
+#undef ROWBYTES
 #endif /* __aarch64__ */

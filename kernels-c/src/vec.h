@@ -1,8 +1,8 @@
 /* Float vector helpers of the runtime (not the ternary kernels), by file: vec_norm.c (dots, F16/BF16 rows,
  * norms, activations, activation quantization), vec_attention.c (scores, weighted sums, softmax),
  * vec_head.c (the output head's F16 / Q8_0 GEMVs), vec_q8.c (Q8_0 activations, the Q8_0x16 repack).
- * Each has a scalar version and x86 AVX2 (+FMA, F16C) / AVX-512 ones; vec_init (vec.c) picks one.
- * On aarch64 every ISA uses the scalar versions until the NEON ones land (kernels.h). */
+ * Each has a scalar version, x86 AVX2 (+FMA, F16C) / AVX-512 ones and aarch64 NEON ones (dotprod for the
+ * Q8_0 dots); vec_init (vec.c) picks one. */
 #ifndef BITCONV_VEC_H
 #define BITCONV_VEC_H
 #include "kernels.h"
@@ -80,7 +80,8 @@ float vec_dot_q8_0(const uint8_t *row, const int8_t *q, const float *d, int n);
  * Tiles of 16 rows; tile t, 32-block b lies at (t * n/32 + b) * VEC_Q8X16_BLOCK: 512 code bytes, the
  * byte of row r, column 4g + i (g < 8, i < 4) at 64g + 4r + i, stored as w ^ 0x80 (= w + 128 as
  * unsigned), then the 16 rows' f16 scales. Same size as Q8_0; rows past the end are zero.
- * Only AVX-512 VNNI has a fast kernel (vec_has_q8_0x16); elsewhere the row-major Q8_0 path is used. */
+ * AVX-512 VNNI and aarch64 dotprod / i8mm have a kernel for it (vec_has_q8_0x16); elsewhere (AVX2,
+ * plain NEON, scalar) the row-major Q8_0 path is used. */
 #define VEC_Q8X16_BLOCK (16 * 34)
 #define VEC_Q8X16_MAX_N 32768
 size_t vec_q8_0x16_bytes(int64_t rows, int n);

@@ -1,5 +1,5 @@
 /* Attention of the decode and prefill paths: scores against transposed keys, the weighted sum of
- * values, softmax and log-sum-exp (perplexity). A scalar reference, then AVX2 and AVX-512 versions. */
+ * values, softmax and log-sum-exp (perplexity). A scalar reference, then AVX2, AVX-512 and NEON versions. */
 #include "vec.h"
 #include "vec_simd.h"
 #include "util.h"
@@ -252,6 +252,95 @@ BC_TARGET_AVX512 static void wsum_g_avx512(const float *p, size_t ps, int G, con
 
 #endif
 
+#if defined(__aarch64__)
+/* ---- NEON (ARMv8.0): the AVX2 versions with 4-lane vectors ---- */
+static void axpy_neon(float *y, float a, const float *x, int n) {
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        vst1q_f32(y + i, vfmaq_n_f32(vld1q_f32(y + i), vld1q_f32(x + i), a));
+        vst1q_f32(y + i + 4, vfmaq_n_f32(vld1q_f32(y + i + 4), vld1q_f32(x + i + 4), a));
+    }
+    for (; i + 4 <= n; i += 4) vst1q_f32(y + i, vfmaq_n_f32(vld1q_f32(y + i), vld1q_f32(x + i), a));
+    for (; i < n; i++) y[i] += a * x[i];
+}
+
+static float max_neon(const float *x, int n) {
+    float32x4_t m = vdupq_n_f32(x[0]);
+    int i = 0;
+    for (; i + 4 <= n; i += 4) m = vmaxq_f32(m, vld1q_f32(x + i));
+    float mx = vmaxvq_f32(m);
+    for (; i < n; i++) mx = x[i] > mx ? x[i] : mx;
+    return mx;
+}
+
+static void softmax_neon(float *x, int n) {
+    float mx = max_neon(x, n);
+    float32x4_t m = vdupq_n_f32(mx), sv = vdupq_n_f32(0);
+    int i = 0;
+    for (; i + 4 <= n; i += 4) {
+        float32x4_t e = exp_neg_neon(vsubq_f32(vld1q_f32(x + i), m));
+        vst1q_f32(x + i, e);
+        sv = vaddq_f32(sv, e);
+    }
+    float sum = vaddvq_f32(sv);
+    for (; i < n; i++) { x[i] = expf(x[i] - mx); sum += x[i]; }
+    float32x4_t inv = vdupq_n_f32(sum);
+    for (i = 0; i + 4 <= n; i += 4) vst1q_f32(x + i, vdivq_f32(vld1q_f32(x + i), inv));
+    for (; i < n; i++) x[i] /= sum;
+}
+
+static double lse_neon(const float *x, int n) {
+    float mx = max_neon(x, n);
+    float32x4_t m = vdupq_n_f32(mx);
+    float64x2_t s0 = vdupq_n_f64(0), s1 = s0;
+    int i = 0;
+    for (; i + 4 <= n; i += 4) {
+        float32x4_t e = exp_neg_neon(vsubq_f32(vld1q_f32(x + i), m));
+        s0 = vaddq_f64(s0, vcvt_f64_f32(vget_low_f32(e)));
+        s1 = vaddq_f64(s1, vcvt_high_f64_f32(e));
+    }
+    double sum = vaddvq_f64(vaddq_f64(s0, s1));
+    for (; i < n; i++) sum += expf(x[i] - mx);
+    return log(sum) + mx;
+}
+
+/* 16 positions per pass, one query dimension broadcast against 16 keys: four FMLA chains, no horizontal sums */
+static void scores_t_neon(const float *q, int G, int hd, const float *kt, size_t ks, int T, float scale, float *sc, size_t ss) {
+    int t = 0;
+    for (; t + 16 <= T; t += 16)
+        for (int g = 0; g < G; g++) {
+            float32x4_t a0 = vdupq_n_f32(0), a1 = a0, a2 = a0, a3 = a0;
+            const float *qg = q + g * hd;
+            for (int d = 0; d < hd; d++) {
+                const float *k = kt + (size_t)d * ks + t;
+                a0 = vfmaq_n_f32(a0, vld1q_f32(k), qg[d]);
+                a1 = vfmaq_n_f32(a1, vld1q_f32(k + 4), qg[d]);
+                a2 = vfmaq_n_f32(a2, vld1q_f32(k + 8), qg[d]);
+                a3 = vfmaq_n_f32(a3, vld1q_f32(k + 12), qg[d]);
+            }
+            float *o = sc + (size_t)g * ss + t;
+            vst1q_f32(o, vmulq_n_f32(a0, scale));
+            vst1q_f32(o + 4, vmulq_n_f32(a1, scale));
+            vst1q_f32(o + 8, vmulq_n_f32(a2, scale));
+            vst1q_f32(o + 12, vmulq_n_f32(a3, scale));
+        }
+    for (int g = 0; g < G && t < T; g++)
+        for (int u = t; u < T; u++) {
+            float acc = 0;
+            for (int d = 0; d < hd; d++) acc += q[g * hd + d] * kt[(size_t)d * ks + u];
+            sc[(size_t)g * ss + u] = acc * scale;
+        }
+}
+
+static void wsum_g_neon(const float *p, size_t ps, int G, const float *v, size_t vs, int hd, int T, float *out) {
+    for (int g = 0; g < G; g++) {
+        float *o = out + (size_t)g * hd;
+        memset(o, 0, sizeof(float) * (size_t)hd);
+        for (int t = 0; t < T; t++) axpy_neon(o, p[(size_t)g * ps + t], v + (size_t)t * vs, hd);
+    }
+}
+#endif
+
 /* ---- selection (vec_init) ---- */
 
 static void (*p_scores_t)(const float *, int, int, const float *, size_t, int, float, float *, size_t) = scores_t_scalar;
@@ -267,6 +356,11 @@ void vec_attention_select(bc_isa isa) {
     }
     if (isa == BC_ISA_AVX512) {
         p_scores_t = scores_t_avx512; p_wsum_g = wsum_g_avx512; p_softmax = softmax_avx512; p_lse = lse_avx512;
+    }
+#endif
+#if defined(__aarch64__)
+    if (isa >= BC_ISA_NEON && isa <= BC_ISA_I8MM) {
+        p_scores_t = scores_t_neon; p_wsum_g = wsum_g_neon; p_softmax = softmax_neon; p_lse = lse_neon;
     }
 #endif
     (void)isa;

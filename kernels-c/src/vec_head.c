@@ -1,5 +1,5 @@
 /* The output head: GEMVs over F16 and Q8_0 rows (one decoded token) and the many-token F16 block
- * (vec_head_block). A scalar reference, then AVX2 and AVX-512 versions. */
+ * (vec_head_block). A scalar reference, then AVX2, AVX-512 and NEON (dotprod for Q8_0) versions. */
 #include "vec.h"
 #include "vec_simd.h"
 #include "util.h"
@@ -228,6 +228,43 @@ static void gemv_f16_neon(const uint8_t *w, size_t row_bytes, int rows, const fl
     }
 }
 
+/* Head block: 4 rows x 16 tokens per pass (16 accumulators); four columns of the 4 rows loaded as
+ * vectors and used lane by lane (FMLA by element), so per 4 columns 4 + 16 loads feed 64 FMLA */
+static void head_block_neon(const float *rows, int nr, const float *ph, int n, float *out) {
+    for (int r0 = 0; r0 < nr; r0 += 4) {
+        const float *w[4];
+        for (int r = 0; r < 4; r++) w[r] = rows + (size_t)(r0 + r < nr ? r0 + r : r0) * n;
+        for (int t0 = 0; t0 < 32; t0 += 16) {
+            float32x4_t a[4][4];
+            for (int r = 0; r < 4; r++)
+                for (int v = 0; v < 4; v++) a[r][v] = vdupq_n_f32(0);
+            int k = 0;
+#define HB_STEP(LANE, wk)                                                                          \
+    {                                                                                              \
+        const float *p = ph + (size_t)(k + (LANE)) * 32 + t0;                                      \
+        float32x4_t h0 = vld1q_f32(p), h1 = vld1q_f32(p + 4), h2 = vld1q_f32(p + 8), h3 = vld1q_f32(p + 12); \
+        for (int r = 0; r < 4; r++) {                                                              \
+            a[r][0] = vfmaq_laneq_f32(a[r][0], h0, wk[r], LANE);                                   \
+            a[r][1] = vfmaq_laneq_f32(a[r][1], h1, wk[r], LANE);                                   \
+            a[r][2] = vfmaq_laneq_f32(a[r][2], h2, wk[r], LANE);                                   \
+            a[r][3] = vfmaq_laneq_f32(a[r][3], h3, wk[r], LANE);                                   \
+        }                                                                                          \
+    }
+            for (; k + 4 <= n; k += 4) {
+                float32x4_t wk[4] = {vld1q_f32(w[0] + k), vld1q_f32(w[1] + k), vld1q_f32(w[2] + k), vld1q_f32(w[3] + k)};
+                HB_STEP(0, wk) HB_STEP(1, wk) HB_STEP(2, wk) HB_STEP(3, wk)
+            }
+            for (; k < n; k++) {
+                float32x4_t wk[4] = {vdupq_n_f32(w[0][k]), vdupq_n_f32(w[1][k]), vdupq_n_f32(w[2][k]), vdupq_n_f32(w[3][k])};
+                HB_STEP(0, wk)
+            }
+#undef HB_STEP
+            for (int r = 0; r < 4 && r0 + r < nr; r++)
+                for (int v = 0; v < 4; v++) vst1q_f32(out + (r0 + r) * 32 + t0 + 4 * v, a[r][v]);
+        }
+    }
+}
+
 /* Q8_0 block dots: exact int32 per 32-value block (vmull_s8 / vpadalq_s16, or SDOT), scaled in float */
 static float dot_q8_0_neon(const uint8_t *row, const int8_t *q, const float *d, int n) {
     float s = 0;
@@ -283,7 +320,9 @@ void vec_head_select(bc_isa isa) {
     }
 #endif
 #if defined(__aarch64__)
-    if (isa >= BC_ISA_NEON && isa <= BC_ISA_I8MM) { p_gemv_f16 = gemv_f16_neon; p_dot_q8_0 = dot_q8_0_neon; }
+    if (isa >= BC_ISA_NEON && isa <= BC_ISA_I8MM) {
+        p_gemv_f16 = gemv_f16_neon; p_head_block = head_block_neon; p_dot_q8_0 = dot_q8_0_neon;
+    }
     if (isa >= BC_ISA_DOTPROD && isa <= BC_ISA_I8MM) p_dot_q8_0 = dot_q8_0_dotprod;
 #endif
     (void)isa;

@@ -1,6 +1,6 @@
 /* Row-wise float operations of the forward pass: dot products, F16 / BF16 rows, RMSNorm (sum of squares,
  * apply), the residual add, relu2 / SiLU gates, BitNet activation quantization and the dequantization
- * of the integer sums. A scalar reference, then AVX2 and AVX-512 versions. */
+ * of the integer sums. A scalar reference, then AVX2, AVX-512 and NEON versions. */
 #include "vec.h"
 #include "vec_simd.h"
 #include "util.h"
@@ -25,13 +25,8 @@ static void bf16_row_scalar(const uint8_t *src, float *dst, int n) {
     for (int i = 0; i < n; i++) dst[i] = rt_bf16_to_f32(rt_rd16(src + 2 * i));
 }
 
-static float quantize_act_scalar(const float *x, int n, int8_t *q, int32_t *sum) {
-    float amax = 0;
-    for (int i = 0; i < n; i++) {
-        float a = fabsf(x[i]);
-        amax = a > amax ? a : amax;
-    }
-    float s = 127.0f / (amax > 1e-5f ? amax : 1e-5f);
+/* q = clamp(round_half_even(x * s)) for n values, their sum in *sum (also the SIMD versions' tails) */
+static void quantize_tail(const float *x, int n, float s, int8_t *q, int32_t *sum) {
     int32_t acc = 0;
     for (int i = 0; i < n; i++) {
         float r = rintf(x[i] * s); /* half to even in the default rounding mode, like torch.round */
@@ -40,6 +35,16 @@ static float quantize_act_scalar(const float *x, int n, int8_t *q, int32_t *sum)
         acc += q[i];
     }
     *sum = acc;
+}
+
+static float quantize_act_scalar(const float *x, int n, int8_t *q, int32_t *sum) {
+    float amax = 0;
+    for (int i = 0; i < n; i++) {
+        float a = fabsf(x[i]);
+        amax = a > amax ? a : amax;
+    }
+    float s = 127.0f / (amax > 1e-5f ? amax : 1e-5f);
+    quantize_tail(x, n, s, q, sum);
     return s;
 }
 
@@ -337,7 +342,143 @@ BC_TARGET_AVX512 static void dequant_avx512(const int32_t *acc, int n, float xs,
         _mm512_mask_storeu_ps(y + i, k, _mm512_mul_ps(_mm512_div_ps(v, a), b));
     }
 }
+#endif
 
+#if defined(__aarch64__)
+/* ---- NEON (ARMv8.0 Advanced SIMD, every aarch64 CPU): the AVX2 versions 4 lanes at a time ---- */
+static float dot_neon(const float *a, const float *b, int n) {
+    float32x4_t s0 = vdupq_n_f32(0), s1 = s0, s2 = s0, s3 = s0;
+    int i = 0;
+    for (; i + 16 <= n; i += 16) {
+        s0 = vfmaq_f32(s0, vld1q_f32(a + i), vld1q_f32(b + i));
+        s1 = vfmaq_f32(s1, vld1q_f32(a + i + 4), vld1q_f32(b + i + 4));
+        s2 = vfmaq_f32(s2, vld1q_f32(a + i + 8), vld1q_f32(b + i + 8));
+        s3 = vfmaq_f32(s3, vld1q_f32(a + i + 12), vld1q_f32(b + i + 12));
+    }
+    for (; i + 4 <= n; i += 4) s0 = vfmaq_f32(s0, vld1q_f32(a + i), vld1q_f32(b + i));
+    float t = vaddvq_f32(vaddq_f32(vaddq_f32(s0, s1), vaddq_f32(s2, s3)));
+    for (; i < n; i++) t += a[i] * b[i];
+    return t;
+}
+
+static void f16_row_neon(const uint8_t *src, float *dst, int n) {
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint16x8_t h;
+        memcpy(&h, src + 2 * i, 16);
+        vst1q_f32(dst + i, vcvt_f32_f16(vreinterpret_f16_u16(vget_low_u16(h))));
+        vst1q_f32(dst + i + 4, vcvt_f32_f16(vreinterpret_f16_u16(vget_high_u16(h))));
+    }
+    f16_row_scalar(src + 2 * i, dst + i, n - i);
+}
+
+static void bf16_row_neon(const uint8_t *src, float *dst, int n) {
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint16x8_t h;
+        memcpy(&h, src + 2 * i, 16);
+        vst1q_f32(dst + i, vreinterpretq_f32_u32(vshll_n_u16(vget_low_u16(h), 16)));
+        vst1q_f32(dst + i + 4, vreinterpretq_f32_u32(vshll_high_n_u16(h, 16)));
+    }
+    bf16_row_scalar(src + 2 * i, dst + i, n - i);
+}
+
+/* the scalar's arithmetic lane by lane: one product, round half to even (FRINTN), clamp, saturating narrow */
+static float quantize_act_neon(const float *x, int n, int8_t *q, int32_t *sum) {
+    float32x4_t mx = vdupq_n_f32(0);
+    int i = 0;
+    for (; i + 4 <= n; i += 4) mx = vmaxq_f32(mx, vabsq_f32(vld1q_f32(x + i)));
+    float amax = vmaxvq_f32(mx);
+    for (; i < n; i++) { float a = fabsf(x[i]); amax = a > amax ? a : amax; }
+    float s = 127.0f / (amax > 1e-5f ? amax : 1e-5f);
+    const float32x4_t lo = vdupq_n_f32(-128.0f), hi = vdupq_n_f32(127.0f);
+    int32x4_t acc = vdupq_n_s32(0);
+    for (i = 0; i + 8 <= n; i += 8) {
+        float32x4_t r0 = vrndnq_f32(vmulq_n_f32(vld1q_f32(x + i), s)), r1 = vrndnq_f32(vmulq_n_f32(vld1q_f32(x + i + 4), s));
+        int32x4_t v0 = vcvtq_s32_f32(vminq_f32(vmaxq_f32(r0, lo), hi)), v1 = vcvtq_s32_f32(vminq_f32(vmaxq_f32(r1, lo), hi));
+        acc = vaddq_s32(acc, vaddq_s32(v0, v1));
+        vst1_s8(q + i, vqmovn_s16(vcombine_s16(vqmovn_s32(v0), vqmovn_s32(v1))));
+    }
+    int32_t total = vaddvq_s32(acc), rest;
+    quantize_tail(x + i, n - i, s, q + i, &rest);
+    *sum = total + rest;
+    return s;
+}
+
+static double sumsq_neon(const float *x, int n) {
+    float64x2_t a0 = vdupq_n_f64(0), a1 = a0;
+    int i = 0;
+    for (; i + 4 <= n; i += 4) {
+        float32x4_t v = vld1q_f32(x + i);
+        float64x2_t d0 = vcvt_f64_f32(vget_low_f32(v)), d1 = vcvt_high_f64_f32(v);
+        a0 = vfmaq_f64(a0, d0, d0);
+        a1 = vfmaq_f64(a1, d1, d1);
+    }
+    double s = vaddvq_f64(vaddq_f64(a0, a1));
+    for (; i < n; i++) s += (double)x[i] * x[i];
+    return s;
+}
+
+static void dot4_neon(const float *r0, const float *r1, const float *r2, const float *r3, const float *x, int n, float out[4]) {
+    float32x4_t a0 = vdupq_n_f32(0), a1 = a0, a2 = a0, a3 = a0;
+    int i = 0;
+    for (; i + 4 <= n; i += 4) {
+        float32x4_t xv = vld1q_f32(x + i);
+        a0 = vfmaq_f32(a0, vld1q_f32(r0 + i), xv);
+        a1 = vfmaq_f32(a1, vld1q_f32(r1 + i), xv);
+        a2 = vfmaq_f32(a2, vld1q_f32(r2 + i), xv);
+        a3 = vfmaq_f32(a3, vld1q_f32(r3 + i), xv);
+    }
+    out[0] = vaddvq_f32(a0); out[1] = vaddvq_f32(a1); out[2] = vaddvq_f32(a2); out[3] = vaddvq_f32(a3);
+    for (; i < n; i++) { out[0] += r0[i] * x[i]; out[1] += r1[i] * x[i]; out[2] += r2[i] * x[i]; out[3] += r3[i] * x[i]; }
+}
+
+static void dot4xn_neon(const float *rows, size_t rs, const float *xs, size_t xst, int nt, int n, float *out, size_t ors, size_t ots) {
+    for (int t = 0; t < nt; t++) {
+        float o[4];
+        dot4_neon(rows, rows + rs, rows + 2 * rs, rows + 3 * rs, xs + t * xst, n, o);
+        for (int r = 0; r < 4; r++) out[(size_t)r * ors + (size_t)t * ots] = o[r];
+    }
+}
+
+static void glu_neon(float *g, const float *u, int n, int relu2) {
+    int i = 0;
+    const float32x4_t zero = vdupq_n_f32(0), one = vdupq_n_f32(1.0f);
+    for (; i + 4 <= n; i += 4) {
+        float32x4_t x = vld1q_f32(g + i), y;
+        if (relu2) {
+            float32x4_t r = vmaxq_f32(x, zero);
+            y = vmulq_f32(vmulq_f32(r, r), vld1q_f32(u + i));
+        } else { /* as glu_avx2: e^-x by the polynomial where -x <= 0, else 1 / e^x */
+            float32x4_t nx = vnegq_f32(x);
+            float32x4_t e = exp_neg_neon(vminq_f32(nx, zero));
+            float32x4_t big = vdivq_f32(one, exp_neg_neon(vminq_f32(x, zero)));
+            e = vbslq_f32(vcgtq_f32(nx, zero), big, e);
+            y = vmulq_f32(vdivq_f32(x, vaddq_f32(one, e)), vld1q_f32(u + i));
+        }
+        vst1q_f32(g + i, y);
+    }
+    glu_scalar(g + i, u + i, n - i, relu2);
+}
+
+static void dequant_neon(const int32_t *acc, int n, float xs, float ws, float *y) {
+    const float32x4_t a = vdupq_n_f32(xs), b = vdupq_n_f32(ws);
+    int i = 0;
+    for (; i + 4 <= n; i += 4) vst1q_f32(y + i, vmulq_f32(vdivq_f32(vcvtq_f32_s32(vld1q_s32(acc + i)), a), b));
+    dequant_scalar(acc + i, n - i, xs, ws, y + i);
+}
+
+static void norm_apply_neon(float *y, const float *x, const float *w, float r, int n) {
+    int i = 0;
+    for (; i + 4 <= n; i += 4) vst1q_f32(y + i, vmulq_f32(vld1q_f32(w + i), vmulq_n_f32(vld1q_f32(x + i), r)));
+    norm_apply_scalar(y + i, x + i, w + i, r, n - i);
+}
+
+static void add_neon(float *y, const float *x, int n) {
+    int i = 0;
+    for (; i + 4 <= n; i += 4) vst1q_f32(y + i, vaddq_f32(vld1q_f32(y + i), vld1q_f32(x + i)));
+    add_scalar(y + i, x + i, n - i);
+}
 #endif
 
 /* ---- selection (vec_init) ---- */
@@ -361,6 +502,11 @@ void vec_norm_select(bc_isa isa) {
     }
     if (isa == BC_ISA_AVX512) {
         p_dot = dot_avx512; p_f16_row = f16_row_avx512; p_quantize_act = quantize_act_avx512; p_sumsq = sumsq_avx512; p_glu = glu_avx512; p_dequant = dequant_avx512; p_dot4xn = dot4xn_avx512;
+    }
+#endif
+#if defined(__aarch64__)
+    if (isa >= BC_ISA_NEON && isa <= BC_ISA_I8MM) {
+        p_dot = dot_neon; p_f16_row = f16_row_neon; p_bf16_row = bf16_row_neon; p_quantize_act = quantize_act_neon; p_sumsq = sumsq_neon; p_glu = glu_neon; p_dequant = dequant_neon; p_norm_apply = norm_apply_neon; p_add = add_neon; p_dot4xn = dot4xn_neon;
     }
 #endif
     (void)isa;

@@ -1,5 +1,5 @@
 /* Q8_0 activations and the Q8_0x16 repack of a Q8_0 output head (layout: vec.h), with its decode GEMV:
- * the scalar reference, then the AVX-512 VNNI kernel. */
+ * the scalar reference, then the AVX-512 VNNI and aarch64 dotprod kernels. */
 #include "vec.h"
 #include "vec_simd.h"
 #include "util.h"
@@ -133,6 +133,69 @@ BC_TARGET_AVX512 static void gemv_q8_0x16_avx512(const uint8_t *p, int64_t t0, i
 }
 
 #endif
+#if defined(__aarch64__)
+/* Q8_0x16 on dotprod (SDOT): a 16-byte load of group g is 4 rows x 4 columns, so SDOT against the
+ * group's 4 activations broadcast leaves one row's partial sum in each lane, as dpbusd does on x86: no
+ * horizontal adds. SDOT is signed x signed: one EOR per 16 bytes takes the stored w ^ 0x80 back to w,
+ * shared by the NT tokens of the pass (weights loaded once for all of them). */
+#define Q8X16_PF (4 * VEC_Q8X16_BLOCK)
+BC_TARGET_DOTPROD static inline __attribute__((always_inline)) void q8x16_tile_dotprod(const uint8_t *tp, int nb, int n, int NT,
+                                                                                 const int8_t *q, const float *d, float32x4_t f[4][4]) {
+    const uint8x16_t flip = vdupq_n_u8(0x80);
+    for (int k = 0; k < NT; k++)
+        for (int j = 0; j < 4; j++) f[k][j] = vdupq_n_f32(0);
+    for (int b = 0; b < nb; b++) {
+        const uint8_t *bp = tp + (size_t)b * VEC_Q8X16_BLOCK;
+        for (int l = 0; l < VEC_Q8X16_BLOCK; l += 64) __builtin_prefetch(bp + Q8X16_PF + l);
+        int32x4_t a[4][4];
+        for (int k = 0; k < NT; k++)
+            for (int j = 0; j < 4; j++) a[k][j] = vdupq_n_s32(0);
+        for (int g = 0; g < 8; g++) {
+            int8x16_t W[4];
+            for (int j = 0; j < 4; j++) W[j] = vreinterpretq_s8_u8(veorq_u8(vld1q_u8(bp + 64 * g + 16 * j), flip));
+            for (int k = 0; k < NT; k++) {
+                int8x16_t xv = vreinterpretq_s8_u32(vdupq_n_u32(rt_rd32((const uint8_t *)q + (size_t)k * (size_t)n + 32 * b + 4 * g)));
+                for (int j = 0; j < 4; j++) BC_SDOT(a[k][j], W[j], xv);
+            }
+        }
+        uint16x8_t h0, h1;
+        memcpy(&h0, bp + 512, 16);
+        memcpy(&h1, bp + 528, 16);
+        const float32x4_t dw[4] = {vcvt_f32_f16(vreinterpret_f16_u16(vget_low_u16(h0))), vcvt_f32_f16(vreinterpret_f16_u16(vget_high_u16(h0))),
+                                   vcvt_f32_f16(vreinterpret_f16_u16(vget_low_u16(h1))), vcvt_f32_f16(vreinterpret_f16_u16(vget_high_u16(h1)))};
+        for (int k = 0; k < NT; k++) {
+            float dk = d[(size_t)k * (size_t)nb + b];
+            for (int j = 0; j < 4; j++) f[k][j] = vaddq_f32(f[k][j], vmulq_f32(vcvtq_f32_s32(a[k][j]), vmulq_n_f32(dw[j], dk)));
+        }
+    }
+}
+
+BC_TARGET_DOTPROD static void gemv_q8_0x16_dotprod(const uint8_t *p, int64_t t0, int64_t t1, int64_t rows, int n, int nt,
+                                                   const int8_t *q, const float *d, float *out, size_t ostride) {
+    int nb = n / 32;
+    for (int k0 = 0; k0 < nt; k0 += 4) {
+        int NT = nt - k0 < 4 ? nt - k0 : 4;
+        const int8_t *qk = q + (size_t)k0 * (size_t)n;
+        const float *dk = d + (size_t)k0 * (size_t)nb;
+        for (int64_t t = t0; t < t1; t++) {
+            float32x4_t f[4][4];
+            const uint8_t *tp = p + (size_t)t * (size_t)nb * VEC_Q8X16_BLOCK;
+            switch (NT) { /* constant trip counts: the accumulators stay in registers */
+            case 1: q8x16_tile_dotprod(tp, nb, n, 1, qk, dk, f); break;
+            case 2: q8x16_tile_dotprod(tp, nb, n, 2, qk, dk, f); break;
+            case 3: q8x16_tile_dotprod(tp, nb, n, 3, qk, dk, f); break;
+            default: q8x16_tile_dotprod(tp, nb, n, 4, qk, dk, f); break;
+            }
+            int64_t left = rows - 16 * t;
+            for (int k = 0; k < NT; k++) {
+                float *o = out + (size_t)(k0 + k) * ostride + (size_t)(16 * t), v[16];
+                for (int j = 0; j < 4; j++) vst1q_f32(v + 4 * j, f[k][j]);
+                memcpy(o, v, sizeof(float) * (size_t)(left < 16 ? left : 16));
+            }
+        }
+    }
+}
+#endif
 /* ---- selection (vec_init) ---- */
 
 typedef void (*gemv_q8_0x16_fn)(const uint8_t *, int64_t, int64_t, int64_t, int, int, const int8_t *, const float *, float *, size_t);
@@ -142,6 +205,9 @@ void vec_q8_select(bc_isa isa) {
     p_gemv_q8_0x16 = NULL;
 #if defined(__x86_64__)
     if (isa == BC_ISA_AVX512) p_gemv_q8_0x16 = gemv_q8_0x16_avx512;
+#endif
+#if defined(__aarch64__)
+    if (isa == BC_ISA_DOTPROD || isa == BC_ISA_I8MM) p_gemv_q8_0x16 = gemv_q8_0x16_dotprod;
 #endif
     (void)isa;
 }
