@@ -97,9 +97,14 @@ function registerTests(): void {
     return JSON.parse(r.stdout) as { passed: boolean; conversion_checked: boolean; perplexity: number; decode_tokens_per_s?: number };
   };
 
+  let last = started;
+  test.after.each(() => {
+    console.error(`arm-node.test.ts: ${((Date.now() - last) / 1000).toFixed(0)} s`);
+    last = Date.now();
+  });
   test.after(() => {
     rmSync(tmp, { recursive: true, force: true });
-    console.error(`arm-node.test.ts: the emulated run took ${((Date.now() - started) / 1000).toFixed(0)} s`);
+    console.error(`arm-node.test.ts: the emulated run took ${((Date.now() - started) / 1000).toFixed(0)} s in all`);
   });
 
   test("the aarch64 node runs under qemu", () => {
