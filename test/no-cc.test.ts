@@ -5,7 +5,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { packageCopy } from "./helpers/package-copy.js";
@@ -27,6 +27,8 @@ const lines = (s: string) => s.split("\n").filter((l) => l.trim() !== "");
 test.after(() => rmSync(tmp, { recursive: true, force: true }));
 
 test("no compiler: the install step warns in one line and succeeds", () => {
+  const scripts = (JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { scripts: { prepare: string } }).scripts;
+  assert.match(scripts.prepare, /&& node dist\/scripts\/build-runtime\.js$/, "npm ci's prepare builds the runtime through this step");
   const r = run([join(pkg.root, "dist/scripts/build-runtime.js")], "/nonexistent/cc");
   assert.is(r.status, 0, r.stderr);
   assert.equal(lines(r.stderr).length, 1, r.stderr);
