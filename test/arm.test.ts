@@ -12,35 +12,17 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "no
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { Tokenizer } from "@huggingface/tokenizers";
+import { missingAarch64Tools, SYSROOT, whenAvailable } from "./helpers/aarch64.js";
 
 const ROOT = resolve(new URL("../..", import.meta.url).pathname);
 const KDIR = join(ROOT, "kernels-c");
 const ARM = join(KDIR, "build-aarch64");
 const RT = join(KDIR, "build/bitconv-rt");
 const CLI = join(ROOT, "dist/src/cli.js");
-const SYSROOT = "/usr/aarch64-linux-gnu";
 const LAYOUTS = ["tq1_0", "tq2_0", "i2_s", "tl1", "tl2"] as const;
 const CPUS = { max: ["scalar", "neon", "dotprod", "i8mm"], "cortex-a53": ["scalar", "neon"] } as const;
 
-function has(cmd: string): boolean {
-  return spawnSync("sh", ["-c", `command -v ${cmd}`], { encoding: "utf8" }).status === 0;
-}
-const missing = [
-  has("aarch64-linux-gnu-gcc") ? "" : "aarch64-linux-gnu-gcc (apt-get install gcc-aarch64-linux-gnu)",
-  existsSync(join(SYSROOT, "include/stdio.h")) ? "" : `${SYSROOT} headers (apt-get install libc6-dev-arm64-cross)`,
-  has("qemu-aarch64") ? "" : "qemu-aarch64 (apt-get install qemu-user)",
-].filter(Boolean);
-
-if (missing.length) {
-  const why = `arm.test.ts: the aarch64 checks cannot run on this host: missing ${missing.join(", ")}`;
-  if (process.env.CI === "true") {
-    test("the aarch64 toolchain and qemu are installed (CI)", () => assert.unreachable(why));
-  } else {
-    console.error(`\n${"!".repeat(100)}\n!! NOT RUN: ${why}\n${"!".repeat(100)}\n`);
-  }
-} else {
-  registerTests();
-}
+whenAvailable("arm.test.ts", "the aarch64 checks", missingAarch64Tools(), registerTests);
 
 function qemu(cpu: string, bin: string, args: string[], env: NodeJS.ProcessEnv = {}) {
   return spawnSync("qemu-aarch64", ["-L", SYSROOT, "-cpu", cpu, bin, ...args], {

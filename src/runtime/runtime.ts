@@ -30,11 +30,13 @@ export function packageRoot(): string {
   }
 }
 
+const bundledRuntime = (): string => join(packageRoot(), "kernels-c", "build", "bitconv-rt");
+
 /** Path of the runtime binary: $BITCONV_RT when set, else <package root>/kernels-c/build/bitconv-rt. */
 export function runtimePath(): string {
   const env = process.env.BITCONV_RT;
   if (env) return resolve(env);
-  return join(packageRoot(), "kernels-c", "build", "bitconv-rt");
+  return bundledRuntime();
 }
 
 function haveCommand(cmd: string): boolean {
@@ -50,13 +52,12 @@ function toolchainHint(): string {
 }
 
 /**
- * Returns the runtime binary, building it with `make -C kernels-c` first when it is missing.
+ * Builds (or brings up to date) the runtime with `make -C kernels-c` and the system cc ($CC when set) and
+ * returns its path; the one-line BitconvError says which tool is missing or that the compiler failed.
  * The compiler's output goes to stderr, so stdout stays clean for --json.
  */
-export function ensureRuntime(): string {
-  const bin = runtimePath();
-  if (existsSync(bin)) return bin;
-  if (process.env.BITCONV_RT) throw new BitconvError(`BITCONV_RT=${process.env.BITCONV_RT}: no such file`, 2);
+export function buildRuntime(): string {
+  const bin = bundledRuntime();
   const dir = join(packageRoot(), "kernels-c");
   if (!existsSync(join(dir, "Makefile"))) throw new BitconvError(`the C runtime sources are missing (${dir}/Makefile)`, 1);
   const cc = process.env.CC || "cc";
@@ -78,6 +79,14 @@ export function ensureRuntime(): string {
     );
   }
   return bin;
+}
+
+/** Returns the runtime binary ($BITCONV_RT, else the bundled one, built first when it is missing). */
+export function ensureRuntime(): string {
+  const bin = runtimePath();
+  if (existsSync(bin)) return bin;
+  if (process.env.BITCONV_RT) throw new BitconvError(`BITCONV_RT=${process.env.BITCONV_RT}: no such file`, 2);
+  return buildRuntime();
 }
 
 /** One JSON line the runtime printed (`--json`), e.g. {"event":"chunk",...} or {"event":"result",...}. */
