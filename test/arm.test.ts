@@ -12,7 +12,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "no
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { Tokenizer } from "@huggingface/tokenizers";
-import { missingAarch64Tools, SYSROOT, whenAvailable } from "./helpers/aarch64.js";
+import { has, missingAarch64Tools, SYSROOT, whenAvailable } from "./helpers/aarch64.js";
 
 const ROOT = resolve(new URL("../..", import.meta.url).pathname);
 const KDIR = join(ROOT, "kernels-c");

@@ -9,7 +9,7 @@ import { join } from "node:path";
 
 export const SYSROOT = "/usr/aarch64-linux-gnu";
 
-function has(cmd: string): boolean {
+export function has(cmd: string): boolean {
   return spawnSync("sh", ["-c", `command -v ${cmd}`], { encoding: "utf8" }).status === 0;
 }
 
