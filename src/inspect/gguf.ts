@@ -1,11 +1,10 @@
 // inspect for GGUF files: ours, llama.cpp's, bitnet.cpp's.
 import { readGguf, readTensorData, type GgufFile, type GgufTensor } from "../gguf/reader.js";
 import { GgufValueType } from "../gguf/types.js";
-import { tl1Params, tl2Params, unpackTl2 } from "../layouts/index.js";
+import { emptyCounts, LAYOUTS, tl1Params, tl2Params, type Counts } from "../layouts/index.js";
 import { BitconvError, inputError } from "../util/errors.js";
 import { decodeBlock, type BlockTensor, type PackedLayout } from "./blocks.js";
 import { bpw, computeTotals, jsonable, layerOf, shortestF32, type Category } from "./common.js";
-import { countI2s, countTernary, countTl1, countTq, emptyCounts, type Counts } from "./stats.js";
 import type { InspectOptions, InspectResult, TensorRow, TensorStats } from "./types.js";
 
 const UPSTREAM_TERNARY: Record<number, PackedLayout> = { 34: "tq1_0", 35: "tq2_0" };
@@ -72,10 +71,6 @@ async function tensorScaleValue(ctx: Ctx, t: GgufTensor): Promise<{ value: numbe
   return { value: new DataView(b.buffer, b.byteOffset, 4).getFloat32(0, true), source: `${st.name} (F32)` };
 }
 
-function f32Tail(b: Uint8Array, at: number): number {
-  return new DataView(b.buffer, b.byteOffset, b.byteLength).getFloat32(at, true);
-}
-
 async function statsOf(ctx: Ctx, t: GgufTensor, layout: PackedLayout): Promise<TensorStats> {
   const bt = blockTensorOf(ctx, t, layout);
   const { M, K } = bt;
@@ -101,32 +96,22 @@ async function statsOf(ctx: Ctx, t: GgufTensor, layout: PackedLayout): Promise<T
   };
   const bytes = await readTensorData(ctx.f, t);
   try {
-    switch (layout) {
-      case "tq1_0":
-      case "tq2_0": {
-        const { counts, d } = countTq(bytes, layout);
-        const ts = await tensorScaleValue(ctx, t);
-        const scale = !d.uniform ? null : ts ? (ts.value === null ? null : Math.fround(d.d * ts.value)) : d.d;
-        const source = !d.uniform
-          ? `per-block d varies (${d.min} .. ${d.max}): no single scale`
-          : ts
-            ? `block d ${d.d} x ${ts.source}`
-            : `block d ${d.d} (no .scale tensor)`;
-        return finish(counts, scale, source, { block_d: { min: d.min, max: d.max, uniform: d.uniform } });
-      }
-      case "i2_s":
-        return finish(countI2s(bytes, n), f32Tail(bytes, n / 4), `f32 tail at byte ${n / 4}`);
-      case "tl1":
-        return finish(countTl1(bytes, n), f32Tail(bytes, n / 4), `f32 tail at byte ${n / 4}`);
-      case "tl2": {
-        if (!bt.params) throw new BitconvError(`no TL2 block parameters fit ${M} x ${K}`);
-        const { T, scale } = unpackTl2(bytes, M, K, bt.params);
-        const at = bytes.length - 32;
-        return finish(countTernary(T), scale, `f32 tail at byte ${at}${bt.params_source === "bitconv.tl_params" ? "" : " (block parameters assumed)"}`);
-      }
-      default:
-        throw new BitconvError(`no statistics for ${layout}`);
+    if (layout === "hf-packed") throw new BitconvError(`no statistics for ${layout}`);
+    if (layout === "tl2" && !bt.params) throw new BitconvError(`no TL2 block parameters fit ${M} x ${K}`);
+    const { counts, tail, blockD: d } = LAYOUTS[layout].count(bytes, M, K, bt.params);
+    if (tail) {
+      const assumed = layout === "tl2" && bt.params_source !== "bitconv.tl_params" ? " (block parameters assumed)" : "";
+      return finish(counts, tail.scale, `f32 tail at byte ${tail.at}${assumed}`);
     }
+    if (!d) throw new BitconvError(`no scale for ${layout}`);
+    const ts = await tensorScaleValue(ctx, t);
+    const scale = !d.uniform ? null : ts ? (ts.value === null ? null : Math.fround(d.d * ts.value)) : d.d;
+    const source = !d.uniform
+      ? `per-block d varies (${d.min} .. ${d.max}): no single scale`
+      : ts
+        ? `block d ${d.d} x ${ts.source}`
+        : `block d ${d.d} (no .scale tensor)`;
+    return finish(counts, scale, source, { block_d: { min: d.min, max: d.max, uniform: d.uniform } });
   } catch (e) {
     return { ...finish(emptyCounts(), null, "unreadable"), error: (e as Error).message };
   }

@@ -9,7 +9,8 @@ import { BitconvError, inputError } from "../util/errors.js";
 import { readInputText } from "../util/files.js";
 import { decodeBlock, type BlockTensor } from "./blocks.js";
 import { bpw, computeTotals, jsonable, layerOf, type Category } from "./common.js";
-import { BOUNDARY_EPS, countHfPacked, masterStats, toF32, type Counts } from "./stats.js";
+import { BOUNDARY_EPS, masterStats, toF32 } from "./stats.js";
+import { countHfPacked, type Counts } from "../layouts/index.js";
 import type { InspectOptions, InspectResult, TensorRow, TensorStats } from "./types.js";
 
 /** What a checkpoint source provides: tensor headers, and the small JSON files when present. */

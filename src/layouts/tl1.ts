@@ -3,6 +3,7 @@ import { BitconvError } from "../util/errors.js";
 import { pairsOf } from "../util/pairs.js";
 import { BlockBuilder, signed, tailScale, type BlockByte, type BlockContext, type BlockDecoder, type BlockScale, type ReadRange } from "./blockDecode.js";
 import { codesOfTernary, type TernaryCodes } from "./codes.js";
+import { addCounts, countTable, emptyCounts, type PackedCounts } from "./counts.js";
 import { checkCodeCount, checkLength, checkScale, checkTernary, outputOf, readF32, writeF32 } from "./common.js";
 import { resolveTlParams, tl1Params, tl1ShapeError } from "./tlParams.js";
 import type { Layout, TlParams } from "./types.js";
@@ -112,6 +113,25 @@ export function unpackTl1(bytes: Uint8Array, M: number, K: number, params?: TlPa
   return { T, scale: readF32(bytes, (M * K) / 4) };
 }
 
+/** Count table of a pair byte: two 4-bit indices 3*T0 + T1 + 4; an index above 8 is two invalid values. */
+export const PAIR_BYTE_COUNTS = countTable((q, add) => {
+  for (const idx of [q >> 4, q & 15]) {
+    if (idx > 8) {
+      add(null);
+      add(null);
+    } else {
+      add(Math.floor(idx / 3) - 1);
+      add((idx % 3) - 1);
+    }
+  }
+});
+
+/** Counts straight from the M*K/4 index bytes (in any order, so without the block parameters); the scale from the tail. */
+export function countTl1(bytes: Uint8Array, M: number, K: number): PackedCounts {
+  const n = (M * K) / 4;
+  return { counts: addCounts(emptyCounts(), PAIR_BYTE_COUNTS, bytes, 0, n), tail: { scale: readF32(bytes, n), at: n } };
+}
+
 /** The two index fields of pair byte q (weights k..k+3 of row m) for inspect. */
 export function pairByteFields(b: BlockBuilder, by: BlockByte, q: number, m: number, k: number, byteOff: number): void {
   for (const [half, bits, col] of [[q >> 4, "7:4", k], [q & 15, "3:0", k + 2]] as const) {
@@ -179,5 +199,6 @@ export const tl1: Layout = {
   packCodes: (src, M, K, w, params, _tq, out) => packTl1Codes(src, M, K, w, params, out),
   pack: (T, M, K, w, params) => packTl1(T, M, K, w, params),
   unpack: (bytes, M, K, params) => unpackTl1(bytes, M, K, params),
+  count: (bytes, M, K) => countTl1(bytes, M, K),
   blocks: tl1Blocks,
 };

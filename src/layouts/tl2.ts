@@ -3,6 +3,7 @@ import { BitconvError } from "../util/errors.js";
 import { pairsOf } from "../util/pairs.js";
 import { BlockBuilder, signed, tailScale, type BitField, type BlockContext, type BlockDecoder, type BlockScale, type ReadRange } from "./blockDecode.js";
 import { codesOfTernary, type TernaryCodes } from "./codes.js";
+import { countTernary, type PackedCounts } from "./counts.js";
 import { checkCodeCount, checkLength, checkScale, checkTernary, outputOf, readF32, roundup32, writeF32 } from "./common.js";
 import { needParams, pairByteFields, unpackPairByte } from "./tl1.js";
 import { resolveTlParams, tl2Params, tl2ShapeError } from "./tlParams.js";
@@ -237,6 +238,15 @@ export function unpackTl2(bytes: Uint8Array, M: number, K: number, params?: TlPa
   return { T, scale: readF32(bytes, g.scaleAt) };
 }
 
+/**
+ * Counts of the unpacked matrix: a triple's values need its sign bit, which sits in another stream,
+ * so TL2 is unpacked first (a magnitude above 13 or a tail index above 8 is refused, not counted).
+ */
+export function countTl2(bytes: Uint8Array, M: number, K: number, params?: TlParams): PackedCounts {
+  const { T, scale } = unpackTl2(bytes, M, K, params);
+  return { counts: countTernary(T), tail: { scale, at: tl2Geometry(M, K, params).scaleAt } };
+}
+
 /** Position of magnitude group n (32 rows x 6 columns) and its 32-byte sign unit. */
 function magnitudeGroup(t: BlockContext, g: Tl2Geometry, n: number) {
   const { BM, BK } = g.p;
@@ -346,5 +356,6 @@ export const tl2: Layout = {
   packCodes: (src, M, K, w, params, _tq, out) => packTl2Codes(src, M, K, w, params, out),
   pack: (T, M, K, w, params) => packTl2(T, M, K, w, params),
   unpack: (bytes, M, K, params) => unpackTl2(bytes, M, K, params),
+  count: (bytes, M, K, params) => countTl2(bytes, M, K, params),
   blocks: tl2Blocks,
 };

@@ -3,8 +3,9 @@ import { GgmlType, FileType } from "../gguf/types.js";
 import { pairsOf } from "../util/pairs.js";
 import { BlockBuilder, signed, type BlockContext, type BlockDecoder, type BlockScale, type ReadRange } from "./blockDecode.js";
 import { codesOfTernary, type TernaryCodes } from "./codes.js";
+import { addCounts, countTable, type PackedCounts } from "./counts.js";
 import { checkCodeCount, checkDims, checkLength, checkTernary, outputOf, refuseShape } from "./common.js";
-import { blockDBits, tensorScale, tqBlockPosition, tqBlockScale, UniformBlockScale } from "./tqScale.js";
+import { blockDBits, countTqBlocks, tensorScale, tqBlockPosition, tqBlockScale, UniformBlockScale } from "./tqScale.js";
 import type { Layout, TqScale } from "./types.js";
 
 // block_tq1_0 (llama.cpp ggml-common.h, formats/tq1_0.md): qs[48] | qh[4] | f16 d, 256 elements of one
@@ -115,6 +116,22 @@ export function unpackTq1_0(bytes: Uint8Array, M: number, K: number, scaleTensor
   return { T, scale: tensorScale(d.value(), scaleTensor) };
 }
 
+/** Count tables of a qs byte (5 base-3 digits) and a qh byte (4). */
+const QS_COUNTS = countTable((q, add) => {
+  for (let k = 0; k < 5; k++) add(DECODE[q * 5 + k] - 1);
+});
+const QH_COUNTS = countTable((q, add) => {
+  for (let k = 0; k < 4; k++) add(DECODE[q * 5 + k] - 1);
+});
+
+/** Counts straight from the qs and qh bytes. */
+export function countTq1_0(bytes: Uint8Array): PackedCounts {
+  return countTqBlocks(bytes, BLOCK_BYTES, (c, o) => {
+    addCounts(c, QS_COUNTS, bytes, o, o + 48);
+    addCounts(c, QH_COUNTS, bytes, o + 48, o + 52);
+  });
+}
+
 /** The base-3 bytes of a block: [byte, digits, element of digit k, part]. */
 function tq1_0Groups(): [number, number, (k: number) => number, string][] {
   const groups: [number, number, (k: number) => number, string][] = [];
@@ -178,5 +195,6 @@ export const tq1_0: Layout = {
   packCodes: (src, M, K, w, _params, tqScale, out) => packTq1_0Codes(src, M, K, w, tqScale, out),
   pack: (T, M, K, w, _params, tqScale) => packTq1_0(T, M, K, w, tqScale),
   unpack: (bytes, M, K, _params, scaleTensor) => unpackTq1_0(bytes, M, K, scaleTensor),
+  count: (bytes) => countTq1_0(bytes),
   blocks: tq1_0Blocks,
 };

@@ -3,8 +3,9 @@ import { GgmlType, FileType } from "../gguf/types.js";
 import { BitconvError } from "../util/errors.js";
 import { BlockBuilder, signed, type BlockContext, type BlockDecoder, type BlockScale, type ReadRange } from "./blockDecode.js";
 import { codesOfTernary, type TernaryCodes } from "./codes.js";
+import { addCounts, TWO_BIT_CODES, type PackedCounts } from "./counts.js";
 import { checkCodeCount, checkDims, checkLength, checkTernary, outputOf, refuseShape } from "./common.js";
-import { blockDBits, tensorScale, tqBlockPosition, tqBlockScale, UniformBlockScale } from "./tqScale.js";
+import { blockDBits, countTqBlocks, tensorScale, tqBlockPosition, tqBlockScale, UniformBlockScale } from "./tqScale.js";
 import type { Layout, TqScale } from "./types.js";
 
 // block_tq2_0 (llama.cpp ggml-common.h, formats/tq2_0.md): qs[64] then f16 d, 256 elements of one row;
@@ -84,6 +85,11 @@ export function unpackTq2_0(bytes: Uint8Array, M: number, K: number, scaleTensor
   return { T, scale: tensorScale(d.value(), scaleTensor) };
 }
 
+/** Counts straight from the qs bytes (four 2-bit codes each; code 3 is counted as invalid). */
+export function countTq2_0(bytes: Uint8Array): PackedCounts {
+  return countTqBlocks(bytes, BLOCK_BYTES, (c, o) => addCounts(c, TWO_BIT_CODES, bytes, o, o + 64));
+}
+
 async function decodeTq2_0Block(t: BlockContext, read: ReadRange, n: number, b: BlockBuilder): Promise<BlockScale> {
   const { row, col0 } = tqBlockPosition(t.K, n);
   const base = n * BLOCK_BYTES;
@@ -135,5 +141,6 @@ export const tq2_0: Layout = {
   packCodes: (src, M, K, w, _params, tqScale, out) => packTq2_0Codes(src, M, K, w, tqScale, out),
   pack: (T, M, K, w, _params, tqScale) => packTq2_0(T, M, K, w, tqScale),
   unpack: (bytes, M, K, _params, scaleTensor) => unpackTq2_0(bytes, M, K, scaleTensor),
+  count: (bytes) => countTq2_0(bytes),
   blocks: tq2_0Blocks,
 };

@@ -1,6 +1,7 @@
 import { f16ToF32, f32ToF16Bits } from "../quant/float.js";
 import { BitconvError } from "../util/errors.js";
 import type { BlockContext, BlockScale } from "./blockDecode.js";
+import { emptyCounts, type Counts, type PackedCounts } from "./counts.js";
 import type { TqScale } from "./types.js";
 
 const F16_ONE = 0x3c00;
@@ -68,4 +69,30 @@ export function tqBlockScale(t: BlockContext, dBits: number): BlockScale {
 export function tqBlockPosition(K: number, n: number): { row: number; col0: number } {
   const perRow = K / 256;
   return { row: Math.floor(n / perRow), col0: (n % perRow) * 256 };
+}
+
+/**
+ * Counts of a tq tensor's blocks (`countBlock` adds one block's codes) and the range of d over the
+ * blocks holding a non-zero value; d is the f16 in the block's last two bytes in both tq layouts.
+ */
+export function countTqBlocks(bytes: Uint8Array, blockBytes: number, countBlock: (c: Counts, o: number) => void): PackedCounts {
+  const c = emptyCounts();
+  const dAt = blockBytes - 2;
+  let min = Infinity;
+  let max = -Infinity;
+  let first = NaN;
+  let firstNonZero = NaN;
+  for (let o = 0; o + blockBytes <= bytes.length; o += blockBytes) {
+    const before = c.minus + c.plus + c.invalid;
+    countBlock(c, o);
+    const d = f16ToF32(bytes[o + dAt] | (bytes[o + dAt + 1] << 8));
+    if (Number.isNaN(first)) first = d;
+    if (c.minus + c.plus + c.invalid !== before) {
+      if (Number.isNaN(firstNonZero)) firstNonZero = d;
+      if (d < min) min = d;
+      if (d > max) max = d;
+    }
+  }
+  if (min === Infinity) min = max = first;
+  return { counts: c, blockD: { min, max, uniform: min === max, d: Number.isNaN(firstNonZero) ? first : firstNonZero } };
 }
