@@ -4,7 +4,7 @@ import { GgufValueType } from "../gguf/types.js";
 import { emptyCounts, LAYOUTS, tl1Params, tl2Params, type Counts } from "../layouts/index.js";
 import { BitconvError, inputError } from "../util/errors.js";
 import { decodeBlock, type BlockTensor, type PackedLayout } from "./blocks.js";
-import { bpw, computeTotals, jsonable, layerOf, shortestF32, type Category } from "./common.js";
+import { bpw, computeTotals, jsonable, layerOf, shortestF32, statsRow, type Category } from "./common.js";
 import type { InspectOptions, InspectResult, TensorRow, TensorStats } from "./types.js";
 
 const UPSTREAM_TERNARY: Record<number, PackedLayout> = { 34: "tq1_0", 35: "tq2_0" };
@@ -75,25 +75,9 @@ async function statsOf(ctx: Ctx, t: GgufTensor, layout: PackedLayout): Promise<T
   const bt = blockTensorOf(ctx, t, layout);
   const { M, K } = bt;
   const n = M * K;
-  const base: Omit<TensorStats, "minus" | "zero" | "plus" | "counts" | "scale" | "scale_source"> = {
-    name: t.name,
-    layer: layerOf(t.name),
-    layout,
-    weights: n,
-  };
-  const finish = (c: Counts, scale: number | null, source: string, extra: Partial<TensorStats> = {}): TensorStats => {
-    const tot = c.minus + c.zero + c.plus + c.invalid;
-    return {
-      ...base,
-      minus: tot ? c.minus / tot : 0,
-      zero: tot ? c.zero / tot : 0,
-      plus: tot ? c.plus / tot : 0,
-      counts: { ...c },
-      scale,
-      scale_source: source,
-      ...extra,
-    };
-  };
+  const tensor = { name: t.name, layout, weights: n };
+  const finish = (c: Counts, scale: number | null, source: string, extra: Partial<TensorStats> = {}): TensorStats =>
+    statsRow(tensor, c, scale, source, extra);
   const bytes = await readTensorData(ctx.f, t);
   try {
     if (layout === "hf-packed") throw new BitconvError(`no statistics for ${layout}`);

@@ -1,11 +1,10 @@
-import { f16ToF32 } from "../quant/float.js";
 import { GgmlType, FileType } from "../gguf/types.js";
 import { pairsOf } from "../util/pairs.js";
 import { BlockBuilder, signed, type BlockContext, type BlockDecoder, type BlockScale, type ReadRange } from "./blockDecode.js";
 import { codesOfTernary, type TernaryCodes } from "./codes.js";
 import { addCounts, countTable, type PackedCounts } from "./counts.js";
 import { checkCodeCount, checkDims, checkLength, checkTernary, outputOf, refuseShape } from "./common.js";
-import { blockDBits, countTqBlocks, tensorScale, tqBlockPosition, tqBlockScale, UniformBlockScale } from "./tqScale.js";
+import { blockDBits, countTqBlocks, dFields, tensorScale, tqBlockPosition, tqBlockScale, UniformBlockScale } from "./tqScale.js";
 import type { Layout, TqScale } from "./types.js";
 
 // block_tq1_0 (llama.cpp ggml-common.h, formats/tq1_0.md): qs[48] | qh[4] | f16 d, 256 elements of one
@@ -169,12 +168,7 @@ async function decodeTq1_0Block(t: BlockContext, read: ReadRange, n: number, b: 
       });
     }
   }
-  const dBits = q[52] | (q[53] << 8);
-  for (const j of [52, 53]) {
-    const by = b.byte(base + j, q[j], "d");
-    b.field(by, { bits: "7:0", raw: q[j], meaning: `${j === 52 ? "low" : "high"} byte of f16 d = ${f16ToF32(dBits)}`, values: [] });
-  }
-  return tqBlockScale(t, dBits);
+  return tqBlockScale(t, dFields(b, base, q, 52));
 }
 
 export const tq1_0Blocks: BlockDecoder = {

@@ -1,11 +1,10 @@
-import { f16ToF32 } from "../quant/float.js";
 import { GgmlType, FileType } from "../gguf/types.js";
 import { BitconvError } from "../util/errors.js";
 import { BlockBuilder, signed, type BlockContext, type BlockDecoder, type BlockScale, type ReadRange } from "./blockDecode.js";
 import { codesOfTernary, type TernaryCodes } from "./codes.js";
 import { addCounts, TWO_BIT_CODES, type PackedCounts } from "./counts.js";
 import { checkCodeCount, checkDims, checkLength, checkTernary, outputOf, refuseShape } from "./common.js";
-import { blockDBits, countTqBlocks, tensorScale, tqBlockPosition, tqBlockScale, UniformBlockScale } from "./tqScale.js";
+import { blockDBits, countTqBlocks, dFields, tensorScale, tqBlockPosition, tqBlockScale, UniformBlockScale } from "./tqScale.js";
 import type { Layout, TqScale } from "./types.js";
 
 // block_tq2_0 (llama.cpp ggml-common.h, formats/tq2_0.md): qs[64] then f16 d, 256 elements of one row;
@@ -115,12 +114,7 @@ async function decodeTq2_0Block(t: BlockContext, read: ReadRange, n: number, b: 
       });
     }
   }
-  const dBits = q[64] | (q[65] << 8);
-  for (const j of [64, 65]) {
-    const by = b.byte(base + j, q[j], "d");
-    b.field(by, { bits: "7:0", raw: q[j], meaning: `${j === 64 ? "low" : "high"} byte of f16 d = ${f16ToF32(dBits)}`, values: [] });
-  }
-  return tqBlockScale(t, dBits);
+  return tqBlockScale(t, dFields(b, base, q, 64));
 }
 
 export const tq2_0Blocks: BlockDecoder = {

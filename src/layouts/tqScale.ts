@@ -1,6 +1,6 @@
 import { f16ToF32, f32ToF16Bits } from "../quant/float.js";
 import { BitconvError } from "../util/errors.js";
-import type { BlockContext, BlockScale } from "./blockDecode.js";
+import type { BlockBuilder, BlockContext, BlockScale } from "./blockDecode.js";
 import { emptyCounts, type Counts, type PackedCounts } from "./counts.js";
 import type { TqScale } from "./types.js";
 
@@ -63,6 +63,16 @@ export function tqBlockScale(t: BlockContext, dBits: number): BlockScale {
   const hex = dBits.toString(16).padStart(4, "0");
   const source = t.scale ? `block d (f16 0x${hex}) x ${t.scale.source}` : `block d (f16 0x${hex}); no .scale tensor`;
   return { value: ts === null ? (t.scale ? null : d) : Math.fround(d * ts), source, block_d: d };
+}
+
+/** The block's f16 d at byte `at` of block bytes q (block at tensor byte `base`) as inspect's two byte fields; returns d's bits. */
+export function dFields(b: BlockBuilder, base: number, q: Uint8Array, at: number): number {
+  const dBits = q[at] | (q[at + 1] << 8);
+  for (const j of [at, at + 1]) {
+    const by = b.byte(base + j, q[j], "d");
+    b.field(by, { bits: "7:0", raw: q[j], meaning: `${j === at ? "low" : "high"} byte of f16 d = ${f16ToF32(dBits)}`, values: [] });
+  }
+  return dBits;
 }
 
 /** Both tq layouts number blocks the same way: 256 consecutive values of one row. */
