@@ -5,7 +5,7 @@
 // metadata (hyper-parameters, tokenizer, chat template) is carried over, with the input's sha256 as
 // provenance (docs/convert.md).
 import { basename, resolve } from "node:path";
-import { readGguf, readTensorData, type GgufFile, type GgufKvEntry, type GgufTensor } from "../gguf/reader.js";
+import { ggufTypeInfo, readGguf, readTensorData, type GgufFile, type GgufKvEntry, type GgufTensor } from "../gguf/reader.js";
 import { GgmlType } from "../gguf/types.js";
 import { GgufStreamWriter, kv, sha256File, type GgufKv, type GgufTensorInfo } from "../gguf/writer.js";
 import { getLayout, LAYOUT_NAMES, tl1Params, tl2Params, type LayoutName, type TlParams } from "../layouts/index.js";
@@ -39,14 +39,11 @@ export interface ConvertGgufResult {
   notes: string[];
 }
 
-const FORK_TERNARY: Record<number, LayoutName> = { 34: "tq1_0", 35: "tq2_0", 36: "i2_s", 38: "tl1", 39: "tl2" };
-const UPSTREAM_TERNARY: Record<number, LayoutName> = { 34: "tq1_0", 35: "tq2_0" };
 const FLOAT_TYPE: Record<EmbedType, number> = { f32: GgmlType.F32, f16: GgmlType.F16, bf16: GgmlType.BF16, q8_0: GgmlType.Q8_0 };
 
 /** The layout of a ternary tensor in this file, or null for a float one. */
 function ternaryOf(f: GgufFile, t: GgufTensor): LayoutName | null {
-  const table = f.typeContext === "fork" ? FORK_TERNARY : UPSTREAM_TERNARY;
-  return Object.hasOwn(table, t.type) ? table[t.type] : null;
+  return ggufTypeInfo(t.type, f.typeContext)?.layout ?? null;
 }
 
 function str(f: GgufFile, key: string): string | undefined {

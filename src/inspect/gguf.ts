@@ -1,5 +1,5 @@
 // inspect for GGUF files: ours, llama.cpp's, bitnet.cpp's.
-import { readGguf, readTensorData, type GgufFile, type GgufTensor } from "../gguf/reader.js";
+import { ggufTypeInfo, readGguf, readTensorData, type GgufFile, type GgufTensor } from "../gguf/reader.js";
 import { GgufValueType } from "../gguf/types.js";
 import { emptyCounts, LAYOUTS, tl1Params, tl2Params, type Counts } from "../layouts/index.js";
 import { BitconvError, inputError } from "../util/errors.js";
@@ -7,12 +7,9 @@ import { decodeBlock, type BlockTensor, type PackedLayout } from "./blocks.js";
 import { bpw, computeTotals, jsonable, layerOf, shortestF32, statsRow, type Category } from "./common.js";
 import type { InspectOptions, InspectResult, TensorRow, TensorStats } from "./types.js";
 
-const UPSTREAM_TERNARY: Record<number, PackedLayout> = { 34: "tq1_0", 35: "tq2_0" };
-const FORK_TERNARY: Record<number, PackedLayout> = { 34: "tq1_0", 35: "tq2_0", 36: "i2_s", 38: "tl1", 39: "tl2" };
-
+/** The tensor's ternary layout under the file's type ids (the reader's type table), or null. */
 function ternaryLayout(f: GgufFile, t: GgufTensor): PackedLayout | null {
-  const table = f.typeContext === "fork" ? FORK_TERNARY : UPSTREAM_TERNARY;
-  return Object.hasOwn(table, t.type) ? table[t.type] : null;
+  return ggufTypeInfo(t.type, f.typeContext)?.layout ?? null;
 }
 
 const str = (f: GgufFile, key: string): string | null => {
