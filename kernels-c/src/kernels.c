@@ -17,23 +17,26 @@ static void matmul_scalar(const bc_ternary *w, const int8_t *x, const int32_t *x
 #else
 #define X86_SLOTS(l) [BC_ISA_AVX2] = matmul_scalar, [BC_ISA_AVX512] = matmul_scalar,
 #endif
+/* ARM slots: a layout whose NEON / dotprod / i8mm kernels are not written yet says ARM_SCALAR (the scalar
+ * path in all three); one whose kernels exist (every layout today) says ARM_KERNELS. */
+#define ARM_SCALAR(l) [BC_ISA_NEON] = matmul_scalar, [BC_ISA_DOTPROD] = matmul_scalar, [BC_ISA_I8MM] = matmul_scalar,
 #if defined(__aarch64__)
-#define ARM_SLOTS(l) [BC_ISA_NEON] = bc_##l##_matmul_neon, [BC_ISA_DOTPROD] = bc_##l##_matmul_dotprod, \
-                     [BC_ISA_I8MM] = bc_##l##_matmul_i8mm,
+#define ARM_KERNELS(l) [BC_ISA_NEON] = bc_##l##_matmul_neon, [BC_ISA_DOTPROD] = bc_##l##_matmul_dotprod, \
+                       [BC_ISA_I8MM] = bc_##l##_matmul_i8mm,
 #else
-#define ARM_SLOTS(l) [BC_ISA_NEON] = matmul_scalar, [BC_ISA_DOTPROD] = matmul_scalar, [BC_ISA_I8MM] = matmul_scalar,
+#define ARM_KERNELS ARM_SCALAR
 #endif
-#define ROW(l) {bc_##l##_decode_row, {[BC_ISA_SCALAR] = matmul_scalar, X86_SLOTS(l) ARM_SLOTS(l)}}
+#define ROW(l, ARM) {bc_##l##_decode_row, {[BC_ISA_SCALAR] = matmul_scalar, X86_SLOTS(l) ARM(l)}}
 
 static const struct {
     bc_decode_fn decode;
     bc_matmul_fn mm[BC_ISA_COUNT];
 } TABLE[BC_LAYOUT_COUNT] = {
-    [BC_LAYOUT_TQ1_0] = ROW(tq1_0),
-    [BC_LAYOUT_TQ2_0] = ROW(tq2_0),
-    [BC_LAYOUT_I2_S] = ROW(i2_s),
-    [BC_LAYOUT_TL1] = ROW(tl1),
-    [BC_LAYOUT_TL2] = ROW(tl2),
+    [BC_LAYOUT_TQ1_0] = ROW(tq1_0, ARM_KERNELS),
+    [BC_LAYOUT_TQ2_0] = ROW(tq2_0, ARM_KERNELS),
+    [BC_LAYOUT_I2_S] = ROW(i2_s, ARM_KERNELS),
+    [BC_LAYOUT_TL1] = ROW(tl1, ARM_KERNELS),
+    [BC_LAYOUT_TL2] = ROW(tl2, ARM_KERNELS),
 };
 
 static void matmul_scalar(const bc_ternary *w, const int8_t *x, const int32_t *xsum, int64_t N, int32_t *y,

@@ -49,19 +49,32 @@ const char *bc_isa_name(bc_isa isa);
 /* "scalar", "avx2", ... -> *out; 0 for an unknown name */
 int bc_parse_isa(const char *name, bc_isa *out);
 
-/* Per-layout entry points (kernels.c's table): the reference row decoder, and one matmul per ISA
- * section of the layout's file (x86's on x86-64, ARM's on aarch64; the scalar path is kernels.c's,
- * the decoder's rows dotted exactly). */
-#define BC_MATMUL_FN(name) \
-    void name(const bc_ternary *w, const int8_t *x, const int32_t *xsum, int64_t N, int32_t *y, int64_t ldy, int64_t m0, int64_t m1);
-#define BC_DECLARE_LAYOUT(l) \
-    void bc_##l##_decode_row(const bc_ternary *w, int64_t m, int8_t *out); \
-    BC_MATMUL_FN(bc_##l##_matmul_avx2) BC_MATMUL_FN(bc_##l##_matmul_avx512) \
-    BC_MATMUL_FN(bc_##l##_matmul_neon) BC_MATMUL_FN(bc_##l##_matmul_dotprod) BC_MATMUL_FN(bc_##l##_matmul_i8mm)
+/* Per-layout entry points (used by kernels.c): the reference row decoder (kernels.c's scalar path dots
+ * its rows exactly) and the x86 matmuls. */
+#define BC_DECLARE_LAYOUT(name) \
+    void bc_##name##_decode_row(const bc_ternary *w, int64_t m, int8_t *out); \
+    void bc_##name##_matmul_avx2(const bc_ternary *w, const int8_t *x, const int32_t *xsum, int64_t N, int32_t *y, int64_t ldy, int64_t m0, int64_t m1); \
+    void bc_##name##_matmul_avx512(const bc_ternary *w, const int8_t *x, const int32_t *xsum, int64_t N, int32_t *y, int64_t ldy, int64_t m0, int64_t m1);
+
+/* ARM: the slots exist (kernels.c maps BC_ISA_NEON / DOTPROD / I8MM), the kernels are being written.
+ * Temporary plumbing: until a layout defines bc_<layout>_matmul_neon / _dotprod / _i8mm in an
+ * `#if defined(__aarch64__)` section of its file (declare them with BC_DECLARE_LAYOUT_ARM below and
+ * switch its row in kernels.c to ARM_KERNELS), its ARM slots run the scalar reference. */
+#define BC_DECLARE_LAYOUT_ARM(name) \
+    void bc_##name##_matmul_neon(const bc_ternary *w, const int8_t *x, const int32_t *xsum, int64_t N, int32_t *y, int64_t ldy, int64_t m0, int64_t m1); \
+    void bc_##name##_matmul_dotprod(const bc_ternary *w, const int8_t *x, const int32_t *xsum, int64_t N, int32_t *y, int64_t ldy, int64_t m0, int64_t m1); \
+    void bc_##name##_matmul_i8mm(const bc_ternary *w, const int8_t *x, const int32_t *xsum, int64_t N, int32_t *y, int64_t ldy, int64_t m0, int64_t m1);
 BC_DECLARE_LAYOUT(tq1_0)
 BC_DECLARE_LAYOUT(tq2_0)
 BC_DECLARE_LAYOUT(i2_s)
 BC_DECLARE_LAYOUT(tl1)
 BC_DECLARE_LAYOUT(tl2)
+#if defined(__aarch64__)
+BC_DECLARE_LAYOUT_ARM(tq1_0)
+BC_DECLARE_LAYOUT_ARM(tq2_0)
+BC_DECLARE_LAYOUT_ARM(i2_s)
+BC_DECLARE_LAYOUT_ARM(tl1)
+BC_DECLARE_LAYOUT_ARM(tl2)
+#endif
 
 #endif
