@@ -3,8 +3,8 @@ import { pairsOf } from "../util/pairs.js";
 import { BlockBuilder, signed, type BlockContext, type BlockDecoder, type BlockScale, type ReadRange } from "./blockDecode.js";
 import { codesOfTernary, type TernaryCodes } from "./codes.js";
 import { addCounts, countTable, type PackedCounts } from "./counts.js";
-import { checkCodeCount, checkDims, checkLength, checkTernary, outputOf, refuseShape } from "./common.js";
-import { blockDBits, countTqBlocks, dFields, tensorScale, tqBlockPosition, tqBlockScale, UniformBlockScale } from "./tqScale.js";
+import { checkCodeCount, checkLength, checkTernary, outputOf, refuseShape } from "./common.js";
+import { blockDBits, countTqBlocks, dFields, tensorScale, tqSizeRules, tqBlockPosition, tqBlockScale, UniformBlockScale } from "./tqScale.js";
 import type { Layout, TqScale } from "./types.js";
 
 // block_tq1_0 (llama.cpp ggml-common.h, formats/tq1_0.md): qs[48] | qh[4] | f16 d, 256 elements of one
@@ -29,21 +29,7 @@ const DECODE = (() => {
   return t;
 })();
 
-export function tq1_0ShapeError(M: number, K: number): string | null {
-  checkDims(M, K);
-  if (K % QK !== 0) return `tq1_0 needs K (columns, in-features) to be a multiple of 256, got K = ${K}`;
-  return null;
-}
-
-/** ggml's size: 54 bytes per 256-value block along each row. */
-export function tq1_0FileNbytes(M: number, K: number): number | string {
-  return K % QK === 0 ? (M * K / QK) * BLOCK_BYTES : `ne[0] = ${K} is not a multiple of TQ1_0's block size 256`;
-}
-
-export function tq1_0Nbytes(M: number, K: number): number {
-  refuseShape(tq1_0ShapeError(M, K));
-  return (M * K / QK) * BLOCK_BYTES;
-}
+export const { shapeError: tq1_0ShapeError, fileNbytes: tq1_0FileNbytes, nbytes: tq1_0Nbytes } = tqSizeRules("tq1_0", BLOCK_BYTES);
 
 /** w goes into every block's d only with tqScale "block-d"; otherwise d = 1 (w in a `.scale` tensor). */
 export function packTq1_0Codes(src: TernaryCodes, M: number, K: number, w: number, tqScale?: TqScale, out?: Uint8Array): Uint8Array {

@@ -3,8 +3,8 @@ import { BitconvError } from "../util/errors.js";
 import { BlockBuilder, signed, type BlockContext, type BlockDecoder, type BlockScale, type ReadRange } from "./blockDecode.js";
 import { codesOfTernary, type TernaryCodes } from "./codes.js";
 import { addCounts, TWO_BIT_CODES, type PackedCounts } from "./counts.js";
-import { checkCodeCount, checkDims, checkLength, checkTernary, outputOf, refuseShape } from "./common.js";
-import { blockDBits, countTqBlocks, dFields, tensorScale, tqBlockPosition, tqBlockScale, UniformBlockScale } from "./tqScale.js";
+import { checkCodeCount, checkLength, checkTernary, outputOf, refuseShape } from "./common.js";
+import { blockDBits, countTqBlocks, dFields, tensorScale, tqSizeRules, tqBlockPosition, tqBlockScale, UniformBlockScale } from "./tqScale.js";
 import type { Layout, TqScale } from "./types.js";
 
 // block_tq2_0 (llama.cpp ggml-common.h, formats/tq2_0.md): qs[64] then f16 d, 256 elements of one row;
@@ -12,21 +12,7 @@ import type { Layout, TqScale } from "./types.js";
 const QK = 256;
 const BLOCK_BYTES = 66;
 
-export function tq2_0ShapeError(M: number, K: number): string | null {
-  checkDims(M, K);
-  if (K % QK !== 0) return `tq2_0 needs K (columns, in-features) to be a multiple of 256, got K = ${K}`;
-  return null;
-}
-
-/** ggml's size: 66 bytes per 256-value block along each row. */
-export function tq2_0FileNbytes(M: number, K: number): number | string {
-  return K % QK === 0 ? (M * K / QK) * BLOCK_BYTES : `ne[0] = ${K} is not a multiple of TQ2_0's block size 256`;
-}
-
-export function tq2_0Nbytes(M: number, K: number): number {
-  refuseShape(tq2_0ShapeError(M, K));
-  return (M * K / QK) * BLOCK_BYTES;
-}
+export const { shapeError: tq2_0ShapeError, fileNbytes: tq2_0FileNbytes, nbytes: tq2_0Nbytes } = tqSizeRules("tq2_0", BLOCK_BYTES);
 
 /** w goes into every block's d only with tqScale "block-d"; otherwise d = 1 (w in a `.scale` tensor). */
 export function packTq2_0Codes(src: TernaryCodes, M: number, K: number, w: number, tqScale?: TqScale, out?: Uint8Array): Uint8Array {

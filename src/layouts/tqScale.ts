@@ -2,6 +2,7 @@ import { f16ToF32, f32ToF16Bits } from "../quant/float.js";
 import { BitconvError } from "../util/errors.js";
 import type { BlockBuilder, BlockContext, BlockScale } from "./blockDecode.js";
 import { emptyCounts, type Counts, type PackedCounts } from "./counts.js";
+import { checkDims, refuseShape } from "./common.js";
 import type { TqScale } from "./types.js";
 
 const F16_ONE = 0x3c00;
@@ -73,6 +74,28 @@ export function dFields(b: BlockBuilder, base: number, q: Uint8Array, at: number
     b.field(by, { bits: "7:0", raw: q[j], meaning: `${j === at ? "low" : "high"} byte of f16 d = ${f16ToF32(dBits)}`, values: [] });
   }
   return dBits;
+}
+
+/**
+ * The size rules both tq layouts share: blocks of 256 values along each row (K % 256 == 0), `blockBytes`
+ * bytes each (54 for tq1_0, 66 for tq2_0).
+ */
+export function tqSizeRules(name: "tq1_0" | "tq2_0", blockBytes: number) {
+  const shapeError = (M: number, K: number): string | null => {
+    checkDims(M, K);
+    return K % 256 === 0 ? null : `${name} needs K (columns, in-features) to be a multiple of 256, got K = ${K}`;
+  };
+  return {
+    shapeError,
+    /** ggml's size, for any shape a reader may meet */
+    fileNbytes: (M: number, K: number): number | string =>
+      K % 256 === 0 ? (M * K / 256) * blockBytes : `ne[0] = ${K} is not a multiple of ${name.toUpperCase()}'s block size 256`,
+    /** the size of a shape bitconv packs (throws for one it refuses) */
+    nbytes: (M: number, K: number): number => {
+      refuseShape(shapeError(M, K));
+      return (M * K / 256) * blockBytes;
+    },
+  };
 }
 
 /** Both tq layouts number blocks the same way: 256 consecutive values of one row. */
