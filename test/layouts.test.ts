@@ -303,7 +303,7 @@ test("all-zero, all -1 and all +1 matrices give the byte values the specs state"
 const SHAPES_2B4T: [number, number][] = [[2560, 2560], [640, 2560], [6912, 2560], [2560, 6912]];
 const SHAPES_FIXTURE: [number, number][] = [[256, 256], [64, 256], [512, 256], [256, 512]];
 
-test("nbytes matches the 2B-4T size table (layouts reference, section 9)", () => {
+test("nbytes matches the 2B-4T size tables of formats/<layout>.md (\"Sizes for BitNet-b1.58-2B-4T\")", () => {
   const table: Record<string, Record<LayoutName, number>> = {
     "2560x2560": { i2_s: 1_638_432, tl1: 1_638_432, tl2: 1_392_672, tq2_0: 1_689_600, tq1_0: 1_382_400 },
     "640x2560": { i2_s: 409_632, tl1: 409_632, tl2: 348_192, tq2_0: 422_400, tq1_0: 345_600 },

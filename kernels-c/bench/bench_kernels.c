@@ -1,6 +1,6 @@
 /* Kernel microbenchmark (not part of the runtime build). Build and run from the repository root:
  *   cc -O2 -pthread -Ikernels-c/src -o /tmp/bench_kernels kernels-c/bench/bench_kernels.c \
- *      kernels-c/src/{kernels,isa,scratch,gemm,gemm_arm,gemv_2bit,tq1_0,tq2_0,i2_s,tl1,tl2}.c -lm
+ *      kernels-c/src/{kernels,isa,scratch,gemm,gemm_arm,gemv_2bit,tq1_0,tq2_0,i2_s,tl1,tl2,gguf,util}.c -lm
  *   /tmp/bench_kernels [-l tq1_0,tq2_0,i2_s,tl1,tl2] [-i scalar,avx2,...] [-t threads] [-n 512]
  *                      [-s seconds] [--model] [--shapes] [--cpu]
  * --shapes (default): each BitNet 2B-4T shape alone (weights hot in L2/L3): N=1 GB/s of weight bytes,
@@ -12,6 +12,7 @@
  * dotprod, i8mm); default all but scalar.
  * Threads split rows at bc_row_granule multiples, as the runtime does. */
 #define _GNU_SOURCE
+#include "gguf.h"
 #include "kernels.h"
 #include <pthread.h>
 #include <stdatomic.h>
@@ -42,16 +43,14 @@ static inline uint64_t rnd(void) {
 }
 
 /* ---- random but valid packed bytes for each layout ---- */
-static int64_t roundup32(int64_t v) { return (v + 31) / 32 * 32; }
+/* the runtime's size rule (gguf_tensor_nbytes: the fork's sizes for I2_S/TL1/TL2) */
 static size_t nbytes_of(bc_layout l, int64_t M, int64_t K) {
-    switch (l) {
-    case BC_LAYOUT_TQ2_0: return (size_t)(M * K / 256 * 66);
-    case BC_LAYOUT_TQ1_0: return (size_t)(M * K / 256 * 54);
-    case BC_LAYOUT_I2_S:
-    case BC_LAYOUT_TL1: return (size_t)(M * K / 4 + 32);
-    case BC_LAYOUT_TL2: return (size_t)(roundup32(((K - 256) * M) / 3 * 5 / 8 + (256 * M) / 2 * 4 / 8) + 32);
-    default: return 0;
-    }
+    static const uint32_t type[BC_LAYOUT_COUNT] = {[BC_LAYOUT_TQ1_0] = BC_GGML_TQ1_0, [BC_LAYOUT_TQ2_0] = BC_GGML_TQ2_0,
+                                                   [BC_LAYOUT_I2_S] = BC_GGML_I2_S, [BC_LAYOUT_TL1] = BC_GGML_TL1,
+                                                   [BC_LAYOUT_TL2] = BC_GGML_TL2};
+    const int64_t ne[GGUF_MAX_DIMS] = {K, M, 1, 1};
+    uint64_t n = 0;
+    return gguf_tensor_nbytes(type[l], ne, 2, &n, NULL, 0) ? 0 : (size_t)n;
 }
 
 static void fill_valid(bc_ternary *w) {

@@ -23,12 +23,6 @@ void bc_i2_s_decode_row(const bc_ternary *w, int64_t m, int8_t *out) {
     }
 }
 
-void bc_i2_s_matmul_scalar(const bc_ternary *w, const int8_t *x, const int32_t *xsum, int64_t N,
-                           int32_t *y, int64_t ldy, int64_t m0, int64_t m1) {
-    (void)xsum;
-    bc_matmul_by_rows(w, bc_i2_s_decode_row, x, N, y, ldy, m0, m1);
-}
-
 #if defined(__x86_64__)
 /* ---------------- AVX-512 ---------------- */
 /* codes of kc columns (kc % 128 == 0) starting at `row` (a block boundary), natural order */

@@ -6,24 +6,27 @@
 typedef void (*bc_matmul_fn)(const bc_ternary *, const int8_t *, const int32_t *, int64_t, int32_t *,
                              int64_t, int64_t, int64_t);
 
+/* Every layout's scalar path: its reference decode_row, then exact int32 dots (bc_matmul_by_rows). */
+static void matmul_scalar(const bc_ternary *w, const int8_t *x, const int32_t *xsum, int64_t N, int32_t *y,
+                          int64_t ldy, int64_t m0, int64_t m1);
+
 /* One row per layout, one slot per ISA. On x86 the ARM slots, on aarch64 the x86 slots are never
- * reached (bc_usable_isa keeps each binary to its family) and hold the scalar reference. */
+ * reached (bc_usable_isa keeps each binary to its family) and hold the scalar path. */
 #if defined(__x86_64__)
 #define X86_SLOTS(l) [BC_ISA_AVX2] = bc_##l##_matmul_avx2, [BC_ISA_AVX512] = bc_##l##_matmul_avx512,
 #else
-#define X86_SLOTS(l) [BC_ISA_AVX2] = bc_##l##_matmul_scalar, [BC_ISA_AVX512] = bc_##l##_matmul_scalar,
+#define X86_SLOTS(l) [BC_ISA_AVX2] = matmul_scalar, [BC_ISA_AVX512] = matmul_scalar,
 #endif
-/* ARM slots. Temporary (kernels.h): a layout whose NEON / dotprod / i8mm kernels are not written yet
- * says ARM_SCALAR (its scalar reference in all three); one whose kernels exist says ARM_KERNELS. */
-#define ARM_SCALAR(l) [BC_ISA_NEON] = bc_##l##_matmul_scalar, [BC_ISA_DOTPROD] = bc_##l##_matmul_scalar, \
-                      [BC_ISA_I8MM] = bc_##l##_matmul_scalar,
+/* ARM slots: a layout whose NEON / dotprod / i8mm kernels are not written yet says ARM_SCALAR (the scalar
+ * path in all three); one whose kernels exist (every layout today) says ARM_KERNELS. */
+#define ARM_SCALAR(l) [BC_ISA_NEON] = matmul_scalar, [BC_ISA_DOTPROD] = matmul_scalar, [BC_ISA_I8MM] = matmul_scalar,
 #if defined(__aarch64__)
 #define ARM_KERNELS(l) [BC_ISA_NEON] = bc_##l##_matmul_neon, [BC_ISA_DOTPROD] = bc_##l##_matmul_dotprod, \
                        [BC_ISA_I8MM] = bc_##l##_matmul_i8mm,
 #else
 #define ARM_KERNELS ARM_SCALAR
 #endif
-#define ROW(l, ARM) {bc_##l##_decode_row, {[BC_ISA_SCALAR] = bc_##l##_matmul_scalar, X86_SLOTS(l) ARM(l)}}
+#define ROW(l, ARM) {bc_##l##_decode_row, {[BC_ISA_SCALAR] = matmul_scalar, X86_SLOTS(l) ARM(l)}}
 
 static const struct {
     bc_decode_fn decode;
@@ -35,6 +38,12 @@ static const struct {
     [BC_LAYOUT_TL1] = ROW(tl1, ARM_KERNELS),
     [BC_LAYOUT_TL2] = ROW(tl2, ARM_KERNELS),
 };
+
+static void matmul_scalar(const bc_ternary *w, const int8_t *x, const int32_t *xsum, int64_t N, int32_t *y,
+                          int64_t ldy, int64_t m0, int64_t m1) {
+    (void)xsum;
+    bc_matmul_by_rows(w, TABLE[w->layout].decode, x, N, y, ldy, m0, m1);
+}
 
 int64_t bc_row_granule(const bc_ternary *w) {
     if (w->layout == BC_LAYOUT_TL1 || w->layout == BC_LAYOUT_TL2) return w->BM > 0 ? w->BM : 1;

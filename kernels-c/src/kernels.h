@@ -49,10 +49,10 @@ const char *bc_isa_name(bc_isa isa);
 /* "scalar", "avx2", ... -> *out; 0 for an unknown name */
 int bc_parse_isa(const char *name, bc_isa *out);
 
-/* Per-layout entry points (used by kernels.c and the tests). */
+/* Per-layout entry points (used by kernels.c): the reference row decoder (kernels.c's scalar path dots
+ * its rows exactly) and the x86 matmuls. */
 #define BC_DECLARE_LAYOUT(name) \
     void bc_##name##_decode_row(const bc_ternary *w, int64_t m, int8_t *out); \
-    void bc_##name##_matmul_scalar(const bc_ternary *w, const int8_t *x, const int32_t *xsum, int64_t N, int32_t *y, int64_t ldy, int64_t m0, int64_t m1); \
     void bc_##name##_matmul_avx2(const bc_ternary *w, const int8_t *x, const int32_t *xsum, int64_t N, int32_t *y, int64_t ldy, int64_t m0, int64_t m1); \
     void bc_##name##_matmul_avx512(const bc_ternary *w, const int8_t *x, const int32_t *xsum, int64_t N, int32_t *y, int64_t ldy, int64_t m0, int64_t m1);
 

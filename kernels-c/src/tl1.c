@@ -21,12 +21,6 @@ void bc_tl1_decode_row(const bc_ternary *w, int64_t m, int8_t *out) {
     }
 }
 
-void bc_tl1_matmul_scalar(const bc_ternary *w, const int8_t *x, const int32_t *xsum, int64_t N,
-                          int32_t *y, int64_t ldy, int64_t m0, int64_t m1) {
-    (void)xsum;
-    bc_matmul_by_rows(w, bc_tl1_decode_row, x, N, y, ldy, m0, m1);
-}
-
 #if defined(__x86_64__)
 /* ---------------- SIMD ----------------
  * The tile order already groups 16 rows x 4 neighbouring weights per 16 bytes (fixed iy, ir, ip):

@@ -52,12 +52,6 @@ void bc_tl2_decode_row(const bc_ternary *w, int64_t m, int8_t *out) {
     }
 }
 
-void bc_tl2_matmul_scalar(const bc_ternary *w, const int8_t *x, const int32_t *xsum, int64_t N,
-                          int32_t *y, int64_t ldy, int64_t m0, int64_t m1) {
-    (void)xsum;
-    bc_matmul_by_rows(w, bc_tl2_decode_row, x, N, y, ldy, m0, m1);
-}
-
 #if defined(__x86_64__)
 /* ---------------- SIMD ----------------
  * A "unit" = one sign unit (iM, iK, ib, ig): 32 rows x 8 triples (24 columns), whose magnitudes

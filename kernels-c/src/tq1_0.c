@@ -29,12 +29,6 @@ void bc_tq1_0_decode_row(const bc_ternary *w, int64_t m, int8_t *out) {
     }
 }
 
-void bc_tq1_0_matmul_scalar(const bc_ternary *w, const int8_t *x, const int32_t *xsum, int64_t N,
-                            int32_t *y, int64_t ldy, int64_t m0, int64_t m1) {
-    (void)xsum;
-    bc_matmul_by_rows(w, bc_tq1_0_decode_row, x, N, y, ldy, m0, m1);
-}
-
 #if defined(__x86_64__)
 /* ---------------- SIMD ----------------
  * Digit k of byte q: p = q*3^k mod 256 (p <- 3p with byte adds), c = (3p) >> 8, which for a byte is

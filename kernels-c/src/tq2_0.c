@@ -24,12 +24,6 @@ void bc_tq2_0_decode_row(const bc_ternary *w, int64_t m, int8_t *out) {
     }
 }
 
-void bc_tq2_0_matmul_scalar(const bc_ternary *w, const int8_t *x, const int32_t *xsum, int64_t N,
-                            int32_t *y, int64_t ldy, int64_t m0, int64_t m1) {
-    (void)xsum;
-    bc_matmul_by_rows(w, bc_tq2_0_decode_row, x, N, y, ldy, m0, m1);
-}
-
 #if defined(__x86_64__)
 /* ---------------- AVX-512 ---------------- */
 static BC_TARGET_AVX512 void row_codes_avx512(const uint8_t *row, int64_t nblocks, uint8_t *out) {

@@ -6,6 +6,7 @@
  *     reference built from bc_decode_row, bit for bit: random and adversarial weights/activations,
  *     odd N, row sub-ranges, strided y, the 2B-4T shapes.
  * Exits 1 on any failure. BITCONV_TEST_QUICK=1 skips the largest shapes. */
+#include "gguf.h"
 #include "kernels.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,21 +30,22 @@ static void *xmalloc(size_t n) {
 /* ---------- test-side packers, written from formats/<layout>.md (T is int8 [M][K] row-major) ---------- */
 typedef struct { bc_layout layout; int64_t M, K; int BM, BK, bm; } shape;
 
-static int64_t roundup32(int64_t v) { return (v + 31) / 32 * 32; }
-
-static int64_t tl2_P(int64_t M, int64_t K) {
-    return ((K - 256) * M) / 3 * 5 / 8 + (256 * M) / 2 * 4 / 8;
-}
+/* The tensor's size by the runtime's own rule (gguf_tensor_nbytes, the fork's sizes for I2_S/TL1/TL2),
+ * so the size rule is written once in C; the worked examples check it against the spec's sizes. */
+static const uint32_t GGML_TYPE_OF[BC_LAYOUT_COUNT] = {
+    [BC_LAYOUT_TQ1_0] = BC_GGML_TQ1_0, [BC_LAYOUT_TQ2_0] = BC_GGML_TQ2_0, [BC_LAYOUT_I2_S] = BC_GGML_I2_S,
+    [BC_LAYOUT_TL1] = BC_GGML_TL1,     [BC_LAYOUT_TL2] = BC_GGML_TL2,
+};
 
 static size_t packed_size(const shape *s) {
-    switch (s->layout) {
-    case BC_LAYOUT_TQ2_0: return (size_t)(s->M * s->K / 256 * 66);
-    case BC_LAYOUT_TQ1_0: return (size_t)(s->M * s->K / 256 * 54);
-    case BC_LAYOUT_I2_S:
-    case BC_LAYOUT_TL1: return (size_t)(s->M * s->K / 4 + 32);
-    case BC_LAYOUT_TL2: return (size_t)(roundup32(tl2_P(s->M, s->K)) + 32);
-    default: return 0;
+    const int64_t ne[GGUF_MAX_DIMS] = {s->K, s->M, 1, 1};
+    uint64_t n = 0;
+    char err[128];
+    if (gguf_tensor_nbytes(GGML_TYPE_OF[s->layout], ne, 2, &n, err, sizeof err)) {
+        fprintf(stderr, "size of %lld x %lld: %s\n", (long long)s->M, (long long)s->K, err);
+        exit(1);
     }
+    return (size_t)n;
 }
 
 static void pack_tq2_0(const shape *s, const int8_t *T, uint8_t *out) {
@@ -116,7 +118,7 @@ static const int PERM[4] = {0, 2, 1, 3};
 
 static void pack_tl2(const shape *s, const int8_t *T, uint8_t *out, float scale) {
     int64_t M = s->M, K = s->K, BM = s->BM, BK = s->BK;
-    int64_t K2 = K % BK, K3 = K - K2, P = tl2_P(M, K), o = 0;
+    int64_t K2 = K % BK, K3 = K - K2, o = 0;
     size_t total = packed_size(s);
     memset(out, 0, total);
 #define TRIPLE(m, t) (9 * T[(m) * K + 3 * (t)] + 3 * T[(m) * K + 3 * (t) + 1] + T[(m) * K + 3 * (t) + 2])
@@ -156,11 +158,11 @@ static void pack_tl2(const shape *s, const int8_t *T, uint8_t *out, float scale)
                         const int8_t *t = T + m * K + K3 + 2 * j0;
                         out[o++] = (uint8_t)(pair_idx(t) << 4 | pair_idx(t + 2));
                     }
-    if (o > P) {
-        fprintf(stderr, "TL2 stream %lld exceeds P %lld\n", (long long)o, (long long)P);
+    if ((size_t)o > total - 32) {
+        fprintf(stderr, "TL2 stream %lld exceeds the data part of %zu bytes\n", (long long)o, total);
         exit(1);
     }
-    memcpy(out + roundup32(P), &scale, 4);
+    memcpy(out + total - 32, &scale, 4); /* the f32 scale opens the 32-byte tail */
 }
 
 static uint8_t *pack(const shape *s, const int8_t *T) {

@@ -5,10 +5,10 @@
 // metadata (hyper-parameters, tokenizer, chat template) is carried over, with the input's sha256 as
 // provenance (docs/convert.md).
 import { basename, resolve } from "node:path";
-import { readGguf, readTensorData, type GgufFile, type GgufKvEntry, type GgufTensor } from "../gguf/reader.js";
+import { ggufTypeInfo, readGguf, readTensorData, type GgufFile, type GgufKvEntry, type GgufTensor } from "../gguf/reader.js";
 import { GgmlType } from "../gguf/types.js";
 import { GgufStreamWriter, kv, sha256File, type GgufKv, type GgufTensorInfo } from "../gguf/writer.js";
-import { getLayout, LAYOUT_NAMES, tl1Params, tl2Params, type LayoutName, type TlParams } from "../layouts/index.js";
+import { getLayout, LAYOUT_NAMES, tl1Params, tl2Params, type Layout, type LayoutName, type TlParams } from "../layouts/index.js";
 import { f16ToF32, bf16ToF32, f32ArrayToBf16, f32ArrayToF16 } from "../quant/float.js";
 import { dequantizeQ8_0, q8_0Nbytes, quantizeQ8_0 } from "../quant/q8_0.js";
 import { BitconvError, inputError } from "../util/errors.js";
@@ -39,14 +39,11 @@ export interface ConvertGgufResult {
   notes: string[];
 }
 
-const FORK_TERNARY: Record<number, LayoutName> = { 34: "tq1_0", 35: "tq2_0", 36: "i2_s", 38: "tl1", 39: "tl2" };
-const UPSTREAM_TERNARY: Record<number, LayoutName> = { 34: "tq1_0", 35: "tq2_0" };
 const FLOAT_TYPE: Record<EmbedType, number> = { f32: GgmlType.F32, f16: GgmlType.F16, bf16: GgmlType.BF16, q8_0: GgmlType.Q8_0 };
 
 /** The layout of a ternary tensor in this file, or null for a float one. */
 function ternaryOf(f: GgufFile, t: GgufTensor): LayoutName | null {
-  const table = f.typeContext === "fork" ? FORK_TERNARY : UPSTREAM_TERNARY;
-  return Object.hasOwn(table, t.type) ? table[t.type] : null;
+  return ggufTypeInfo(t.type, f.typeContext)?.layout ?? null;
 }
 
 function str(f: GgufFile, key: string): string | undefined {
@@ -134,89 +131,87 @@ async function unpackTernary(f: GgufFile, t: GgufTensor, layout: LayoutName, byN
   return { T: r.T, M, K, scale };
 }
 
-export async function convertFromGguf(o: ConvertGgufOptions): Promise<ConvertGgufResult> {
-  const input = resolve(o.input);
-  if (!(LAYOUT_NAMES as readonly string[]).includes(o.layout)) throw new BitconvError(`unknown layout "${o.layout}" (valid: ${LAYOUT_NAMES.join(", ")})`);
-  const layout = o.layout as LayoutName;
-  const out = getLayout(layout);
-  const target = o.target ?? "auto";
-  const f = await readGguf(input);
-  const arch = str(f, "general.architecture");
-  if (arch !== "bitnet" && arch !== "bitnet-b1.58" && arch !== "llama") throw inputError(o.input, `general.architecture ${JSON.stringify(arch)} is not a BitNet b1.58 model (bitnet, bitnet-b1.58 or llama)`);
-  checkTarget(o.input, f, arch, layout, target);
-  const ternary = f.tensors.filter((t) => ternaryOf(f, t) !== null);
-  if (ternary.length === 0) throw inputError(o.input, "has no ternary tensors (TQ1_0, TQ2_0, I2_S, TL1, TL2): convert a checkpoint folder instead");
-  const byName = new Map(f.tensors.map((t) => [t.name, t]));
-  const inputSha256 = await sha256File(input);
-  const notes: string[] = [];
-  // llama.cpp's llama arch loads no .scale tensors: TQ blocks there hold d = the tensor's scale
-  const scaleInBlocks = arch === "llama" && (layout === "tq1_0" || layout === "tq2_0");
-  const tl: number[] = [];
-  const tensors: OutTensor[] = [];
+interface Repack {
+  o: ConvertGgufOptions;
+  f: GgufFile;
+  out: Layout;
+  byName: Map<string, GgufTensor>;
+  /** llama.cpp's llama arch loads no .scale tensors: TQ blocks there hold d = the tensor's scale */
+  scaleInBlocks: boolean;
+  /** bitconv.tl_params: M, K, BM, BK, bm per TL shape */
+  tl: number[];
+}
 
-  for (const t of f.tensors) {
-    const inLayout = ternaryOf(f, t);
-    if (t.name.endsWith(".scale") && byName.has(t.name.replace(/\.scale$/, ".weight")) && ternaryOf(f, byName.get(t.name.replace(/\.scale$/, ".weight"))!)) continue;
-    if (inLayout) {
-      const K = t.ne[0], M = t.nelements / K;
-      const why = out.shapeError(M, K);
-      if (why) throw inputError(o.input, `tensor ${t.name} (${M} x ${K}) cannot be stored as ${layout}: ${why}`);
-      const params = out.params(M, K);
-      if (params && !tl.some((_, i) => i % 5 === 0 && tl[i] === M && tl[i + 1] === K)) tl.push(M, K, params.BM, params.BK, params.bm);
-      // the scale tensor follows its weight: it takes the scale found while the weight was repacked,
-      // so no unpacked matrix outlives its own write
-      const found: { scale?: number } = {};
-      tensors.push({
-        info: { name: t.name, ne: t.ne, type: out.ggmlType, nbytes: out.nbytes(M, K, params) },
-        bytes: async () => {
-          const u = await unpackTernary(f, t, inLayout, byName);
-          found.scale = u.scale;
-          if (!scaleInBlocks) return out.pack(u.T, M, K, u.scale, params);
-          const d = u.scale;
-          if (f16ToF32(f32ToF16(d)) !== d) throw inputError(o.input, `tensor ${t.name}: its scale ${d} is not an f16 value, and arch llama keeps the scale in the TQ blocks' f16 d; use --target bitconv`);
-          return out.pack(u.T, M, K, d, params, "block-d");
-        },
-      });
-      if (out.scaleTensor && !scaleInBlocks) {
-        tensors.push({
-          info: { name: t.name.replace(/\.weight$/, ".scale"), ne: [1], type: GgmlType.F32, nbytes: 4 },
-          bytes: async () => {
-            if (found.scale === undefined) throw new Error(`internal: ${t.name}.scale written before its weight`);
-            const b = new Uint8Array(4);
-            new DataView(b.buffer).setFloat32(0, found.scale, true);
-            return b;
-          },
-        });
-      }
-      continue;
-    }
-    const isHead = t.name === "token_embd.weight" || t.name === "output.weight";
-    if (isHead && o.embedType && FLOAT_TYPE[o.embedType] !== t.type) {
-      const type = o.embedType;
-      if (type === "q8_0" && t.ne[0] % 32 !== 0) throw inputError(o.input, `tensor ${t.name}: q8_0 needs rows of a multiple of 32 values`);
-      const n = t.nelements;
-      const nbytes = type === "q8_0" ? q8_0Nbytes(n) : type === "f32" ? 4 * n : 2 * n;
-      tensors.push({ info: { name: t.name, ne: t.ne, type: FLOAT_TYPE[type], nbytes }, bytes: async () => encodeFloat(floatValues(t, await readTensorData(f, t), o.input), type) });
-      notes.push(`${t.name}: ${t.typeName} -> ${type}`);
-      continue;
-    }
-    tensors.push({ info: { name: t.name, ne: t.ne, type: t.type, nbytes: t.nbytes }, bytes: () => readTensorData(f, t) });
+/** A ternary tensor repacked into the output layout, then its `.scale` tensor when the layout has one. */
+function ternaryOutputs(r: Repack, t: GgufTensor, inLayout: LayoutName): OutTensor[] {
+  const { o, f, out } = r;
+  const K = t.ne[0], M = t.nelements / K;
+  const why = out.shapeError(M, K);
+  if (why) throw inputError(o.input, `tensor ${t.name} (${M} x ${K}) cannot be stored as ${out.name}: ${why}`);
+  const params = out.params(M, K);
+  if (params && !r.tl.some((_, i) => i % 5 === 0 && r.tl[i] === M && r.tl[i + 1] === K)) r.tl.push(M, K, params.BM, params.BK, params.bm);
+  // the scale tensor follows its weight: it takes the scale found while the weight was repacked,
+  // so no unpacked matrix outlives its own write
+  const found: { scale?: number } = {};
+  const weight: OutTensor = {
+    info: { name: t.name, ne: t.ne, type: out.ggmlType, nbytes: out.nbytes(M, K, params) },
+    bytes: async () => {
+      const u = await unpackTernary(f, t, inLayout, r.byName);
+      found.scale = u.scale;
+      if (!r.scaleInBlocks) return out.pack(u.T, M, K, u.scale, params);
+      const d = u.scale;
+      if (f16ToF32(f32ToF16(d)) !== d) throw inputError(o.input, `tensor ${t.name}: its scale ${d} is not an f16 value, and arch llama keeps the scale in the TQ blocks' f16 d; use --target bitconv`);
+      return out.pack(u.T, M, K, d, params, "block-d");
+    },
+  };
+  if (!out.scaleTensor || r.scaleInBlocks) return [weight];
+  const scale: OutTensor = {
+    info: { name: t.name.replace(/\.weight$/, ".scale"), ne: [1], type: GgmlType.F32, nbytes: 4 },
+    bytes: async () => {
+      if (found.scale === undefined) throw new Error(`internal: ${t.name}.scale written before its weight`);
+      const b = new Uint8Array(4);
+      new DataView(b.buffer).setFloat32(0, found.scale, true);
+      return b;
+    },
+  };
+  return [weight, scale];
+}
+
+/** Any other tensor: copied, except the embedding / output head re-encoded when --embed-type asks. */
+function otherOutput(r: Repack, t: GgufTensor, notes: string[]): OutTensor {
+  const { o, f } = r;
+  const isHead = t.name === "token_embd.weight" || t.name === "output.weight";
+  if (!isHead || !o.embedType || FLOAT_TYPE[o.embedType] === t.type) {
+    return { info: { name: t.name, ne: t.ne, type: t.type, nbytes: t.nbytes }, bytes: () => readTensorData(f, t) };
   }
+  const type = o.embedType;
+  if (type === "q8_0" && t.ne[0] % 32 !== 0) throw inputError(o.input, `tensor ${t.name}: q8_0 needs rows of a multiple of 32 values`);
+  const n = t.nelements;
+  const nbytes = type === "q8_0" ? q8_0Nbytes(n) : type === "f32" ? 4 * n : 2 * n;
+  notes.push(`${t.name}: ${t.typeName} -> ${type}`);
+  return { info: { name: t.name, ne: t.ne, type: FLOAT_TYPE[type], nbytes }, bytes: async () => encodeFloat(floatValues(t, await readTensorData(f, t), o.input), type) };
+}
 
+/** The input's keys (bitconv's own and the file type / alignment replaced), then bitconv's. */
+function outputKvs(r: Repack, tensors: OutTensor[], target: Target, input: string, inputSha256: string): GgufKv[] {
+  const { o, f, out } = r;
   const kvs: GgufKv[] = [];
   for (const [key, e] of f.kv) {
     if (key.startsWith("bitconv.") || key === "general.file_type" || key === "general.alignment") continue;
     kvs.push(copyKv(key, e));
   }
   kvs.push(kv.u32("general.file_type", out.fileType), kv.u32("general.alignment", 32));
-  kvs.push(kv.str("bitconv.version", VERSION), kv.str("bitconv.layout", layout), kv.str("bitconv.target", target));
+  kvs.push(kv.str("bitconv.version", VERSION), kv.str("bitconv.layout", out.name), kv.str("bitconv.target", target));
   const head = tensors.find((t) => t.info.name === "token_embd.weight");
   const headType = Object.entries(FLOAT_TYPE).find(([, id]) => id === head?.info.type)?.[0];
   if (headType) kvs.push(kv.str("bitconv.embed_type", headType));
-  if (tl.length > 0) kvs.push(kv.u32Array("bitconv.tl_params", tl));
+  if (r.tl.length > 0) kvs.push(kv.u32Array("bitconv.tl_params", r.tl));
   kvs.push(kv.strArray("bitconv.source.files", [`${basename(input)} ${inputSha256}`]));
-  kvs.push(kv.str("bitconv.options", JSON.stringify({ embed_type: o.embedType ?? "keep", layout, target, input: "gguf" })));
+  kvs.push(kv.str("bitconv.options", JSON.stringify({ embed_type: o.embedType ?? "keep", layout: out.name, target, input: "gguf" })));
+  return kvs;
+}
 
+async function writeOutput(o: ConvertGgufOptions, layout: LayoutName, kvs: GgufKv[], tensors: OutTensor[]): Promise<number> {
   const w = await GgufStreamWriter.create(resolve(o.output), kvs, tensors.map((t) => t.info));
   const bar = progressBar({ quiet: o.quiet, unit: "bytes" });
   bar.start(tensors.reduce((a, t) => a + t.info.nbytes, 0), `convert ${layout}`);
@@ -226,13 +221,38 @@ export async function convertFromGguf(o: ConvertGgufOptions): Promise<ConvertGgu
       bar.increment(t.info.nbytes);
     }
     bar.stop();
-    const { bytes } = await w.finish();
-    return { output: resolve(o.output), input, inputSha256, arch, layout, tensors: tensors.length, bytes, notes };
+    return (await w.finish()).bytes;
   } catch (e) {
     bar.stop();
     await w.abort();
     throw e;
   }
+}
+
+export async function convertFromGguf(o: ConvertGgufOptions): Promise<ConvertGgufResult> {
+  const input = resolve(o.input);
+  if (!(LAYOUT_NAMES as readonly string[]).includes(o.layout)) throw new BitconvError(`unknown layout "${o.layout}" (valid: ${LAYOUT_NAMES.join(", ")})`);
+  const layout = o.layout as LayoutName;
+  const target = o.target ?? "auto";
+  const f = await readGguf(input);
+  const arch = str(f, "general.architecture");
+  if (arch !== "bitnet" && arch !== "bitnet-b1.58" && arch !== "llama") throw inputError(o.input, `general.architecture ${JSON.stringify(arch)} is not a BitNet b1.58 model (bitnet, bitnet-b1.58 or llama)`);
+  checkTarget(o.input, f, arch, layout, target);
+  if (!f.tensors.some((t) => ternaryOf(f, t) !== null)) throw inputError(o.input, "has no ternary tensors (TQ1_0, TQ2_0, I2_S, TL1, TL2): convert a checkpoint folder instead");
+  const byName = new Map(f.tensors.map((t) => [t.name, t]));
+  const inputSha256 = await sha256File(input);
+  const r: Repack = { o, f, out: getLayout(layout), byName, scaleInBlocks: arch === "llama" && (layout === "tq1_0" || layout === "tq2_0"), tl: [] };
+  const notes: string[] = [];
+  const tensors: OutTensor[] = [];
+  for (const t of f.tensors) {
+    const inLayout = ternaryOf(f, t);
+    const weight = t.name.endsWith(".scale") ? byName.get(t.name.replace(/\.scale$/, ".weight")) : undefined;
+    if (weight && ternaryOf(f, weight)) continue; // an input .scale: the repacked weight brings its own
+    if (inLayout) tensors.push(...ternaryOutputs(r, t, inLayout));
+    else tensors.push(otherOutput(r, t, notes));
+  }
+  const bytes = await writeOutput(o, layout, outputKvs(r, tensors, target, input, inputSha256), tensors);
+  return { output: resolve(o.output), input, inputSha256, arch, layout, tensors: tensors.length, bytes, notes };
 }
 
 function f32ToF16(x: number): number {

@@ -151,6 +151,34 @@ function hashInputs(plan: ConversionPlan): { hashes: Promise<string[]>; cancel: 
   return { hashes, cancel: () => pool.close() };
 }
 
+/**
+ * Buffers the workers produced go back to them once on disk (no fresh pages per job): the caller adds
+ * each worker buffer to the returned set before writing it.
+ */
+function recycleWritten(writer: GgufStreamWriter, pool: WorkerPool): WeakSet<ArrayBuffer> {
+  const fromWorkers = new WeakSet<ArrayBuffer>();
+  writer.onWritten = (chunks) => {
+    const back: ArrayBuffer[] = [];
+    for (const c of chunks) {
+      const b = c.buffer as ArrayBuffer;
+      if (fromWorkers.has(b) && c.byteOffset === 0 && c.byteLength === b.byteLength) {
+        fromWorkers.delete(b);
+        back.push(b);
+      }
+    }
+    pool.recycle(back);
+  };
+  return fromWorkers;
+}
+
+/** Fills the 64-hex placeholders of bitconv.source.files (at `hashAt`) with the inputs' sha256. */
+async function patchHashes(writer: GgufStreamWriter, plan: ConversionPlan, hashAt: number[], hashes: string[]): Promise<void> {
+  for (let i = 0; i < hashes.length; i++) {
+    if (!/^[0-9a-f]{64}$/.test(hashes[i])) throw new Error(`bad sha256 for ${plan.provenanceFiles[i].rel}`);
+    await writer.patchBytes(hashAt[i], Buffer.from(hashes[i], "latin1"));
+  }
+}
+
 async function writeArtifact(
   plan: ConversionPlan,
   output: string,
@@ -172,19 +200,7 @@ async function writeArtifact(
     await writer.abort();
     throw e;
   }
-  // buffers the workers produced go back to them once on disk (no fresh pages per job)
-  const fromWorkers = new WeakSet<ArrayBuffer>();
-  writer.onWritten = (chunks) => {
-    const back: ArrayBuffer[] = [];
-    for (const c of chunks) {
-      const b = c.buffer as ArrayBuffer;
-      if (fromWorkers.has(b) && c.byteOffset === 0 && c.byteLength === b.byteLength) {
-        fromWorkers.delete(b);
-        back.push(b);
-      }
-    }
-    pool.recycle(back);
-  };
+  const fromWorkers = recycleWritten(writer, pool);
   const bar = progressBar({ quiet, unit: "bytes" });
   const hashing = hashInputs(plan);
   const window = Math.max(2, threads * 4);
@@ -220,10 +236,7 @@ async function writeArtifact(
       }
     }
     const hashes = await hashing.hashes;
-    for (let i = 0; i < hashes.length; i++) {
-      if (!/^[0-9a-f]{64}$/.test(hashes[i])) throw new Error(`bad sha256 for ${plan.provenanceFiles[i].rel}`);
-      await writer.patchBytes(hashAt[i], Buffer.from(hashes[i], "latin1"));
-    }
+    await patchHashes(writer, plan, hashAt, hashes);
     // an old manifest must never sit beside the new artifact (docs/convert.md, "after a kill")
     if (manifest) rmSync(manifest, { force: true });
     await writer.finish();

@@ -133,7 +133,7 @@ const FORK_TYPES: Record<number, TypeInfo> = {
   39: { name: "TL2", block: 1, bytes: 1, layout: "tl2" },
 };
 
-/** The type table of a context (for callers that print types). */
+/** The type table of a context: name, block size, and the ternary layout of the ids that have one. */
 export function ggufTypeInfo(type: number, context: GgufTypeContext): TypeInfo | undefined {
   const table = context === "fork" ? FORK_TYPES : UPSTREAM_TYPES;
   return Object.hasOwn(table, type) ? table[type] : undefined;

@@ -10,7 +10,6 @@ export const GgmlType = {
   TL1: 38, // bitnet.cpp fork only
   TL2: 39, // bitnet.cpp fork only (upstream uses 39 for MXFP4)
 } as const;
-export type GgmlTypeId = (typeof GgmlType)[keyof typeof GgmlType];
 
 export const ggmlTypeName: Record<number, string> = Object.fromEntries(
   Object.entries(GgmlType).map(([k, v]) => [v, k]),

@@ -1,4 +1,5 @@
-import type { TensorRow, Totals } from "./types.js";
+import type { Counts } from "../layouts/index.js";
+import type { TensorRow, TensorStats, Totals } from "./types.js";
 
 /** Layer index of a tensor name (blk.N. / layers.N. / h.N.), or null. */
 export function layerOf(name: string): number | null {
@@ -61,3 +62,27 @@ export function computeTotals(rows: TensorRow[], categoryOf: (r: TensorRow) => C
 }
 
 export const bpw = (bytes: number, weights: number): number => (weights > 0 ? Math.round(((bytes * 8) / weights) * 10000) / 10000 : 0);
+
+/** One tensor's statistics row: its counts as fractions of all its codes, its scale and where it came from. */
+export function statsRow(
+  tensor: { name: string; layout: string; weights: number },
+  c: Counts,
+  scale: number | null,
+  source: string,
+  extra: Partial<TensorStats> = {},
+): TensorStats {
+  const tot = c.minus + c.zero + c.plus + c.invalid;
+  return {
+    name: tensor.name,
+    layer: layerOf(tensor.name),
+    layout: tensor.layout,
+    weights: tensor.weights,
+    minus: tot ? c.minus / tot : 0,
+    zero: tot ? c.zero / tot : 0,
+    plus: tot ? c.plus / tot : 0,
+    counts: { ...c },
+    scale,
+    scale_source: source,
+    ...extra,
+  };
+}

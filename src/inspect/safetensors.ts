@@ -8,8 +8,9 @@ import { detectPre } from "../tokenizer/gguf.js";
 import { BitconvError, inputError } from "../util/errors.js";
 import { readInputText } from "../util/files.js";
 import { decodeBlock, type BlockTensor } from "./blocks.js";
-import { bpw, computeTotals, jsonable, layerOf, type Category } from "./common.js";
-import { BOUNDARY_EPS, countHfPacked, masterStats, toF32, type Counts } from "./stats.js";
+import { bpw, computeTotals, jsonable, layerOf, statsRow, type Category } from "./common.js";
+import { BOUNDARY_EPS, masterStats, toF32 } from "./stats.js";
+import { countHfPacked, type Counts } from "../layouts/index.js";
 import type { InspectOptions, InspectResult, TensorRow, TensorStats } from "./types.js";
 
 /** What a checkpoint source provides: tensor headers, and the small JSON files when present. */
@@ -207,22 +208,9 @@ async function packedScaleOf(v: CheckpointView, t: StTensor): Promise<{ value: n
 }
 
 async function tensorStats(v: CheckpointView, t: StTensor): Promise<TensorStats> {
-  const finish = (c: Counts, scale: number | null, source: string, extra: Partial<TensorStats> = {}): TensorStats => {
-    const tot = c.minus + c.zero + c.plus + c.invalid;
-    return {
-      name: t.name,
-      layer: layerOf(t.name),
-      layout: v.packed.has(t.name) ? "hf-packed" : "master",
-      weights: v.weightsOf(t),
-      minus: tot ? c.minus / tot : 0,
-      zero: tot ? c.zero / tot : 0,
-      plus: tot ? c.plus / tot : 0,
-      counts: { ...c },
-      scale,
-      scale_source: source,
-      ...extra,
-    };
-  };
+  const tensor = { name: t.name, layout: v.packed.has(t.name) ? "hf-packed" : "master", weights: v.weightsOf(t) };
+  const finish = (c: Counts, scale: number | null, source: string, extra: Partial<TensorStats> = {}): TensorStats =>
+    statsRow(tensor, c, scale, source, extra);
   const bytes = await readTensorBytes(t);
   if (v.packed.has(t.name)) {
     const sc = await packedScaleOf(v, t);

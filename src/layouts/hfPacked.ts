@@ -1,6 +1,7 @@
 import { BitconvError } from "../util/errors.js";
 import { signed, type BlockBuilder, type BlockContext, type BlockDecoder, type BlockScale, type ReadRange } from "./blockDecode.js";
 import { checkDims, checkTernary } from "./common.js";
+import { addCounts, emptyCounts, TWO_BIT_CODES, type Counts } from "./counts.js";
 
 // transformers integrations/bitnet.py (formats/hf-packed.md) pack_weights / unpack_weights: byte [r, k] holds rows
 // r, r+R, r+2R, r+3R of column k (R = M/4), code T+1, lowest bit pair first.
@@ -36,6 +37,11 @@ export function unpackHfPacked(bytes: Uint8Array, R: number, K: number): Int8Arr
     }
   }
   return T;
+}
+
+/** Counts straight from the bytes (four 2-bit codes each, in any order; code 3 is counted as invalid). */
+export function countHfPacked(bytes: Uint8Array): Counts {
+  return addCounts(emptyCounts(), TWO_BIT_CODES, bytes, 0, bytes.length);
 }
 
 async function decodeHfPackedBlock(t: BlockContext, read: ReadRange, n: number, b: BlockBuilder): Promise<BlockScale> {

@@ -1,6 +1,7 @@
 import { GgmlType, FileType } from "../gguf/types.js";
 import { BlockBuilder, signed, tailScale, type BlockContext, type BlockDecoder, type BlockScale, type ReadRange } from "./blockDecode.js";
 import { codesOfTernary, type TernaryCodes } from "./codes.js";
+import { addCounts, countTable, emptyCounts, type PackedCounts } from "./counts.js";
 import { checkCodeCount, checkDims, checkLength, checkScale, checkTernary, outputOf, readF32, refuseShape, writeF32 } from "./common.js";
 import type { Layout } from "./types.js";
 
@@ -73,6 +74,17 @@ export function unpackI2_s(bytes: Uint8Array, M: number, K: number): { T: Int8Ar
   return { T, scale: readF32(bytes, n / 4) };
 }
 
+/** Four 2-bit codes per byte through I2_VALUE (code 3 reads as 0). */
+const CODE_COUNTS = countTable((q, add) => {
+  for (let s = 0; s < 4; s++) add(I2_VALUE[(q >> (2 * s)) & 3]);
+});
+
+/** Counts straight from the M*K/4 code bytes (the tail is not counted); the scale from the tail. */
+export function countI2_s(bytes: Uint8Array, M: number, K: number): PackedCounts {
+  const n = (M * K) / 4;
+  return { counts: addCounts(emptyCounts(), CODE_COUNTS, bytes, 0, n), tail: { scale: readF32(bytes, n), at: n } };
+}
+
 async function decodeI2_sBlock(t: BlockContext, read: ReadRange, n: number, b: BlockBuilder): Promise<BlockScale> {
   const base = n * 32;
   const q = await read(base, 32);
@@ -119,5 +131,6 @@ export const i2_s: Layout = {
   packCodes: (src, M, K, w, _params, _tq, out) => packI2_sCodes(src, M, K, w, out),
   pack: (T, M, K, w) => packI2_s(T, M, K, w),
   unpack: (bytes, M, K) => unpackI2_s(bytes, M, K),
+  count: (bytes, M, K) => countI2_s(bytes, M, K),
   blocks: i2_sBlocks,
 };

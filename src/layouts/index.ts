@@ -11,6 +11,7 @@ import type { Layout, LayoutName } from "./types.js";
 export * from "./types.js";
 export * from "./codes.js";
 export * from "./blockDecode.js";
+export * from "./counts.js";
 export * from "./tq2_0.js";
 export * from "./tq1_0.js";
 export * from "./i2_s.js";

@@ -1,10 +1,10 @@
-import { f16ToF32 } from "../quant/float.js";
 import { GgmlType, FileType } from "../gguf/types.js";
 import { pairsOf } from "../util/pairs.js";
 import { BlockBuilder, signed, type BlockContext, type BlockDecoder, type BlockScale, type ReadRange } from "./blockDecode.js";
 import { codesOfTernary, type TernaryCodes } from "./codes.js";
-import { checkCodeCount, checkDims, checkLength, checkTernary, outputOf, refuseShape } from "./common.js";
-import { blockDBits, tensorScale, tqBlockPosition, tqBlockScale, UniformBlockScale } from "./tqScale.js";
+import { addCounts, countTable, type PackedCounts } from "./counts.js";
+import { checkCodeCount, checkLength, checkTernary, outputOf, refuseShape } from "./common.js";
+import { blockDBits, countTqBlocks, dFields, tensorScale, tqSizeRules, tqBlockPosition, tqBlockScale, UniformBlockScale } from "./tqScale.js";
 import type { Layout, TqScale } from "./types.js";
 
 // block_tq1_0 (llama.cpp ggml-common.h, formats/tq1_0.md): qs[48] | qh[4] | f16 d, 256 elements of one
@@ -29,21 +29,7 @@ const DECODE = (() => {
   return t;
 })();
 
-export function tq1_0ShapeError(M: number, K: number): string | null {
-  checkDims(M, K);
-  if (K % QK !== 0) return `tq1_0 needs K (columns, in-features) to be a multiple of 256, got K = ${K}`;
-  return null;
-}
-
-/** ggml's size: 54 bytes per 256-value block along each row. */
-export function tq1_0FileNbytes(M: number, K: number): number | string {
-  return K % QK === 0 ? (M * K / QK) * BLOCK_BYTES : `ne[0] = ${K} is not a multiple of TQ1_0's block size 256`;
-}
-
-export function tq1_0Nbytes(M: number, K: number): number {
-  refuseShape(tq1_0ShapeError(M, K));
-  return (M * K / QK) * BLOCK_BYTES;
-}
+export const { shapeError: tq1_0ShapeError, fileNbytes: tq1_0FileNbytes, nbytes: tq1_0Nbytes } = tqSizeRules("tq1_0", BLOCK_BYTES);
 
 /** w goes into every block's d only with tqScale "block-d"; otherwise d = 1 (w in a `.scale` tensor). */
 export function packTq1_0Codes(src: TernaryCodes, M: number, K: number, w: number, tqScale?: TqScale, out?: Uint8Array): Uint8Array {
@@ -115,6 +101,22 @@ export function unpackTq1_0(bytes: Uint8Array, M: number, K: number, scaleTensor
   return { T, scale: tensorScale(d.value(), scaleTensor) };
 }
 
+/** Count tables of a qs byte (5 base-3 digits) and a qh byte (4). */
+const QS_COUNTS = countTable((q, add) => {
+  for (let k = 0; k < 5; k++) add(DECODE[q * 5 + k] - 1);
+});
+const QH_COUNTS = countTable((q, add) => {
+  for (let k = 0; k < 4; k++) add(DECODE[q * 5 + k] - 1);
+});
+
+/** Counts straight from the qs and qh bytes. */
+export function countTq1_0(bytes: Uint8Array): PackedCounts {
+  return countTqBlocks(bytes, BLOCK_BYTES, (c, o) => {
+    addCounts(c, QS_COUNTS, bytes, o, o + 48);
+    addCounts(c, QH_COUNTS, bytes, o + 48, o + 52);
+  });
+}
+
 /** The base-3 bytes of a block: [byte, digits, element of digit k, part]. */
 function tq1_0Groups(): [number, number, (k: number) => number, string][] {
   const groups: [number, number, (k: number) => number, string][] = [];
@@ -152,12 +154,7 @@ async function decodeTq1_0Block(t: BlockContext, read: ReadRange, n: number, b: 
       });
     }
   }
-  const dBits = q[52] | (q[53] << 8);
-  for (const j of [52, 53]) {
-    const by = b.byte(base + j, q[j], "d");
-    b.field(by, { bits: "7:0", raw: q[j], meaning: `${j === 52 ? "low" : "high"} byte of f16 d = ${f16ToF32(dBits)}`, values: [] });
-  }
-  return tqBlockScale(t, dBits);
+  return tqBlockScale(t, dFields(b, base, q, 52));
 }
 
 export const tq1_0Blocks: BlockDecoder = {
@@ -178,5 +175,6 @@ export const tq1_0: Layout = {
   packCodes: (src, M, K, w, _params, tqScale, out) => packTq1_0Codes(src, M, K, w, tqScale, out),
   pack: (T, M, K, w, _params, tqScale) => packTq1_0(T, M, K, w, tqScale),
   unpack: (bytes, M, K, _params, scaleTensor) => unpackTq1_0(bytes, M, K, scaleTensor),
+  count: (bytes) => countTq1_0(bytes),
   blocks: tq1_0Blocks,
 };

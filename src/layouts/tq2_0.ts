@@ -1,10 +1,10 @@
-import { f16ToF32 } from "../quant/float.js";
 import { GgmlType, FileType } from "../gguf/types.js";
 import { BitconvError } from "../util/errors.js";
 import { BlockBuilder, signed, type BlockContext, type BlockDecoder, type BlockScale, type ReadRange } from "./blockDecode.js";
 import { codesOfTernary, type TernaryCodes } from "./codes.js";
-import { checkCodeCount, checkDims, checkLength, checkTernary, outputOf, refuseShape } from "./common.js";
-import { blockDBits, tensorScale, tqBlockPosition, tqBlockScale, UniformBlockScale } from "./tqScale.js";
+import { addCounts, TWO_BIT_CODES, type PackedCounts } from "./counts.js";
+import { checkCodeCount, checkLength, checkTernary, outputOf, refuseShape } from "./common.js";
+import { blockDBits, countTqBlocks, dFields, tensorScale, tqSizeRules, tqBlockPosition, tqBlockScale, UniformBlockScale } from "./tqScale.js";
 import type { Layout, TqScale } from "./types.js";
 
 // block_tq2_0 (llama.cpp ggml-common.h, formats/tq2_0.md): qs[64] then f16 d, 256 elements of one row;
@@ -12,21 +12,7 @@ import type { Layout, TqScale } from "./types.js";
 const QK = 256;
 const BLOCK_BYTES = 66;
 
-export function tq2_0ShapeError(M: number, K: number): string | null {
-  checkDims(M, K);
-  if (K % QK !== 0) return `tq2_0 needs K (columns, in-features) to be a multiple of 256, got K = ${K}`;
-  return null;
-}
-
-/** ggml's size: 66 bytes per 256-value block along each row. */
-export function tq2_0FileNbytes(M: number, K: number): number | string {
-  return K % QK === 0 ? (M * K / QK) * BLOCK_BYTES : `ne[0] = ${K} is not a multiple of TQ2_0's block size 256`;
-}
-
-export function tq2_0Nbytes(M: number, K: number): number {
-  refuseShape(tq2_0ShapeError(M, K));
-  return (M * K / QK) * BLOCK_BYTES;
-}
+export const { shapeError: tq2_0ShapeError, fileNbytes: tq2_0FileNbytes, nbytes: tq2_0Nbytes } = tqSizeRules("tq2_0", BLOCK_BYTES);
 
 /** w goes into every block's d only with tqScale "block-d"; otherwise d = 1 (w in a `.scale` tensor). */
 export function packTq2_0Codes(src: TernaryCodes, M: number, K: number, w: number, tqScale?: TqScale, out?: Uint8Array): Uint8Array {
@@ -84,6 +70,11 @@ export function unpackTq2_0(bytes: Uint8Array, M: number, K: number, scaleTensor
   return { T, scale: tensorScale(d.value(), scaleTensor) };
 }
 
+/** Counts straight from the qs bytes (four 2-bit codes each; code 3 is counted as invalid). */
+export function countTq2_0(bytes: Uint8Array): PackedCounts {
+  return countTqBlocks(bytes, BLOCK_BYTES, (c, o) => addCounts(c, TWO_BIT_CODES, bytes, o, o + 64));
+}
+
 async function decodeTq2_0Block(t: BlockContext, read: ReadRange, n: number, b: BlockBuilder): Promise<BlockScale> {
   const { row, col0 } = tqBlockPosition(t.K, n);
   const base = n * BLOCK_BYTES;
@@ -109,12 +100,7 @@ async function decodeTq2_0Block(t: BlockContext, read: ReadRange, n: number, b: 
       });
     }
   }
-  const dBits = q[64] | (q[65] << 8);
-  for (const j of [64, 65]) {
-    const by = b.byte(base + j, q[j], "d");
-    b.field(by, { bits: "7:0", raw: q[j], meaning: `${j === 64 ? "low" : "high"} byte of f16 d = ${f16ToF32(dBits)}`, values: [] });
-  }
-  return tqBlockScale(t, dBits);
+  return tqBlockScale(t, dFields(b, base, q, 64));
 }
 
 export const tq2_0Blocks: BlockDecoder = {
@@ -135,5 +121,6 @@ export const tq2_0: Layout = {
   packCodes: (src, M, K, w, _params, tqScale, out) => packTq2_0Codes(src, M, K, w, tqScale, out),
   pack: (T, M, K, w, _params, tqScale) => packTq2_0(T, M, K, w, tqScale),
   unpack: (bytes, M, K, _params, scaleTensor) => unpackTq2_0(bytes, M, K, scaleTensor),
+  count: (bytes) => countTq2_0(bytes),
   blocks: tq2_0Blocks,
 };

@@ -1,6 +1,8 @@
 import { f16ToF32, f32ToF16Bits } from "../quant/float.js";
 import { BitconvError } from "../util/errors.js";
-import type { BlockContext, BlockScale } from "./blockDecode.js";
+import type { BlockBuilder, BlockContext, BlockScale } from "./blockDecode.js";
+import { emptyCounts, type Counts, type PackedCounts } from "./counts.js";
+import { checkDims, refuseShape } from "./common.js";
 import type { TqScale } from "./types.js";
 
 const F16_ONE = 0x3c00;
@@ -64,8 +66,66 @@ export function tqBlockScale(t: BlockContext, dBits: number): BlockScale {
   return { value: ts === null ? (t.scale ? null : d) : Math.fround(d * ts), source, block_d: d };
 }
 
+/** The block's f16 d at byte `at` of block bytes q (block at tensor byte `base`) as inspect's two byte fields; returns d's bits. */
+export function dFields(b: BlockBuilder, base: number, q: Uint8Array, at: number): number {
+  const dBits = q[at] | (q[at + 1] << 8);
+  for (const j of [at, at + 1]) {
+    const by = b.byte(base + j, q[j], "d");
+    b.field(by, { bits: "7:0", raw: q[j], meaning: `${j === at ? "low" : "high"} byte of f16 d = ${f16ToF32(dBits)}`, values: [] });
+  }
+  return dBits;
+}
+
+/**
+ * The size rules both tq layouts share: blocks of 256 values along each row (K % 256 == 0), `blockBytes`
+ * bytes each (54 for tq1_0, 66 for tq2_0).
+ */
+export function tqSizeRules(name: "tq1_0" | "tq2_0", blockBytes: number) {
+  const shapeError = (M: number, K: number): string | null => {
+    checkDims(M, K);
+    return K % 256 === 0 ? null : `${name} needs K (columns, in-features) to be a multiple of 256, got K = ${K}`;
+  };
+  return {
+    shapeError,
+    /** ggml's size, for any shape a reader may meet */
+    fileNbytes: (M: number, K: number): number | string =>
+      K % 256 === 0 ? (M * K / 256) * blockBytes : `ne[0] = ${K} is not a multiple of ${name.toUpperCase()}'s block size 256`,
+    /** the size of a shape bitconv packs (throws for one it refuses) */
+    nbytes: (M: number, K: number): number => {
+      refuseShape(shapeError(M, K));
+      return (M * K / 256) * blockBytes;
+    },
+  };
+}
+
 /** Both tq layouts number blocks the same way: 256 consecutive values of one row. */
 export function tqBlockPosition(K: number, n: number): { row: number; col0: number } {
   const perRow = K / 256;
   return { row: Math.floor(n / perRow), col0: (n % perRow) * 256 };
+}
+
+/**
+ * Counts of a tq tensor's blocks (`countBlock` adds one block's codes) and the range of d over the
+ * blocks holding a non-zero value; d is the f16 in the block's last two bytes in both tq layouts.
+ */
+export function countTqBlocks(bytes: Uint8Array, blockBytes: number, countBlock: (c: Counts, o: number) => void): PackedCounts {
+  const c = emptyCounts();
+  const dAt = blockBytes - 2;
+  let min = Infinity;
+  let max = -Infinity;
+  let first = NaN;
+  let firstNonZero = NaN;
+  for (let o = 0; o + blockBytes <= bytes.length; o += blockBytes) {
+    const before = c.minus + c.plus + c.invalid;
+    countBlock(c, o);
+    const d = f16ToF32(bytes[o + dAt] | (bytes[o + dAt + 1] << 8));
+    if (Number.isNaN(first)) first = d;
+    if (c.minus + c.plus + c.invalid !== before) {
+      if (Number.isNaN(firstNonZero)) firstNonZero = d;
+      if (d < min) min = d;
+      if (d > max) max = d;
+    }
+  }
+  if (min === Infinity) min = max = first;
+  return { counts: c, blockD: { min, max, uniform: min === max, d: Number.isNaN(firstNonZero) ? first : firstNonZero } };
 }

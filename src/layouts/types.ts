@@ -1,5 +1,6 @@
 import type { BlockDecoder } from "./blockDecode.js";
 import type { TernaryCodes } from "./codes.js";
+import type { PackedCounts } from "./counts.js";
 
 /** The ternary weight layouts bitconv writes (byte layouts in formats/<name>.md). */
 export type LayoutName = "tq1_0" | "tq2_0" | "i2_s" | "tl1" | "tl2";
@@ -50,6 +51,11 @@ export interface Layout {
    * `scaleTensor` (the `.scale` tensor's value; 1 when the file has none).
    */
   unpack(bytes: Uint8Array, M: number, K: number, params?: TlParams, scaleTensor?: number): { T: Int8Array; scale: number };
+  /**
+   * inspect's statistics: counts of -1, 0, +1 and of non-ternary codes in the tensor's bytes (counted,
+   * not refused), and where its scale is. params: TL2's block parameters (TL1 counts without them).
+   */
+  count(bytes: Uint8Array, M: number, K: number, params?: TlParams): PackedCounts;
   /** One block down to its bits, for inspect. */
   blocks: BlockDecoder;
 }

@@ -1,4 +1,4 @@
-// What verify compares an artifact against (docs/verify.md "Reference"): by default the source
+// What verify compares an artifact against (docs/verify.md "Three levels of checking", "Finding the source"): by default the source
 // checkpoint, found as --source DIR or the recorded repo@commit in the local Hub cache and checked
 // against the recorded hashes; when there is none, the artifact's own float path, which checks the
 // kernels but not the conversion (the result says so).
