@@ -11,6 +11,7 @@
 #define MR GEMM_F32_MR
 #define NR GEMM_F32_NR
 #define KC GEMM_F32_KC
+#define MC GEMM_F32_MC
 #define PF 32 /* columns ahead that the AVX-512 kernel prefetches its tokens (they stream from L2 / L3) */
 
 /* y[t * ldy + r] (+)= sum_k a[k * MR + r] * b[k * NR + t] for t < nt, r < nr: one weight panel slice
@@ -131,15 +132,15 @@ BC_TARGET_AVX512 static inline void transpose16_avx512(__m512 v[16]) {
     }
 }
 
-/* a full panel (MR rows, K % 16 == 0) converted, scaled and transposed 16 x 16 at a time */
-BC_TARGET_AVX512 static void pack_avx512(int type, const uint8_t *const *rows, int64_t K, float scale, float *a) {
+/* columns [k0, k0 + kc) of MR rows (kc % 16 == 0) converted, scaled and transposed 16 x 16 at a time */
+BC_TARGET_AVX512 static void pack_avx512(int type, const uint8_t *const *rows, int64_t k0, int kc, float scale, float *a) {
     __m512 s = _mm512_set1_ps(scale);
     for (int r0 = 0; r0 < MR; r0 += 16)
-        for (int64_t k0 = 0; k0 < K; k0 += 16) {
+        for (int k = 0; k < kc; k += 16) {
             __m512 v[16];
-            for (int i = 0; i < 16; i++) v[i] = _mm512_mul_ps(load16_avx512(type, rows[r0 + i], k0), s);
+            for (int i = 0; i < 16; i++) v[i] = _mm512_mul_ps(load16_avx512(type, rows[r0 + i], k0 + k), s);
             transpose16_avx512(v);
-            for (int c = 0; c < 16; c++) _mm512_storeu_ps(a + (size_t)(k0 + c) * MR + r0, v[c]);
+            for (int c = 0; c < 16; c++) _mm512_storeu_ps(a + (size_t)(k + c) * MR + r0, v[c]);
         }
 }
 
@@ -175,40 +176,35 @@ static void micro_neon(const float *a, const float *b, int kc, float *y, size_t 
 
 /* ---- weights ------------------------------------------------------------------------------------ */
 
-void gemm_f32_row(const gemm_f32_weights *w, int64_t m, int64_t K, int8_t *tmp, float *out) {
-    const uint8_t *p = w->data + (size_t)m * w->row_bytes;
-    switch (w->type) {
-    case BC_GGML_F32: memcpy(out, p, (size_t)K * sizeof(float)); break;
-    case BC_GGML_F16: vec_f16_row(p, out, (int)K); break;
-    case BC_GGML_BF16: vec_bf16_row(p, out, (int)K); break;
+/* Values [k0, k0 + n) of a row (a file's row or decoded codes, of `type`) times scale, as f32. */
+static void convert_row(int type, const uint8_t *p, int64_t k0, int64_t n, float scale, float *out) {
+    switch (type) {
+    case BC_GGML_F32: memcpy(out, p + 4 * k0, (size_t)n * sizeof(float)); break;
+    case BC_GGML_F16: vec_f16_row(p + 2 * k0, out, (int)n); break;
+    case BC_GGML_BF16: vec_bf16_row(p + 2 * k0, out, (int)n); break;
     default:
-        w->codes(w->ctx, m, tmp);
-        for (int64_t k = 0; k < K; k++) out[k] = (float)tmp[k];
+        for (int64_t k = 0; k < n; k++) out[k] = (float)(int8_t)p[k0 + k];
         break;
     }
-    for (int64_t k = 0; k < K; k++) out[k] *= w->scale;
+    for (int64_t k = 0; k < n; k++) out[k] *= scale;
 }
 
-/* Rows [mb, mb + rows) as one panel a[k * MR + r]; rows past `rows` are zero. codes: MR * K bytes. */
-static void pack_panel(bc_isa isa, const gemm_f32_weights *w, int64_t K, int64_t mb, int rows, int8_t *codes, float *row, float *a) {
+/* Columns [k0, k0 + kc) of MR rows (rows[r] NULL: a zero row past the end) as one panel slice
+ * a[k * MR + r]; tmp: kc floats. */
+static void pack_slice(bc_isa isa, int type, const uint8_t *const *rows, int64_t k0, int kc, float scale, float *tmp, float *a) {
+    int full = 1;
+    for (int r = 0; r < MR; r++) full &= rows[r] != NULL;
 #if defined(__x86_64__)
-    if (isa == BC_ISA_AVX512 && rows == MR && K % 16 == 0) {
-        const uint8_t *src[MR];
-        for (int r = 0; r < MR; r++) {
-            if (w->type != GEMM_F32_CODES) { src[r] = w->data + (size_t)(mb + r) * w->row_bytes; continue; }
-            w->codes(w->ctx, mb + r, codes + (size_t)r * K);
-            src[r] = (const uint8_t *)(codes + (size_t)r * K);
-        }
-        pack_avx512(w->type, src, K, w->scale, a);
+    if (isa == BC_ISA_AVX512 && full && kc % 16 == 0) {
+        pack_avx512(type, rows, k0, kc, scale, a);
         return;
     }
 #endif
     (void)isa;
-    int8_t *tmp = codes;
     for (int r = 0; r < MR; r++) {
-        if (r < rows) gemm_f32_row(w, mb + r, K, tmp, row);
-        else memset(row, 0, (size_t)K * sizeof(float));
-        for (int64_t k = 0; k < K; k++) a[(size_t)k * MR + r] = row[k];
+        if (rows[r]) convert_row(type, rows[r], k0, kc, scale, tmp);
+        else memset(tmp, 0, (size_t)kc * sizeof(float));
+        for (int k = 0; k < kc; k++) a[(size_t)k * MR + r] = tmp[k];
     }
 }
 
@@ -221,8 +217,8 @@ void gemm_f32_pack_row(const float *x, int64_t n, int64_t K, float *px) {
     for (int64_t k = 0; k < K; k++) p[(size_t)k * NR] = x[k];
 }
 
-/* a row of f32, the codes of a panel's rows (MR * K bytes), a panel */
-size_t gemm_f32_scratch_floats(int64_t K) { return (size_t)K + (size_t)K * MR / 4 + (size_t)K * MR; }
+/* a row of K floats, the codes of a block's rows (MC * K bytes), one panel slice */
+size_t gemm_f32_scratch_floats(int64_t K) { return (size_t)K + ((size_t)MC * (size_t)K + 3) / 4 + (size_t)MR * KC; }
 
 static micro_fn pick(bc_isa isa) {
 #if defined(__x86_64__)
@@ -235,27 +231,46 @@ static micro_fn pick(bc_isa isa) {
     return micro_scalar;
 }
 
+/* the bytes of row m: the file's, or its codes decoded into codes_row */
+static const uint8_t *row_of(const gemm_f32_weights *w, int64_t m, int8_t *codes_row) {
+    if (w->type != GEMM_F32_CODES) return w->data + (size_t)m * w->row_bytes;
+    w->codes(w->ctx, m, codes_row);
+    return (const uint8_t *)codes_row;
+}
+
+/* one dot product per row and token */
+static void gemv_rows(const gemm_f32_weights *w, int64_t K, const float *x, int64_t N, float *y, size_t ldy, int64_t m0,
+                      int64_t m1, int8_t *codes, float *row) {
+    for (int64_t m = m0; m < m1; m++) {
+        convert_row(w->type, row_of(w, m, codes), 0, K, w->scale, row);
+        for (int64_t n = 0; n < N; n++) y[(size_t)n * ldy + m] = vec_dot(row, x + (size_t)n * K, (int)K);
+    }
+}
+
 void gemm_f32(bc_isa isa, const gemm_f32_weights *w, int64_t K, const float *x, const float *px, int64_t N, float *y,
               size_t ldy, int64_t m0, int64_t m1, float *scratch) {
-    float *row = scratch, *a = scratch + K + K * MR / 4;
-    int8_t *tmp = (int8_t *)(scratch + K);
+    float *row = scratch, *a = scratch + K + ((size_t)MC * (size_t)K + 3) / 4;
+    int8_t *codes = (int8_t *)(scratch + K);
     if (N < GEMM_F32_MIN_N) {
-        for (int64_t m = m0; m < m1; m++) {
-            gemm_f32_row(w, m, K, tmp, row);
-            for (int64_t n = 0; n < N; n++) y[(size_t)n * ldy + m] = vec_dot(row, x + (size_t)n * K, (int)K);
-        }
+        gemv_rows(w, K, x, N, y, ldy, m0, m1, codes, row);
         return;
     }
     micro_fn micro = pick(isa);
-    for (int64_t mb = m0; mb < m1; mb += MR) {
-        int rows = (int)(m1 - mb < MR ? m1 - mb : MR);
-        pack_panel(isa, w, K, mb, rows, tmp, row, a);
+    for (int64_t mb = m0; mb < m1; mb += MC) {
+        int block = (int)(m1 - mb < MC ? m1 - mb : MC);
+        const uint8_t *rows[MC + MR];
+        for (int r = 0; r < MC + MR; r++) rows[r] = r < block ? row_of(w, mb + r, codes + (size_t)r * K) : NULL;
+        /* a column slice of every token (in L2) meets each panel of the block in turn */
         for (int64_t k0 = 0; k0 < K; k0 += KC) {
             int kc = (int)(K - k0 < KC ? K - k0 : KC);
-            for (int64_t n0 = 0; n0 < N; n0 += NR) {
-                int nt = (int)(N - n0 < NR ? N - n0 : NR);
-                const float *b = px + ((size_t)(n0 / NR) * (size_t)K + (size_t)k0) * NR;
-                micro(a + (size_t)k0 * MR, b, kc, y + (size_t)n0 * ldy + (size_t)mb, ldy, nt, rows, k0 > 0);
+            for (int p = 0; p < block; p += MR) {
+                int nr = block - p < MR ? block - p : MR;
+                pack_slice(isa, w->type, rows + p, k0, kc, w->scale, row, a);
+                for (int64_t n0 = 0; n0 < N; n0 += NR) {
+                    int nt = (int)(N - n0 < NR ? N - n0 : NR);
+                    const float *b = px + ((size_t)(n0 / NR) * (size_t)K + (size_t)k0) * NR;
+                    micro(a, b, kc, y + (size_t)n0 * ldy + (size_t)(mb + p), ldy, nt, nr, k0 > 0);
+                }
             }
         }
     }

@@ -23,6 +23,7 @@
 #define GEMM_F32_MR 32    /* weight rows per packed panel */
 #define GEMM_F32_NR 12    /* tokens per packed activation group */
 #define GEMM_F32_KC 256   /* columns per slice: a panel slice is 32 x 256 x 4 B = 32 KB */
+#define GEMM_F32_MC 256   /* rows per block: each column slice of the tokens is reused by 8 panels */
 #define GEMM_F32_MIN_N 4  /* below: one dot product per row and token (decode) */
 
 /* the weights' `type` when their rows are ternary codes written by a callback */
@@ -46,8 +47,6 @@ size_t gemm_f32_packed_floats(int64_t N, int64_t K);
 void gemm_f32_pack_row(const float *x, int64_t n, int64_t K, float *px);
 /* Per-thread scratch floats for rows of K values. */
 size_t gemm_f32_scratch_floats(int64_t K);
-/* Row m of W (scale applied) as K f32 values; tmp: K bytes for decoded codes. */
-void gemm_f32_row(const gemm_f32_weights *w, int64_t m, int64_t K, int8_t *tmp, float *out);
 
 /* y[n * ldy + m] = sum_k W[m][k] * x[n * K + k] for n < N, m in [m0, m1). x row-major; px the same
  * activations packed (gemm_f32_pack_row; unused when N < GEMM_F32_MIN_N). isa is the one to use

@@ -1,6 +1,6 @@
 /* Tests of the float reference path's GEMM (src/gemm_f32.h): for every ISA this CPU has, gemm_f32
  * equals a scalar double-precision sum of the same weights and activations to float rounding, over
- * odd shapes (N below and above GEMM_F32_MIN_N and across token groups, M across panels, K across
+ * odd shapes (N below and above GEMM_F32_MIN_N and across token groups, M across panels and row blocks, K across
  * column slices), row sub-ranges and a strided y, for weights stored as F32, F16, BF16 and as ternary
  * codes from a callback, each times a scale; rows outside [m0, m1) and columns past M in y are never
  * written. Exits 1 on any failure. */
@@ -99,7 +99,7 @@ int main(void) {
     printf("\n");
     const struct { int64_t N, M, K; } shapes[] = {
         {1, 5, 64}, {3, 13, 100}, {4, 12, 256}, {5, 1, 7}, {31, 25, 300}, {32, 48, 256},
-        {33, 49, 257}, {70, 97, 600}, {64, 12, 1}, {129, 60, 513}, {25, 64, 512}, {13, 33, 255},
+        {33, 49, 257}, {70, 97, 600}, {64, 12, 1}, {129, 60, 513}, {25, 64, 512}, {13, 33, 255}, {20, 290, 48},
     };
     for (int i = 0; i < n_isas; i++) {
         vec_init(isas[i]);
