@@ -66,9 +66,9 @@ test("synthesized GGUFs parse with @huggingface/gguf and hold the contract's ten
     assert.is(names[0], "token_embd.weight");
     assert.is(r.tensorInfos[0].dtype as number, s.embed === "f16" ? 1 : 8);
     const q = r.tensorInfos.find((t) => t.name === "blk.0.attn_q.weight")!;
-    assert.is(q.dtype as number, GGML_TYPE[s.layout]);
+    assert.is(q.dtype as number, GGML_TYPE[s.layout as LayoutName]);
     assert.equal(q.shape.map(Number), [SHAPE_TINY.hidden, SHAPE_TINY.heads * SHAPE_TINY.headDim]);
-    assert.is(names.includes("blk.0.attn_q.scale"), isTq(s.layout));
+    assert.is(names.includes("blk.0.attn_q.scale"), isTq(s.layout as LayoutName));
     // the strict reader agrees on sizes and the file ends where the last tensor does
     const f = await readGguf(paths[i]);
     assert.is(f.fileSize, statSync(paths[i]).size);
@@ -83,7 +83,7 @@ test("synthesized weights: realistic ternary mix, scale where the layout keeps i
     const bytes = readFileSync(paths[i]);
     const t = f.tensors.find((x) => x.name === "blk.1.ffn_down.weight")!;
     const [K, M] = t.ne;
-    const layout = getLayout(s.layout);
+    const layout = getLayout(s.layout as LayoutName);
     const u = layout.unpack(new Uint8Array(bytes.buffer, bytes.byteOffset + t.dataOffset, t.nbytes), M, K, layout.params(M, K));
     let zeros = 0, plus = 0;
     for (const v of u.T) {
@@ -94,7 +94,7 @@ test("synthesized weights: realistic ternary mix, scale where the layout keeps i
     assert.ok(Math.abs(zeros / n - 0.31) < 0.02, `${s.layout}: zero share ${zeros / n}`);
     assert.ok(Math.abs(plus / (n - zeros) - 0.5) < 0.02, `${s.layout}: +1 share of non-zeros ${plus / (n - zeros)}`);
     let w = u.scale;
-    if (isTq(s.layout)) {
+    if (isTq(s.layout as LayoutName)) {
       assert.is(u.scale, 1);
       const st = f.tensors.find((x) => x.name === "blk.1.ffn_down.scale")!;
       w = bytes.readFloatLE(st.dataOffset);
