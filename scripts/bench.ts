@@ -796,7 +796,9 @@ async function floatRefModel(o: Options): Promise<ModelFile> {
 /** The float path's prefill on the reference file, against the integer i2_s/f16 row (else the first
  * integer row with a prefill figure) measured just before it. */
 export function floatRefRow(ref: RuntimeRow, runtime: readonly RuntimeRow[]): FloatRefRow {
-  const row: FloatRefRow = { model: ref.model, ...(ref.file ? { file: ref.file, file_bytes: ref.file_bytes } : {}) };
+  const row: FloatRefRow = { model: ref.model };
+  if (ref.file) row.file = ref.file;
+  if (ref.file_bytes !== undefined) row.file_bytes = ref.file_bytes;
   if (ref.notes) row.notes = ref.notes;
   if (!ref.pp) return { ...row, error: ref.error ?? "no pp result" };
   row.pp = ref.pp;
