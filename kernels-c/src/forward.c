@@ -318,6 +318,9 @@ static void bitlinear(rt_state *s, rt_prof_part part, int N, const float *in, in
         int64_t M = outs[o].w->M, g = bc_row_granule(outs[o].w);
         if (s->o.float_ref && GEMM_F32_MR % g == 0) g = GEMM_F32_MR; /* whole panels of the float GEMM */
         int64_t rows = (M + units_per_output - 1) / units_per_output;
+        /* the float GEMM's activations are packed once per call, not per unit: units of one row block
+         * let a thread that runs on take over the work of one the OS preempts */
+        if (s->o.float_ref && N >= GEMM_F32_MIN_N) rows = GEMM_F32_MC;
         rows = (rows + g - 1) / g * g;
         j.unit_rows[o] = rows;
         j.first_unit[o + 1] = j.first_unit[o] + (int)((M + rows - 1) / rows);
