@@ -2,16 +2,17 @@
  * y[n][m] = sum_k W[m][k] * x[n][k] in f32 FMA, for the BitLinear products that the integer path
  * computes with the ternary kernels.
  *
- * Blocking (the integer engine's threading: the caller splits rows between threads in units): within a
- * unit, GEMM_F32_MR = 32 weight rows at a time are converted to f32 once (from a file's F32 / F16 / BF16
- * rows or from decoded ternary codes, times the tensor's scale) into a panel packed k-major,
- * a[k * 32 + r]; the activations are packed once per call in groups of GEMM_F32_NR = 12 tokens, k-major,
- * b[k * 12 + t]. For each GEMM_F32_KC-column slice the panel's slice (32 KB, in L1) meets every token
- * group in turn (the groups' slices stream from L2), and a micro-kernel keeps the 12 tokens x 32 rows of
- * sums in registers: per column, two loads of 16 weights, 12 broadcast tokens, 24 FMAs (AVX-512: 24 zmm;
- * AVX2 and NEON take the tile in four passes). Rows are the vector dimension, so the sums are added to
- * y (token-major, rows contiguous) with whole-vector stores. The weights are converted and packed once
- * per call and reused by every token of the batch.
+ * Blocking (the integer engine's threading: the caller splits rows between threads in units): a unit
+ * is taken in blocks of GEMM_F32_MC = 256 rows (ternary codes decoded once per block) and each block in
+ * column slices of GEMM_F32_KC = 256. For a slice, each GEMM_F32_MR = 32-row panel of the block is
+ * converted to f32 (a file's F32 / F16 / BF16 values or the codes, times the tensor's scale) and packed
+ * k-major, a[k * 32 + r] (32 KB, in L1), then meets every group of GEMM_F32_NR = 12 tokens in turn: the
+ * activations are packed once per call, k-major per group, b[k * 12 + t], and the slice of all tokens
+ * (512 tokens: 512 KB) stays in L2 while the block's 8 panels pass. So every weight is converted once
+ * per call and reused by every token. The micro-kernel keeps 12 tokens x 32 rows of sums in registers:
+ * per column two loads of 16 weights, 12 broadcast tokens, 24 FMAs (AVX-512: 24 zmm; AVX2 and NEON take
+ * the tile in four passes). Rows are the vector dimension, so the sums are added to y (token-major,
+ * rows contiguous) with whole-vector stores.
  * The scalar version is the portable reference; results agree with it to float rounding (the
  * summation order differs by ISA), which test_gemm_f32 checks against a double-precision sum. */
 #ifndef BITCONV_GEMM_F32_H
