@@ -23,7 +23,8 @@ import { writeFileAtomic } from "../src/util/atomic.js";
 import { benchConvert, type ConvertBenchResult } from "./bench-convert.js";
 import { API_LABEL, LLAMACPP_APIS, type LlamaCppApi } from "./bench-llamacpp.js";
 import { bandwidthShare, PEERS_ENV, runPeers, type PeerCell, type PeersReport, type Spread } from "./bench-peers.js";
-import { ensureSynthGgufs, SHAPE_2B4T, SYNTH_EMBEDS, type SynthEmbed, type SynthSpec } from "./synth-gguf.js";
+import { buildCheckpointReference } from "../src/verify/reference/build.js";
+import { ensureSynthGgufs, FLOAT_REFERENCE, SHAPE_2B4T, SYNTH_EMBEDS, type SynthEmbed, type SynthLayout, type SynthSpec } from "./synth-gguf.js";
 
 // ------------------------------------------------------------------ types
 
@@ -109,11 +110,29 @@ export interface BenchReport {
   runtime: RuntimeRow[];
   /** bitnet.cpp and ik_llama.cpp in the same run (or why not) */
   peers?: PeersReport;
+  /** the float reference path (verify's checkpoint reference), with the runtime part */
+  float_ref?: FloatRefRow;
   /** parts asked for that cannot run on this machine, and why */
   skipped?: string[];
   references: Reference[];
   targets: { convert_mb_per_s: number; convert_peak_rss_bytes: number };
   seconds: number;
+}
+
+/** The float path on verify's checkpoint reference file, against the integer path in the same run. */
+export interface FloatRefRow {
+  model: string;
+  file?: string;
+  file_bytes?: number;
+  pp?: Figure;
+  /** the integer row it is compared with */
+  integer?: { layout: string; embed: string; pp: Figure };
+  /** float pp / integer pp (averages), and the range over the samples (slowest / fastest either way) */
+  ratio?: number;
+  ratio_min?: number;
+  ratio_max?: number;
+  error?: string;
+  notes?: string[];
 }
 
 export interface Reference {
@@ -273,8 +292,9 @@ async function runConversion(quick: boolean, threads: number, workDir: string, l
 // ------------------------------------------------------------------ runtime models
 
 interface ModelFile {
-  layout: LayoutName;
-  embed: SynthEmbed;
+  layout: SynthLayout;
+  /** bf16: verify's reference file of the fixture keeps the checkpoint's embedding dtype */
+  embed: SynthEmbed | "bf16";
   model: string;
   path?: string;
   error?: string;
@@ -354,13 +374,14 @@ function figureOf(ev: RuntimeEvent | undefined): Figure | undefined {
   return { test: String(ev.test), avg_ts: Number(ev.avg_ts), stddev_ts: Number(ev.stddev_ts), samples_ts: samples };
 }
 
-async function benchBitconvRt(m: ModelFile, threads: number, np: number, ng: number, reps: number): Promise<RuntimeRow> {
+async function benchBitconvRt(m: ModelFile, threads: number, np: number, ng: number, reps: number, floatRef = false): Promise<RuntimeRow> {
   const row: RuntimeRow = { engine: "bitconv-rt", layout: m.layout, embed: m.embed, model: m.model };
   if (!m.path) return { ...row, error: m.error ?? "no model file" };
   row.file = m.path;
   row.file_bytes = statSync(m.path).size;
   try {
-    const r = await runRuntime(["bench", "-m", m.path, "-p", String(np), "-n", String(ng), "-r", String(reps), "-t", String(threads), "--json"]);
+    const args = ["bench", "-m", m.path, "-p", String(np), "-n", String(ng), "-r", String(reps), "-t", String(threads), "--json"];
+    const r = await runRuntime(floatRef ? [...args, "--float-ref"] : args);
     const bench = r.events.filter((e) => e.event === "bench");
     const pp = figureOf(bench.find((e) => String(e.test).startsWith("pp")));
     const tg = figureOf(bench.find((e) => String(e.test).startsWith("tg")));
@@ -519,10 +540,29 @@ export function renderTable(r: BenchReport, markdown = false): string {
     }
     L.push("");
   }
+  if (r.float_ref) renderFloatRef(r.float_ref, r.n_prompt, L, title, markdown);
   if (r.peers) renderPeers(r.peers, L, title, markdown);
   title(`Reference figures (not measured by this run)${markdown ? "" : ":"}`);
   for (const x of r.references) L.push(`${markdown ? "-" : " "} ${x.what}: pp ${x.pp_ts} / tg ${x.tg_ts} t/s (${x.source})`);
   return L.join("\n") + "\n";
+}
+
+/** The float reference path's prefill and its share of the integer path's. */
+export function renderFloatRef(f: FloatRefRow, np: number, L: string[], title: (t: string) => void, markdown: boolean): void {
+  title(`Float reference path (verify's checkpoint reference; bitconv-rt bench --float-ref, pp${np} only)`);
+  L.push(`| file | model | pp${np} t/s | integer pp${np} t/s (same run) | float / integer |`);
+  L.push("|---:|---|---:|---:|---:|");
+  if (f.error && !f.pp) L.push(`| ${mib(f.file_bytes)} | ${f.model} | FAILED: ${f.error} | | |`);
+  else {
+    const base = f.integer ? `${fig(f.integer.pp)} (${f.integer.layout}/${f.integer.embed})` : `– (${f.error ?? "none"})`;
+    const ratio = f.ratio !== undefined ? `${f.ratio.toFixed(2)} (${fmt(f.ratio_min, 2)}–${fmt(f.ratio_max, 2)})` : "–";
+    L.push(`| ${mib(f.file_bytes)} | ${f.model} | ${fig(f.pp)} | ${base} | ${ratio} |`);
+  }
+  if (markdown) L.push("");
+  L.push("The file holds every BitLinear weight as F16 codes -1/0/+1 with an F32 `.scale`, as `bitconv verify` builds it from a source " +
+    "checkpoint (src/verify/reference/); the float path converts each weight to f32 once per call and multiplies in f32 FMA " +
+    "(kernels-c/src/gemm_f32.c). Ratio range: slowest float sample / fastest integer sample to the reverse. Target (issue 16): at least 0.33.");
+  L.push("");
 }
 
 const spread = (x: Spread | undefined): string =>
@@ -735,6 +775,45 @@ async function peerBounds(cells: PeerCell[], gbs: number | undefined, nGen: numb
   }
 }
 
+/** verify's checkpoint reference file for the run's shapes: synthesized (the same codes as the other
+ * synthetic layouts), or with --quick built from the fixture checkpoint by verify's own builder. */
+async function floatRefModel(o: Options): Promise<ModelFile> {
+  const model = o.quick ? `fixture ${FIXTURE}, reference file by src/verify/reference` : "synthetic 2B-4T-shaped, F16 codes";
+  try {
+    if (!o.quick) {
+      const [path] = await ensureSynthGgufs(join(o.workDir, "gguf"), [{ shape: SHAPE_2B4T, layout: FLOAT_REFERENCE, embed: "f16" }]);
+      return { layout: FLOAT_REFERENCE, embed: "f16", model, path };
+    }
+    const path = join(o.workDir, "quick", `${FIXTURE}-reference.gguf`);
+    mkdirSync(join(o.workDir, "quick"), { recursive: true });
+    await buildCheckpointReference(join(packageRoot(), "fixtures", FIXTURE), path, {});
+    return { layout: FLOAT_REFERENCE, embed: "bf16", model, path };
+  } catch (e) {
+    return { layout: FLOAT_REFERENCE, embed: "f16", model, error: `reference file: ${errorText(e)}` };
+  }
+}
+
+/** The float path's prefill on the reference file, against the integer i2_s/f16 row (else the first
+ * integer row with a prefill figure) measured just before it. */
+export function floatRefRow(ref: RuntimeRow, runtime: readonly RuntimeRow[]): FloatRefRow {
+  const row: FloatRefRow = { model: ref.model };
+  if (ref.file) row.file = ref.file;
+  if (ref.file_bytes !== undefined) row.file_bytes = ref.file_bytes;
+  if (ref.notes) row.notes = ref.notes;
+  if (!ref.pp) return { ...row, error: ref.error ?? "no pp result" };
+  row.pp = ref.pp;
+  const ints = runtime.filter((x) => x.engine === "bitconv-rt" && x.pp);
+  const base = ints.find((x) => x.layout === "i2_s" && x.embed === "f16") ?? ints[0];
+  if (!base?.pp) return { ...row, error: "no integer prefill figure in this run to compare with" };
+  row.integer = { layout: base.layout, embed: base.embed, pp: base.pp };
+  row.ratio = ref.pp.avg_ts / base.pp.avg_ts;
+  const f = ref.pp.samples_ts.length > 0 ? ref.pp.samples_ts : [ref.pp.avg_ts];
+  const i = base.pp.samples_ts.length > 0 ? base.pp.samples_ts : [base.pp.avg_ts];
+  row.ratio_min = Math.min(...f) / Math.max(...i);
+  row.ratio_max = Math.max(...f) / Math.min(...i);
+  return row;
+}
+
 export async function runBench(o: Options): Promise<BenchReport> {
   const t0 = Date.now();
   const report: BenchReport = {
@@ -770,12 +849,16 @@ export async function runBench(o: Options): Promise<BenchReport> {
     };
     if (o.parts.has("runtime")) {
       for (const m of models) {
-        if (!o.embeds.includes(m.embed)) continue;
+        if (!o.embeds.includes(m.embed as SynthEmbed)) continue;
         log(`bitconv-rt bench ${m.layout}/${m.embed}`);
         const row = await benchBitconvRt(m, o.threads, o.nPrompt, o.nGen, o.reps);
         await bound(row);
         report.runtime.push(row);
       }
+      // the float path decodes at a fraction of a token per second on these shapes: prefill only
+      const ref = await floatRefModel(o);
+      log(`bitconv-rt bench --float-ref on verify's checkpoint reference file (prefill only)`);
+      report.float_ref = floatRefRow(await benchBitconvRt(ref, o.threads, o.nPrompt, 0, o.reps, true), report.runtime);
     }
     if (o.parts.has("llamacpp") && !LLAMACPP_HOST) {
       const why = `llamacpp: not run: the project pins node-llama-cpp's prebuilt binary for linux-x64 only (this is ${process.platform}-${process.arch})`;
@@ -783,7 +866,7 @@ export async function runBench(o: Options): Promise<BenchReport> {
       report.skipped = [...(report.skipped ?? []), why];
     } else if (o.parts.has("llamacpp")) {
       for (const m of models) {
-        if ((m.layout !== "tq2_0" && m.layout !== "tq1_0") || !o.llamaEmbeds.includes(m.embed)) continue;
+        if ((m.layout !== "tq2_0" && m.layout !== "tq1_0") || !o.llamaEmbeds.includes(m.embed as SynthEmbed)) continue;
         log(`llama.cpp (node-llama-cpp) ${m.layout}/${m.embed}: ${o.apis.join(", ")}`);
         for (const row of await benchLlamaCppRows(m, o.threads, o.nPrompt, o.nGen, o.reps, o.apis)) {
           await bound(row);

@@ -5,7 +5,12 @@
 // instead of a 4.8 GB conversion. Files are cached under a work folder, keyed by shape + layout + embed
 // type + generator settings; a cached file is complete (the writer renames it into place at the end).
 //
-// As a command: node dist/scripts/synth-gguf.js --layout i2_s [--embed f16] [--shape 2b4t|tiny] [-o F]
+// Layout "float" writes the same model as `bitconv verify`'s checkpoint reference file stores it
+// (src/verify/reference/build.ts): each BitLinear weight as F16 codes -1/0/+1 with an F32 `.scale`, read
+// by the runtime's float path only. Its codes, scales, norms and embedding are those of every other
+// layout of the same spec (one random stream per tensor name), so it is the float reference of them.
+//
+// As a command: node dist/scripts/synth-gguf.js --layout i2_s|float [--embed f16] [--shape 2b4t|tiny] [-o F]
 
 import { existsSync, mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -15,6 +20,7 @@ import { GgufStreamWriter, kv, type GgufKv, type GgufTensorInfo } from "../src/g
 import { getLayout, LAYOUT_NAMES, type LayoutName, type TlParams } from "../src/layouts/index.js";
 import { f32ArrayToF16 } from "../src/quant/float.js";
 import { quantizeQ8_0, q8_0Nbytes } from "../src/quant/q8_0.js";
+import { codesAsF16 } from "../src/verify/reference/ternary.js";
 import { VERSION } from "../src/version.js";
 import { synthTokenizerJson } from "../test/helpers/synth.js";
 
@@ -53,9 +59,15 @@ export const SHAPES: Record<string, ModelShape> = { "2b4t": SHAPE_2B4T, tiny: SH
 export type SynthEmbed = "f16" | "q8_0";
 export const SYNTH_EMBEDS: readonly SynthEmbed[] = ["f16", "q8_0"];
 
+/** A ternary layout, or the float codes of verify's checkpoint reference. */
+export type SynthLayout = LayoutName | "float";
+export const FLOAT_REFERENCE = "float";
+/** GGML file type 1: mostly F16 */
+const FTYPE_F16 = 1;
+
 export interface SynthSpec {
   shape: ModelShape;
-  layout: LayoutName;
+  layout: SynthLayout;
   embed: SynthEmbed;
   /** written as `bitnet.hidden_activation`; llama.cpp ignores the key and computes SiLU (formats/gguf.md 4.3) */
   activation?: "relu2" | "silu";
@@ -112,13 +124,15 @@ type PlanItem =
   | { kind: "ternary"; info: GgufTensorInfo; M: number; K: number; params: TlParams | undefined }
   | { kind: "scale"; info: GgufTensorInfo; of: string };
 
-const isTq = (l: LayoutName): boolean => l === "tq1_0" || l === "tq2_0";
+const isTq = (l: SynthLayout): boolean => l === "tq1_0" || l === "tq2_0";
+/** tq layouts and the float codes carry the per-tensor multiplier as a `.scale` tensor */
+const hasScaleTensor = (l: SynthLayout): boolean => isTq(l) || l === FLOAT_REFERENCE;
 
 /** The tensors of a spec in the artifact's order (docs/architecture.md "Tensors"). */
 export function synthPlan(spec: SynthSpec): PlanItem[] {
   const s = resolveSpec(spec);
   const sh = s.shape;
-  const layout = getLayout(s.layout);
+  const layout = s.layout === FLOAT_REFERENCE ? undefined : getLayout(s.layout);
   const out: PlanItem[] = [];
   const nEmb = sh.vocab * sh.hidden;
   out.push({
@@ -135,12 +149,15 @@ export function synthPlan(spec: SynthSpec): PlanItem[] {
     const p = `blk.${i}.`;
     const ternary = (n: string) => {
       const [M, K] = proj.get(n)!;
-      const why = layout.shapeError(M, K);
-      if (why) throw new Error(`${s.layout} cannot store ${p}${n} (${M} x ${K}): ${why}`);
-      const params = layout.params(M, K);
       const name = `${p}${n}.weight`;
-      out.push({ kind: "ternary", M, K, params, info: { name, ne: [K, M], type: layout.ggmlType, nbytes: layout.nbytes(M, K, params) } });
-      if (isTq(s.layout)) out.push({ kind: "scale", of: name, info: { name: `${p}${n}.scale`, ne: [1], type: GgmlType.F32, nbytes: 4 } });
+      if (!layout) out.push({ kind: "ternary", M, K, params: undefined, info: { name, ne: [K, M], type: GgmlType.F16, nbytes: 2 * M * K } });
+      else {
+        const why = layout.shapeError(M, K);
+        if (why) throw new Error(`${s.layout} cannot store ${p}${n} (${M} x ${K}): ${why}`);
+        const params = layout.params(M, K);
+        out.push({ kind: "ternary", M, K, params, info: { name, ne: [K, M], type: layout.ggmlType, nbytes: layout.nbytes(M, K, params) } });
+      }
+      if (hasScaleTensor(s.layout)) out.push({ kind: "scale", of: name, info: { name: `${p}${n}.scale`, ne: [1], type: GgmlType.F32, nbytes: 4 } });
     };
     norm(`${p}attn_norm.weight`, sh.hidden);
     for (const n of ["attn_q", "attn_k", "attn_v", "attn_output"]) ternary(n);
@@ -241,8 +258,8 @@ function tokenizerKvs(vocab: number): GgufKv[] {
 
 function synthKvs(s: Resolved, plan: PlanItem[], tokenizer: GgufKv[]): GgufKv[] {
   const sh = s.shape;
-  const layout = getLayout(s.layout);
-  if (s.target === "bitnet.cpp" && isTq(s.layout)) throw new Error(`target bitnet.cpp reads i2_s, tl1 and tl2, not ${s.layout}`);
+  const fileType = s.layout === FLOAT_REFERENCE ? FTYPE_F16 : getLayout(s.layout).fileType;
+  if (s.target === "bitnet.cpp" && (isTq(s.layout) || s.layout === FLOAT_REFERENCE)) throw new Error(`target bitnet.cpp reads i2_s, tl1 and tl2, not ${s.layout}`);
   const a = s.target === "bitnet.cpp" ? "bitnet-b1.58" : "bitnet";
   const tl: number[] = [];
   const seen = new Set<string>();
@@ -257,7 +274,7 @@ function synthKvs(s: Resolved, plan: PlanItem[], tokenizer: GgufKv[]): GgufKv[] 
     kv.str("general.architecture", a),
     kv.str("general.type", "model"),
     kv.str("general.name", `synthetic ${sh.name}-shaped BitNet b1.58`),
-    kv.u32("general.file_type", layout.fileType),
+    kv.u32("general.file_type", fileType),
     kv.u32("general.quantization_version", 2),
     kv.u32("general.alignment", 32),
     kv.u32(`${a}.vocab_size`, sh.vocab),
@@ -358,21 +375,23 @@ export async function ensureSynthGgufs(dir: string, specs: readonly SynthSpec[],
         const w = randomScale(rng);
         scales.set(name, w);
         const T = randomTernary(item.M * item.K, rng, first.zeroFraction);
-        const packed = new Map<LayoutName, Uint8Array>();
+        const packed = new Map<SynthLayout, Uint8Array>();
         for (let i = 0; i < unique.length; i++) {
           const l = unique[i].layout;
           let bytes = packed.get(l);
           if (!bytes) {
-            const layout = getLayout(l);
-            const params = layout.params(item.M, item.K);
-            bytes = layout.pack(T, item.M, item.K, w, params);
+            if (l === FLOAT_REFERENCE) bytes = codesAsF16(T);
+            else {
+              const layout = getLayout(l);
+              bytes = layout.pack(T, item.M, item.K, w, layout.params(item.M, item.K));
+            }
             packed.set(l, bytes);
           }
           await writers[i].writeTensor(bytes);
         }
       } else {
         const bytes = new Uint8Array(Float32Array.of(scales.get(item.of)!).buffer);
-        for (let i = 0; i < unique.length; i++) if (isTq(unique[i].layout)) await writers[i].writeTensor(bytes);
+        for (let i = 0; i < unique.length; i++) if (hasScaleTensor(unique[i].layout)) await writers[i].writeTensor(bytes);
       }
       done++;
       onProgress?.(done, total, name);
@@ -396,7 +415,8 @@ async function main(argv: string[]): Promise<void> {
   const args = await yargs(argv)
     .scriptName("synth-gguf")
     .usage("$0 --layout L [--embed f16|q8_0] [--shape 2b4t|tiny] [--target auto|bitnet.cpp] [--dir D]")
-    .option("layout", { type: "string", choices: LAYOUT_NAMES as string[], demandOption: true })
+    .option("layout", { type: "string", choices: [...LAYOUT_NAMES, FLOAT_REFERENCE], demandOption: true,
+      describe: "a ternary layout, or float: verify's checkpoint reference form (F16 codes and an F32 .scale)" })
     .option("embed", { type: "string", choices: SYNTH_EMBEDS as string[], default: "f16" })
     .option("shape", { type: "string", choices: Object.keys(SHAPES), default: "2b4t" })
     .option("activation", { type: "string", choices: ["relu2", "silu"], default: "relu2" })
@@ -408,7 +428,7 @@ async function main(argv: string[]): Promise<void> {
     .help()
     .parseAsync();
   const spec: SynthSpec = {
-    shape: SHAPES[args.shape], layout: args.layout as LayoutName, embed: args.embed as SynthEmbed,
+    shape: SHAPES[args.shape], layout: args.layout as SynthLayout, embed: args.embed as SynthEmbed,
     activation: args.activation as "relu2" | "silu", seed: args.seed, zeroFraction: args["zero-fraction"],
     target: args.target as SynthTarget,
   };

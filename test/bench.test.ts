@@ -5,17 +5,18 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { gguf } from "@huggingface/gguf";
 import { getLayout, LAYOUT_NAMES, type LayoutName } from "../src/layouts/index.js";
 import { readGguf } from "../src/gguf/reader.js";
 import {
-  ensureSynthGgufs, synthPath, synthPlan, SHAPE_TINY, SHAPE_2B4T, ternaryBytes, type SynthSpec,
+  ensureSynthGgufs, FLOAT_REFERENCE, synthPath, synthPlan, SHAPE_TINY, SHAPE_2B4T, ternaryBytes, type SynthSpec,
 } from "../scripts/synth-gguf.js";
 import {
-  conversionRows, decodeBytesPerToken, measureBandwidth, renderMarkdown, renderTable, REFERENCES, TARGETS, type BenchReport,
+  conversionRows, decodeBytesPerToken, floatRefRow, measureBandwidth, renderFloatRef, renderMarkdown, renderTable, REFERENCES, TARGETS,
+  type BenchReport,
 } from "../scripts/bench.js";
 import {
   bandwidthShare, ikQuantizeArgs, interleave, llamaBenchArgs, locatePeers, parseLlamaBenchJson, peerRatios, runPeers, summarize,
@@ -66,9 +67,9 @@ test("synthesized GGUFs parse with @huggingface/gguf and hold the contract's ten
     assert.is(names[0], "token_embd.weight");
     assert.is(r.tensorInfos[0].dtype as number, s.embed === "f16" ? 1 : 8);
     const q = r.tensorInfos.find((t) => t.name === "blk.0.attn_q.weight")!;
-    assert.is(q.dtype as number, GGML_TYPE[s.layout]);
+    assert.is(q.dtype as number, GGML_TYPE[s.layout as LayoutName]);
     assert.equal(q.shape.map(Number), [SHAPE_TINY.hidden, SHAPE_TINY.heads * SHAPE_TINY.headDim]);
-    assert.is(names.includes("blk.0.attn_q.scale"), isTq(s.layout));
+    assert.is(names.includes("blk.0.attn_q.scale"), isTq(s.layout as LayoutName));
     // the strict reader agrees on sizes and the file ends where the last tensor does
     const f = await readGguf(paths[i]);
     assert.is(f.fileSize, statSync(paths[i]).size);
@@ -83,7 +84,7 @@ test("synthesized weights: realistic ternary mix, scale where the layout keeps i
     const bytes = readFileSync(paths[i]);
     const t = f.tensors.find((x) => x.name === "blk.1.ffn_down.weight")!;
     const [K, M] = t.ne;
-    const layout = getLayout(s.layout);
+    const layout = getLayout(s.layout as LayoutName);
     const u = layout.unpack(new Uint8Array(bytes.buffer, bytes.byteOffset + t.dataOffset, t.nbytes), M, K, layout.params(M, K));
     let zeros = 0, plus = 0;
     for (const v of u.T) {
@@ -94,7 +95,7 @@ test("synthesized weights: realistic ternary mix, scale where the layout keeps i
     assert.ok(Math.abs(zeros / n - 0.31) < 0.02, `${s.layout}: zero share ${zeros / n}`);
     assert.ok(Math.abs(plus / (n - zeros) - 0.5) < 0.02, `${s.layout}: +1 share of non-zeros ${plus / (n - zeros)}`);
     let w = u.scale;
-    if (isTq(s.layout)) {
+    if (isTq(s.layout as LayoutName)) {
       assert.is(u.scale, 1);
       const st = f.tensors.find((x) => x.name === "blk.1.ffn_down.scale")!;
       w = bytes.readFloatLE(st.dataOffset);
@@ -214,6 +215,29 @@ test("rendering: failures are printed as failures, the hand-written header is ke
   assert.is(renderMarkdown(report, md.slice(0, marker)), md);
 });
 
+test("float reference row: ratio to the i2_s/f16 integer prefill of the same run, its sample range, failures as failures", () => {
+  const fig = (avg: number, samples: number[]) => ({ test: "pp512", avg_ts: avg, stddev_ts: 1, samples_ts: samples });
+  const ints = [
+    { engine: "bitconv-rt" as const, layout: "tq2_0", embed: "f16", model: "m", pp: fig(200, [190, 210]) },
+    { engine: "bitconv-rt" as const, layout: "i2_s", embed: "f16", model: "m", pp: fig(150, [140, 160]) },
+  ];
+  const row = floatRefRow({ engine: "bitconv-rt", layout: "float", embed: "f16", model: "ref", file_bytes: 2 ** 30, pp: fig(60, [55, 65]) }, ints);
+  assert.equal(row.integer, { layout: "i2_s", embed: "f16", pp: ints[1].pp });
+  assert.is(row.ratio, 60 / 150);
+  assert.is(row.ratio_min, 55 / 160);
+  assert.is(row.ratio_max, 65 / 140);
+  const L: string[] = [];
+  renderFloatRef(row, 512, L, (t) => L.push(t), false);
+  assert.match(L.join("\n"), "| 1024 MiB | ref | 60.00 ± 1.00 | 150.00 ± 1.00 (i2_s/f16) | 0.40 (0.34–0.46) |");
+  const failed = floatRefRow({ engine: "bitconv-rt", layout: "float", embed: "f16", model: "ref", error: "boom" }, ints);
+  assert.is(failed.ratio, undefined);
+  const F: string[] = [];
+  renderFloatRef(failed, 512, F, (t) => F.push(t), false);
+  assert.match(F.join("\n"), "FAILED: boom");
+  assert.is(floatRefRow({ engine: "bitconv-rt", layout: "float", embed: "f16", model: "ref", pp: fig(60, []) }, []).error,
+    "no integer prefill figure in this run to compare with");
+});
+
 test("bench --profile: each part streams its tensors' bytes, one pool job per BitLinear group and one for the head", async () => {
   const p = paths[specs.findIndex((s) => s.layout === "i2_s" && s.embed === "f16")];
   const f = await readGguf(p);
@@ -277,6 +301,39 @@ test("synth --target bitnet.cpp: arch bitnet-b1.58 keys, its own cache name, loa
     refused = /bitnet\.cpp reads i2_s/.test((e as Error).message);
   }
   assert.ok(refused);
+});
+
+test("synth layout float: verify's reference form of the same model (F16 codes of the i2_s file's codes, its scale), same float-path logits", async () => {
+  const [p] = await ensureSynthGgufs(tmp, [{ shape: SHAPE_TINY, layout: FLOAT_REFERENCE, embed: "f16" }]);
+  const i2s = paths[specs.findIndex((s) => s.layout === "i2_s" && s.embed === "f16")];
+  const r = await gguf(p, { allowLocalFile: true });
+  assert.is((r.metadata as Record<string, unknown>)["bitconv.layout"], "float");
+  const f = await readGguf(p), g = await readGguf(i2s);
+  const bytes = readFileSync(p), ibytes = readFileSync(i2s);
+  const name = "blk.1.ffn_down";
+  const t = f.tensors.find((x) => x.name === `${name}.weight`)!, it = g.tensors.find((x) => x.name === `${name}.weight`)!;
+  assert.is(t.type, 1); // F16
+  const [K, M] = it.ne;
+  const layout = getLayout("i2_s");
+  const u = layout.unpack(new Uint8Array(ibytes.buffer, ibytes.byteOffset + it.dataOffset, it.nbytes), M, K, layout.params(M, K));
+  const half = { 0x3c00: 1, 0xbc00: -1, 0: 0 } as Record<number, number>;
+  let same = 0;
+  for (let i = 0; i < M * K; i++) same += half[bytes.readUInt16LE(t.dataOffset + 2 * i)] === u.T[i] ? 1 : 0;
+  assert.is(same, M * K);
+  const st = f.tensors.find((x) => x.name === `${name}.scale`)!;
+  assert.is(bytes.readFloatLE(st.dataOffset), u.scale);
+  // the float path reads the file's F16 rows and the artifact's decoded codes to the same f32 weights
+  const tok = join(tmp, "tokens.bin");
+  writeFileSync(tok, new Uint8Array(Int32Array.from([1, 17, 300, 42, 5, 99, 7, 256, 3, 11]).buffer));
+  const logits = (m: string, out: string) => {
+    execFileSync(RT, ["logits", "-m", m, "--tokens", tok, "-o", out, "--float-ref", "-t", "2"]);
+    return new Float32Array(new Uint8Array(readFileSync(out)).buffer);
+  };
+  const a = logits(p, join(tmp, "float.bin")), b = logits(i2s, join(tmp, "i2s.bin"));
+  assert.is(a.length, 10 * SHAPE_TINY.vocab);
+  let worst = 0;
+  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]));
+  assert.ok(worst <= 1e-5, `max |diff| ${worst}`);
 });
 
 test("peers: binaries found where build-anchors.sh puts them, each missing one named", () => {

@@ -39,7 +39,6 @@ struct rt_state {
     float *rope_cos, *rope_sin;
     /* per-thread scratch */
     float *scores;         /* [nth][group][max_ctx], group = query heads per kv head */
-    int8_t *trow;          /* [nth][maxk] a decoded ternary row (float path) */
     float *gemm;           /* [nth][gemm_f32_scratch_floats(maxk)] (float path) */
     float *tile;           /* [nth][HEAD_TILE][dim] */
     float *hpack;          /* [nth][dim][32]: a block of hidden states, k-major, for the head GEMM */
@@ -133,7 +132,6 @@ rt_state *state_create(const rt_model *m, pool *p, bc_isa isa, rt_opts o) {
         }
     }
     s->scores = rt_alloc(fsz(T * (size_t)(m->n_heads / m->n_kv_heads) * C));
-    s->trow = rt_alloc(T * maxk);
     s->gemm = o.float_ref ? rt_alloc(fsz(T * gemm_f32_scratch_floats(maxk))) : NULL;
     s->tile = rt_alloc(fsz(T * HEAD_TILE * m->dim));
     s->hpack = rt_alloc(fsz(T * (size_t)m->dim * VEC_HB_TOKENS));
@@ -145,7 +143,7 @@ rt_state *state_create(const rt_model *m, pool *p, bc_isa isa, rt_opts o) {
 void state_free(rt_state *s) {
     if (!s) return;
     void *bufs[] = {s->x, s->xb, s->q, s->k, s->v, s->att, s->hb, s->hb2, s->proj, s->xq, s->xs, s->xsum, s->xf, s->xp,
-                    s->acc, s->kc, s->vc, s->rope_cos, s->rope_sin, s->scores, s->trow, s->gemm, s->tile, s->hpack, s->hq, s->hd, s->head_x16};
+                    s->acc, s->kc, s->vc, s->rope_cos, s->rope_sin, s->scores, s->gemm, s->tile, s->hpack, s->hq, s->hd, s->head_x16};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) rt_free(bufs[i]);
     rt_free(s);
 }
@@ -258,15 +256,12 @@ typedef struct {
     atomic_int next;        /* the next unit to take */
 } bl_job;
 
-typedef struct { const bc_ternary *w; const rt_matrix *f; int8_t *codes; } float_rows;
+static void ternary_codes(const void *w, int64_t m, int8_t *out) { bc_decode_row(w, m, out); }
 
-/* row m of W as f32 for the float GEMM */
-static void float_row(const void *src, int64_t m, float *out) {
-    const float_rows *r = src;
-    int64_t K = r->w->K;
-    if (r->f) matrix_row_f32(r->f, m, out);
-    else bc_decode_row(r->w, m, r->codes);
-    for (int64_t k = 0; k < K; k++) out[k] = (r->f ? out[k] : (float)r->codes[k]) * r->w->scale;
+/* the float GEMM's view of a BitLinear weight: a reference file's float matrix or the ternary codes, times w */
+static gemm_f32_weights float_weights(const bc_ternary *w, const rt_matrix *f) {
+    if (f && f->data) return (gemm_f32_weights){f->type, f->data, f->row_bytes, NULL, NULL, w->scale};
+    return (gemm_f32_weights){GEMM_F32_CODES, NULL, 0, ternary_codes, w, w->scale};
 }
 
 /* rows [m0, m1) of one output: the exact integer sums, then y = (float)sum / s * w */
@@ -282,8 +277,8 @@ static void bitlinear_rows(rt_state *s, const bl_job *j, const bl_out *o, int64_
         return;
     }
     /* float reference: W = T * w (or a reference file's float matrix times w), x = q / s, f32 FMA */
-    float_rows src = {w, o->f && o->f->data ? o->f : NULL, s->trow + (size_t)ith * s->maxk};
-    gemm_f32(s->isa, float_row, &src, K, s->xf, s->xp, N, y, (size_t)M, m0, m1, s->gemm + (size_t)ith * gemm_f32_scratch_floats(s->maxk));
+    gemm_f32_weights src = float_weights(w, o->f);
+    gemm_f32(s->isa, &src, K, s->xf, s->xp, N, y, (size_t)M, m0, m1, s->gemm + (size_t)ith * gemm_f32_scratch_floats(s->maxk));
 }
 
 /* Threads take units of rows from a shared counter until none are left, so a thread that the OS
@@ -321,7 +316,11 @@ static void bitlinear(rt_state *s, rt_prof_part part, int N, const float *in, in
         j.out[o].acc = acc;
         acc += (size_t)N * outs[o].w->M;
         int64_t M = outs[o].w->M, g = bc_row_granule(outs[o].w);
+        if (s->o.float_ref && GEMM_F32_MR % g == 0) g = GEMM_F32_MR; /* whole panels of the float GEMM */
         int64_t rows = (M + units_per_output - 1) / units_per_output;
+        /* the float GEMM's activations are packed once per call, not per unit: units of one row block
+         * let a thread that runs on take over the work of one the OS preempts */
+        if (s->o.float_ref && N >= GEMM_F32_MIN_N) rows = GEMM_F32_MC;
         rows = (rows + g - 1) / g * g;
         j.unit_rows[o] = rows;
         j.first_unit[o + 1] = j.first_unit[o] + (int)((M + rows - 1) / rows);
