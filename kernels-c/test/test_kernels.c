@@ -154,9 +154,9 @@ static int case_of(const gguf_file *g, const gguf_tensor *t, kcase *c) {
     if (!ct || ct->type != 24 /* I8 */ || ct->nbytes < (uint64_t)(c->s.M * c->s.K)) bad_file("its codes tensor is missing, not I8 or too short", t->name);
     c->data = t->data;
     c->T = (const int8_t *)ct->data;
-    const char *kind = strrchr(t->name, '.') + 1;
-    for (c->wkind = 0; c->wkind < W_KINDS && strcmp(kind, WKIND[c->wkind]); c->wkind++) {}
-    if (c->wkind == W_KINDS) bad_file("the name ends in no weight kind", t->name);
+    const char *dot = strrchr(t->name, '.');
+    for (c->wkind = 0; dot && c->wkind < W_KINDS && strcmp(dot + 1, WKIND[c->wkind]); c->wkind++) {}
+    if (!dot || c->wkind == W_KINDS) bad_file("the name ends in no weight kind", t->name);
     return 1;
 }
 
