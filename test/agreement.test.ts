@@ -1,6 +1,6 @@
 // The TS packers, the C runtime's decoders and the source checkpoint agree on every ternary value and
 // every scale, for every layout. (Spec <-> TS is proven by test/layouts.test.ts from the worked examples
-// in formats/; spec <-> C by kernels-c/test/test_kernels.c.) Here: a real checkpoint, converted by the
+// in formats/; spec <-> C by test/formats.test.ts and kernels-c/test/test_kernels.c.) Here: a real checkpoint, converted by the
 // CLI, decoded independently by both sides.
 import { test } from "uvu";
 import * as assert from "uvu/assert";

@@ -4,7 +4,8 @@
 // reference, as on x86. Then `bitconv-rt perplexity` of every layout of the bundled model under qemu must
 // agree with x86's result as closely as the x86 paths agree among themselves. Needs Debian's
 // gcc-aarch64-linux-gnu, libc6-dev-arm64-cross and qemu-user (.ci/run installs them): without them the
-// tests fail under CI=true and print a loud notice elsewhere.
+// tests fail under CI=true and print a loud notice elsewhere. test_kernels reads its weights, packed by
+// the TS layout modules, from a file scripts/kernel-weights.ts writes.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { spawnSync } from "node:child_process";
@@ -12,6 +13,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "no
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { Tokenizer } from "@huggingface/tokenizers";
+import { writeKernelWeights } from "../scripts/kernel-weights.js";
 import { has, missingAarch64Tools, SYSROOT, whenAvailable } from "./helpers/aarch64.js";
 
 const ROOT = resolve(new URL("../..", import.meta.url).pathname);
@@ -40,9 +42,11 @@ function registerTests(): void {
   const tmp = mkdtempSync(join(tmpdir(), "bitconv-arm-"));
   const tokens = join(tmp, "dev.bin");
   const model = (l: string) => join(tmp, `${l}.gguf`);
+  const weights = join(tmp, "kernel-weights.gguf");
   const PPL = ["-c", "64", "--chunks", "2", "-t", "2", "--json"];
 
-  test.before(() => {
+  test.before(async () => {
+    await writeKernelWeights(weights);
     for (const args of [["-s", "-C", KDIR, "all"], ["-s", "-C", KDIR, "cross-aarch64", "CFLAGS=-O2 -Werror"]]) {
       const r = spawnSync("make", args, { encoding: "utf8", maxBuffer: 64 << 20 });
       assert.is(r.status, 0, `make ${args.join(" ")}:\n${r.stdout}\n${r.stderr}`);
@@ -70,7 +74,7 @@ function registerTests(): void {
     const bins = cpu === "max" ? ["test_kernels", "test_runtime", "test_gemm_f32", "test_gguf"] : ["test_kernels", "test_runtime", "test_gemm_f32"];
     test(`qemu -cpu ${cpu}: the C tests pass on every path the CPU reports (${isas.join(", ")})`, () => {
       for (const b of bins) {
-        const r = qemu(cpu, join(ARM, b), [], { BITCONV_TEST_QUICK: "1" });
+        const r = qemu(cpu, join(ARM, b), b === "test_kernels" ? [weights] : [], { BITCONV_TEST_QUICK: "1" });
         assert.is(r.status, 0, `${b} under -cpu ${cpu} exited ${r.status}:\n${r.stdout.slice(-4000)}\n${r.stderr}`);
         if (b === "test_kernels") assert.match(r.stdout, `ISAs tested: ${isas.join(", ")}\n`);
       }

@@ -1,14 +1,21 @@
 // Drives the C tests: builds them (`make -C kernels-c tests asan`) and runs every build/test_* and
 // build-asan/test_* binary (the ASan/UBSan builds with BITCONV_TEST_QUICK=1, which trims the largest
-// shapes and the random-corruption rounds). Each binary exits non-zero on any failed check.
+// shapes and the random-corruption rounds). Each binary exits non-zero on any failed check. test_kernels
+// takes its weights, packed by the TS layout modules, from a file scripts/kernel-weights.ts writes here.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { spawnSync } from "node:child_process";
-import { existsSync, readdirSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { writeKernelWeights } from "../scripts/kernel-weights.js";
 
 const ROOT = resolve(new URL("../..", import.meta.url).pathname);
 const KDIR = join(ROOT, "kernels-c");
+const tmp = mkdtempSync(join(tmpdir(), "bitconv-kernels-c-"));
+const WEIGHTS = join(tmp, "kernel-weights.gguf");
+test.before(() => writeKernelWeights(WEIGHTS).then(() => undefined));
+test.after(() => rmSync(tmp, { recursive: true, force: true }));
 
 function make(...targets: string[]): void {
   const r = spawnSync("make", ["-s", "-C", KDIR, ...targets], { encoding: "utf8", maxBuffer: 64 << 20 });
@@ -35,6 +42,15 @@ test("make builds the runtime, the C tests and their ASan/UBSan builds", () => {
   );
 });
 
+test("test_kernels without its weights file exits 2 and says how to write one", () => {
+  for (const args of [[], [join(tmp, "absent.gguf")]]) {
+    const r = spawnSync(join(KDIR, "build/test_kernels"), args, { encoding: "utf8" });
+    assert.is(r.status, 2, `test_kernels ${args.join(" ")}: ${r.stdout}${r.stderr}`);
+    assert.match(r.stderr, /^[^\n]*node dist\/scripts\/kernel-weights\.js [^\n]*\n$/);
+    assert.not.match(r.stdout, /checks/, "no checks ran");
+  }
+});
+
 for (const [dir, quick] of [["build", false], ["build-asan", true]] as const) {
   test(`every ${dir}/test_* binary passes`, () => {
     const bins = binaries(join(KDIR, dir));
@@ -42,7 +58,8 @@ for (const [dir, quick] of [["build", false], ["build-asan", true]] as const) {
     for (const bin of bins) {
       const env: NodeJS.ProcessEnv = { ...process.env, ASAN_OPTIONS: "detect_leaks=0:abort_on_error=0", UBSAN_OPTIONS: "print_stacktrace=1" };
       if (quick) env.BITCONV_TEST_QUICK = "1";
-      const r = spawnSync(bin, [], { encoding: "utf8", env, maxBuffer: 64 << 20, timeout: 20 * 60 * 1000 });
+      const args = bin.endsWith("/test_kernels") ? [WEIGHTS] : [];
+      const r = spawnSync(bin, args, { encoding: "utf8", env, maxBuffer: 64 << 20, timeout: 20 * 60 * 1000 });
       const out = `${r.stdout}\n${r.stderr}`;
       assert.is(r.status, 0, `${dir}/${bin.split("/").pop()} exited ${r.status ?? r.signal}:\n${out.slice(-4000)}`);
       assert.not.match(out, /runtime error:|AddressSanitizer|LeakSanitizer/, `${bin}: sanitizer report:\n${out.slice(-4000)}`);
