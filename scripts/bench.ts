@@ -741,7 +741,7 @@ async function peersPart(o: Options): Promise<PeersReport | undefined> {
     if (o.parts.has("peers")) return none(`asked for, but no peer folder given (--peers DIR or ${PEERS_ENV})`);
     if (!o.parts.has("llamacpp")) return undefined;
     return none(`not configured (--peers DIR or ${PEERS_ENV}): bitnet.cpp and ik_llama.cpp not measured; ` +
-      (LLAMACPP_HOST ? "llama.cpp measured through node-llama-cpp instead" : "llama.cpp not measured either (node-llama-cpp is linux-x64 only here)"));
+      (LLAMACPP_HOST ? "llama.cpp measured through node-llama-cpp instead" : "llama.cpp not measured either (set up and checked on linux-x64 only)"));
   }
   if (!o.parts.has("peers")) return undefined;
   log(`peers from ${o.peers}: ${o.rounds ?? 3} interleaved round(s)`);
@@ -861,7 +861,7 @@ export async function runBench(o: Options): Promise<BenchReport> {
       report.float_ref = floatRefRow(await benchBitconvRt(ref, o.threads, o.nPrompt, 0, o.reps, true), report.runtime);
     }
     if (o.parts.has("llamacpp") && !LLAMACPP_HOST) {
-      const why = `llamacpp: not run: the project pins node-llama-cpp's prebuilt binary for linux-x64 only (this is ${process.platform}-${process.arch})`;
+      const why = `llamacpp: not run: the llama.cpp comparison is set up and checked on linux-x64 only (this is ${process.platform}-${process.arch})`;
       log(why);
       report.skipped = [...(report.skipped ?? []), why];
     } else if (o.parts.has("llamacpp")) {

@@ -4,7 +4,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 
 export const SYSROOT = "/usr/aarch64-linux-gnu";
@@ -28,4 +28,16 @@ export function whenAvailable(file: string, what: string, missing: string[], reg
   const why = `${file}: ${what} cannot run on this host: missing ${missing.join(", ")}`;
   if (process.env.CI === "true") test(`the tools for ${what} are installed (CI)`, () => assert.unreachable(why));
   else console.error(`\n${"!".repeat(100)}\n!! NOT RUN: ${why}\n${"!".repeat(100)}\n`);
+}
+
+/** where the kernel's binfmt_misc entry for aarch64 programs is (Debian's qemu-user-binfmt names it so) */
+export const BINFMT = "/proc/sys/fs/binfmt_misc/qemu-aarch64";
+
+/** whether this kernel runs aarch64 programs through qemu by itself, so an emulated one can start another */
+export function aarch64Binfmt(): boolean {
+  try {
+    return readFileSync(BINFMT, "utf8").startsWith("enabled");
+  } catch {
+    return false;
+  }
 }
