@@ -192,9 +192,9 @@ static void convert_row(int type, const uint8_t *p, int64_t k0, int64_t n, float
 /* Columns [k0, k0 + kc) of MR rows (rows[r] NULL: a zero row past the end) as one panel slice
  * a[k * MR + r]; tmp: kc floats. */
 static void pack_slice(bc_isa isa, int type, const uint8_t *const *rows, int64_t k0, int kc, float scale, float *tmp, float *a) {
+#if defined(__x86_64__)
     int full = 1;
     for (int r = 0; r < MR; r++) full &= rows[r] != NULL;
-#if defined(__x86_64__)
     if (isa == BC_ISA_AVX512 && full && kc % 16 == 0) {
         pack_avx512(type, rows, k0, kc, scale, a);
         return;
