@@ -47,4 +47,12 @@ export async function main(argv: string[]): Promise<void> {
     .parseAsync();
 }
 
+// A reader that stops early (`bitconv inspect F | head`) closes the pipe: end as a Unix tool ends on
+// SIGPIPE (status 128 + 13), not with a stack trace. Outputs are renamed into place before anything is
+// printed, so nothing is left half-written.
+process.stdout.on("error", (err: NodeJS.ErrnoException) => {
+  if (err.code === "EPIPE") process.exit(141);
+  fail(err);
+});
+
 main(hideBin(process.argv)).catch(fail);

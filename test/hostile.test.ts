@@ -385,5 +385,14 @@ test("SIGKILL at any point of a convert: the artifact is old or new, never parti
   assert.equal(readdirSync(tmp).filter((f) => f.startsWith(`.${basename(out)}.`)), [], `temp files the kills left (${left.length}) were not removed by the next convert`);
 });
 
+test("a reader that closes stdout early: exit 141 (SIGPIPE's status) and no stack trace", () => {
+  // `true` exits at once, so the pipe is closed long before bitconv (300 ms to start) writes its result
+  const sh = spawnSync("bash", ["-c", `"${process.execPath}" "${CLI}" inspect "${FIXTURE}" --json 2>err.txt | true; echo "\${PIPESTATUS[0]}"`], { encoding: "utf8", cwd: tmp });
+  assert.is(sh.stdout.trim(), "141", sh.stderr);
+  const err = readFileSync(join(tmp, "err.txt"), "utf8");
+  assert.is(err, "", "nothing on stderr");
+});
+
 test.after(() => console.log(`  hostile suite: ${runs} runs of bitconv and bitconv-rt`));
+
 test.run();
