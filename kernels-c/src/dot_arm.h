@@ -89,5 +89,31 @@ void bc_arm_gemm_dotprod(const bc_ternary *w, bc_arm_codes_fn codes, int64_t row
                          const int32_t *xsum, int64_t N, int32_t *y, int64_t ldy, int64_t m0, int64_t m1);
 void bc_arm_gemm_i8mm(const bc_ternary *w, bc_arm_codes_fn codes, int64_t rowbytes, int64_t bytes256, const int8_t *x,
                       const int32_t *xsum, int64_t N, int32_t *y, int64_t ldy, int64_t m0, int64_t m1);
+
+/* The three ARM entry points of a row-major layout L (tq1_0, tq2_0, i2_s), from its static
+ * `row_dot(row, x, K, mac)` (codes decoded in registers) and `row_codes_neon` (a row decoded to int8):
+ * one token streams each row once through row_dot (NEON multiply-accumulate, or SDOT); N >= 2 decode
+ * rows once and run the NEON dots, the SDOT GEMM or the SMMLA GEMM. ROWBYTES may use `w`. The SDOT
+ * row dot carries the dotprod target itself, so an -O0 build never leaves SDOT in a NEON function. */
+#define BC_ARM_ROW_MAJOR_KERNELS(L, ROWBYTES, BYTES256)                                                          \
+    static int32_t row_dot_neon(const uint8_t *row, const int8_t *x, int64_t K) { return row_dot(row, x, K, bc_arm_mac_neon); } \
+    static BC_TARGET_DOTPROD int32_t row_dot_sdot(const uint8_t *row, const int8_t *x, int64_t K) {              \
+        return row_dot(row, x, K, bc_arm_mac_sdot);                                                              \
+    }                                                                                                            \
+    void bc_##L##_matmul_neon(const bc_ternary *w, const int8_t *x, const int32_t *xsum, int64_t N, int32_t *y,  \
+                              int64_t ldy, int64_t m0, int64_t m1) {                                             \
+        if (N == 1) bc_arm_gemv(w, row_dot_neon, ROWBYTES, x, xsum[0], y, m0, m1);                               \
+        else bc_arm_matmul_rows(w, row_codes_neon, ROWBYTES, x, xsum, N, y, ldy, m0, m1);                        \
+    }                                                                                                            \
+    void BC_TARGET_DOTPROD bc_##L##_matmul_dotprod(const bc_ternary *w, const int8_t *x, const int32_t *xsum,    \
+                                                   int64_t N, int32_t *y, int64_t ldy, int64_t m0, int64_t m1) { \
+        if (N == 1) bc_arm_gemv(w, row_dot_sdot, ROWBYTES, x, xsum[0], y, m0, m1);                               \
+        else bc_arm_gemm_dotprod(w, row_codes_neon, ROWBYTES, BYTES256, x, xsum, N, y, ldy, m0, m1);             \
+    }                                                                                                            \
+    void BC_TARGET_I8MM bc_##L##_matmul_i8mm(const bc_ternary *w, const int8_t *x, const int32_t *xsum,          \
+                                             int64_t N, int32_t *y, int64_t ldy, int64_t m0, int64_t m1) {       \
+        if (N == 1) bc_arm_gemv(w, row_dot_sdot, ROWBYTES, x, xsum[0], y, m0, m1);                               \
+        else bc_arm_gemm_i8mm(w, row_codes_neon, ROWBYTES, BYTES256, x, xsum, N, y, ldy, m0, m1);                \
+    }
 #endif
 #endif

@@ -145,22 +145,5 @@ static inline __attribute__((always_inline)) int32_t row_dot(const uint8_t *row,
     for (int64_t g = 0; g < K / 128; g++) bc_arm_dot128_2bit(row + 32 * g, x + 128 * g, 1, mac, a);
     return vaddvq_s32(vaddq_s32(vaddq_s32(a[0], a[1]), vaddq_s32(a[2], a[3])));
 }
-static int32_t row_dot_neon(const uint8_t *row, const int8_t *x, int64_t K) { return row_dot(row, x, K, bc_arm_mac_neon); }
-static BC_TARGET_DOTPROD int32_t row_dot_sdot(const uint8_t *row, const int8_t *x, int64_t K) { return row_dot(row, x, K, bc_arm_mac_sdot); }
-
-void bc_i2_s_matmul_neon(const bc_ternary *w, const int8_t *x, const int32_t *xsum, int64_t N,
-                         int32_t *y, int64_t ldy, int64_t m0, int64_t m1) {
-    if (N == 1) bc_arm_gemv(w, row_dot_neon, w->K / 4, x, xsum[0], y, m0, m1);
-    else bc_arm_matmul_rows(w, row_codes_neon, w->K / 4, x, xsum, N, y, ldy, m0, m1);
-}
-void BC_TARGET_DOTPROD bc_i2_s_matmul_dotprod(const bc_ternary *w, const int8_t *x, const int32_t *xsum, int64_t N,
-                                              int32_t *y, int64_t ldy, int64_t m0, int64_t m1) {
-    if (N == 1) bc_arm_gemv(w, row_dot_sdot, w->K / 4, x, xsum[0], y, m0, m1);
-    else bc_arm_gemm_dotprod(w, row_codes_neon, w->K / 4, 64, x, xsum, N, y, ldy, m0, m1);
-}
-void BC_TARGET_I8MM bc_i2_s_matmul_i8mm(const bc_ternary *w, const int8_t *x, const int32_t *xsum, int64_t N,
-                                        int32_t *y, int64_t ldy, int64_t m0, int64_t m1) {
-    if (N == 1) bc_arm_gemv(w, row_dot_sdot, w->K / 4, x, xsum[0], y, m0, m1);
-    else bc_arm_gemm_i8mm(w, row_codes_neon, w->K / 4, 64, x, xsum, N, y, ldy, m0, m1);
-}
+BC_ARM_ROW_MAJOR_KERNELS(i2_s, w->K / 4, 64)
 #endif /* __aarch64__ */

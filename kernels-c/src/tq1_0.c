@@ -319,24 +319,5 @@ static inline __attribute__((always_inline)) int32_t row_dot(const uint8_t *row,
     }
     return vaddvq_s32(vaddq_s32(vaddq_s32(a0, a1), a2));
 }
-static int32_t row_dot_neon(const uint8_t *row, const int8_t *x, int64_t K) { return row_dot(row, x, K, bc_arm_mac_neon); }
-static BC_TARGET_DOTPROD int32_t row_dot_sdot(const uint8_t *row, const int8_t *x, int64_t K) { return row_dot(row, x, K, bc_arm_mac_sdot); }
-
-#define ROWBYTES (w->K / 256 * TQ1_BLOCK)
-void bc_tq1_0_matmul_neon(const bc_ternary *w, const int8_t *x, const int32_t *xsum, int64_t N,
-                          int32_t *y, int64_t ldy, int64_t m0, int64_t m1) {
-    if (N == 1) bc_arm_gemv(w, row_dot_neon, ROWBYTES, x, xsum[0], y, m0, m1);
-    else bc_arm_matmul_rows(w, row_codes_neon, ROWBYTES, x, xsum, N, y, ldy, m0, m1);
-}
-void BC_TARGET_DOTPROD bc_tq1_0_matmul_dotprod(const bc_ternary *w, const int8_t *x, const int32_t *xsum, int64_t N,
-                                               int32_t *y, int64_t ldy, int64_t m0, int64_t m1) {
-    if (N == 1) bc_arm_gemv(w, row_dot_sdot, ROWBYTES, x, xsum[0], y, m0, m1);
-    else bc_arm_gemm_dotprod(w, row_codes_neon, ROWBYTES, TQ1_BLOCK, x, xsum, N, y, ldy, m0, m1);
-}
-void BC_TARGET_I8MM bc_tq1_0_matmul_i8mm(const bc_ternary *w, const int8_t *x, const int32_t *xsum, int64_t N,
-                                         int32_t *y, int64_t ldy, int64_t m0, int64_t m1) {
-    if (N == 1) bc_arm_gemv(w, row_dot_sdot, ROWBYTES, x, xsum[0], y, m0, m1);
-    else bc_arm_gemm_i8mm(w, row_codes_neon, ROWBYTES, TQ1_BLOCK, x, xsum, N, y, ldy, m0, m1);
-}
-#undef ROWBYTES
+BC_ARM_ROW_MAJOR_KERNELS(tq1_0, w->K / 256 * TQ1_BLOCK, TQ1_BLOCK)
 #endif /* __aarch64__ */
