@@ -29,7 +29,9 @@ export interface BosKeys {
   addBos?: boolean;
 }
 
-/** The runtime's arch: the family's own, with llama's q/k left in the Hugging Face order. */
+/** The runtime's arch: the family's own, with llama's q/k left in the Hugging Face order. Written here
+ * rather than through convert's archKvs (src/convert/plan.ts): a wrong hyper-parameter key there would
+ * otherwise be read by both passes and agree with itself. */
 function archKeys(ckpt: Checkpoint, bos: BosKeys): GgufKv[] {
   const c = ckpt.config;
   const a = c.family === "bitnet-b1.58" ? "bitnet-b1.58" : c.family === "1bitllm" ? "bitnet" : "llama";
