@@ -20,6 +20,7 @@ typedef struct {
     int float_ref;          /* --float-ref */
     int head_dequant;       /* --head-dequant: Q8_0 head always through float dequantization */
     int head_int8;          /* --head-int8: Q8_0 head always in int8 (default: int8 for decode only) */
+    int decode_jobs;        /* --decode-jobs: one pool job per step of a decoded token (rt_opts) */
     int json;               /* --json */
     int n_prompt, n_gen, reps, no_warmup; /* bench: -p -n -r --no-warmup; generate: -n */
     int profile;            /* bench --profile */

@@ -26,7 +26,7 @@ int32_t *cli_load_tokens(const rt_args *a, const char *path, const rt_model *m, 
 pool *cli_pool(const rt_args *a) { return pool_create(a->threads > 0 ? a->threads : cpu_count()); }
 
 rt_opts cli_opts(const rt_args *a, int max_ctx) {
-    rt_opts o = {a->float_ref, a->head_dequant ? 0 : a->head_int8 ? 2 : 1, a->batch > 0 ? a->batch : 512, max_ctx};
+    rt_opts o = {a->float_ref, a->head_dequant ? 0 : a->head_int8 ? 2 : 1, a->batch > 0 ? a->batch : 512, max_ctx, a->decode_jobs};
     if (o.max_batch > max_ctx) o.max_batch = max_ctx;
     return o;
 }

@@ -1,54 +1,12 @@
 /* The forward pass of BitNet b1.58 (and Llama-arch 1.58-bit) models. Reads like the transformers code it
  * reproduces (formats/checkpoint-bitnet-2b4t.md "Forward pass"): one screen per layer in forward_batch, the pieces below it. */
-#include "forward.h"
+#include "forward_internal.h"
 #include "gemm_f32.h"
 #include "util.h"
 #include "vec.h"
 #include <math.h>
 #include <stdatomic.h>
 #include <string.h>
-
-#define HEAD_TILE 16          /* output-head rows converted to f32 at a time (per thread) */
-#define HEAD_Q8_MAX_TOKENS 2  /* a Q8_0 head runs in int8 for at most this many rows (see rt_opts) */
-_Static_assert(HEAD_TILE == 16, "head units must be whole Q8_0x16 tiles");
-
-struct rt_state {
-    const rt_model *m;
-    pool *pool;
-    bc_isa isa;
-    rt_opts o;
-    int nth;
-    int qdim, kvdim, maxk, acc_width;
-    size_t kt_stride;      /* floats between rows of the transposed key cache */
-    /* activations, one row per token of the batch */
-    float *x;              /* residual stream [B][dim] */
-    float *xb;             /* normalized input of a block [B][dim] */
-    float *q, *k, *v;      /* [B][qdim], [B][kvdim], [B][kvdim] */
-    float *att;            /* attention output (input of attn_output) [B][qdim] */
-    float *hb, *hb2;       /* gate and up projections [B][ffn] */
-    float *proj;           /* output of attn_output / ffn_down, added to x [B][dim] */
-    /* a BitLinear input quantized per token: int8 codes, scale s, sum of codes; q/s for the float path */
-    int8_t *xq;
-    float *xs;
-    int32_t *xsum;
-    float *xf, *xp;        /* q/s row-major [B][maxk], and packed for the float GEMM (gemm_f32.h) */
-    int32_t *acc;          /* exact integer sums from the kernels [B][acc_width] */
-    /* KV cache: keys transposed [layer][kv head][head_dim][position] (scores of 16 positions per vector),
-     * values [layer][position][kvdim]; rope tables [position][head_dim/2] */
-    float *kc, *vc;
-    float *rope_cos, *rope_sin;
-    /* per-thread scratch */
-    float *scores;         /* [nth][group][max_ctx], group = query heads per kv head */
-    float *gemm;           /* [nth][gemm_f32_scratch_floats(maxk)] (float path) */
-    float *tile;           /* [nth][HEAD_TILE][dim] */
-    float *hpack;          /* [nth][dim][32]: a block of hidden states, k-major, for the head GEMM */
-    /* the final hidden state quantized per 32-block for a Q8_0 head */
-    int8_t *hq;
-    float *hd;
-    uint8_t *head_x16;     /* the Q8_0 head repacked as Q8_0x16 (vec.h), or NULL */
-    int head_x16_tried;    /* repacked on the first int8 head call (batches run the head in float by default) */
-    rt_profile *prof;      /* bench --profile, or NULL */
-};
 
 static size_t fsz(size_t n) { return n * sizeof(float); }
 
@@ -137,13 +95,19 @@ rt_state *state_create(const rt_model *m, pool *p, bc_isa isa, rt_opts o) {
     s->hpack = rt_alloc(fsz(T * (size_t)m->dim * VEC_HB_TOKENS));
     s->hq = rt_alloc(B * m->dim);
     s->hd = rt_alloc(fsz(B * (m->dim / 32 + 1)));
+    s->tok_in = rt_alloc(fsz(T * maxk));
+    s->tok_q = rt_alloc(T * maxk);
+    s->tok_s = rt_alloc(fsz(T));
+    s->tok_sum = rt_alloc(T * sizeof(int32_t));
+    s->tok_next = rt_alloc(sizeof(atomic_int) * (size_t)(FW_TOKEN_PHASES * m->n_layers + 1));
     return s;
 }
 
 void state_free(rt_state *s) {
     if (!s) return;
     void *bufs[] = {s->x, s->xb, s->q, s->k, s->v, s->att, s->hb, s->hb2, s->proj, s->xq, s->xs, s->xsum, s->xf, s->xp,
-                    s->acc, s->kc, s->vc, s->rope_cos, s->rope_sin, s->scores, s->gemm, s->tile, s->hpack, s->hq, s->hd, s->head_x16};
+                    s->acc, s->kc, s->vc, s->rope_cos, s->rope_sin, s->scores, s->gemm, s->tile, s->hpack, s->hq, s->hd, s->head_x16,
+                    s->tok_in, s->tok_q, s->tok_s, s->tok_sum, (void *)s->tok_next};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) rt_free(bufs[i]);
     rt_free(s);
 }
@@ -204,16 +168,16 @@ static void for_rows(rt_state *s, int N, size_t work_per_row, rows_fn fn, void *
 
 typedef struct { float *out; const float *in; const float *w; int width; } norm_arg;
 
+void fw_rmsnorm_row(const rt_state *s, float *y, const float *x, const float *weight, int width) {
+    double ss = vec_sumsq(x, width); /* in double: accurate enough to be summation-order free */
+    float r = 1.0f / sqrtf((float)(ss / width) + s->m->eps);
+    vec_norm_apply(y, x, weight, r, width);
+}
+
 static void rmsnorm_rows(rt_state *s, void *a, int n0, int n1) {
     norm_arg *na = a;
     int w = na->width;
-    for (int n = n0; n < n1; n++) {
-        const float *x = na->in + (size_t)n * w;
-        float *y = na->out + (size_t)n * w;
-        double ss = vec_sumsq(x, w); /* in double: accurate enough to be summation-order free */
-        float r = 1.0f / sqrtf((float)(ss / w) + s->m->eps);
-        vec_norm_apply(y, x, na->w, r, w);
-    }
+    for (int n = n0; n < n1; n++) fw_rmsnorm_row(s, na->out + (size_t)n * w, na->in + (size_t)n * w, na->w, w);
 }
 
 /* y = weight * x / sqrt(mean(x^2) + eps), per token, in float32 (in place allowed) */
@@ -354,47 +318,51 @@ static void rope_head(const rt_state *s, float *v, int pos) {
 
 typedef struct { int layer, pos; } att_arg;
 
+void fw_rope_store_group(rt_state *s, int layer, int n, int pos, int g) {
+    const rt_model *m = s->m;
+    int hd = m->head_dim, group = m->n_heads / m->n_kv_heads;
+    for (int h = g * group; h < (g + 1) * group; h++) rope_head(s, s->q + (size_t)n * s->qdim + (size_t)h * hd, pos);
+    float *k = s->k + (size_t)n * s->kvdim + (size_t)g * hd;
+    rope_head(s, k, pos);
+    float *kt = s->kc + ((size_t)layer * s->kvdim + (size_t)g * hd) * s->kt_stride + pos;
+    for (int i = 0; i < hd; i++) kt[(size_t)i * s->kt_stride] = k[i];
+    memcpy(s->vc + ((size_t)layer * s->o.max_ctx + pos) * s->kvdim + (size_t)g * hd, s->v + (size_t)n * s->kvdim + (size_t)g * hd, fsz(hd));
+}
+
 /* rope on q and k, then k and v into the cache at their positions */
 static void rope_store_rows(rt_state *s, void *a, int n0, int n1) {
     att_arg *aa = a;
-    const rt_model *m = s->m;
-    int hd = m->head_dim;
-    for (int n = n0; n < n1; n++) {
-        int pos = aa->pos + n;
-        for (int h = 0; h < m->n_heads; h++) rope_head(s, s->q + (size_t)n * s->qdim + (size_t)h * hd, pos);
-        for (int h = 0; h < m->n_kv_heads; h++) rope_head(s, s->k + (size_t)n * s->kvdim + (size_t)h * hd, pos);
-        const float *k = s->k + (size_t)n * s->kvdim;
-        float *kt = s->kc + (size_t)aa->layer * s->kvdim * s->kt_stride + pos;
-        for (int i = 0; i < s->kvdim; i++) kt[(size_t)i * s->kt_stride] = k[i];
-        memcpy(s->vc + ((size_t)aa->layer * s->o.max_ctx + pos) * s->kvdim, s->v + (size_t)n * s->kvdim, fsz(s->kvdim));
-    }
+    for (int n = n0; n < n1; n++)
+        for (int g = 0; g < s->m->n_kv_heads; g++) fw_rope_store_group(s, aa->layer, n, aa->pos + n, g);
 }
 
 typedef struct { rt_state *s; int layer, pos, N; atomic_int next; } att_job;
 
-/* One (token, kv head) pair per item: the query heads of a GQA group share the kv head's keys and values
- * (query head h uses kv head h / (n_heads / n_kv_heads)). Causal softmax(q.k / sqrt(d)) . v over
- * positions 0 .. pos+n. */
+/* The query heads of a GQA group share the kv head's keys and values (query head h uses kv head
+ * h / (n_heads / n_kv_heads)). Causal softmax(q.k / sqrt(d)) . v over positions 0 .. pos. */
+void fw_attend_group(rt_state *s, int layer, int n, int pos, int g, int ith) {
+    const rt_model *m = s->m;
+    int hd = m->head_dim, group = m->n_heads / m->n_kv_heads, T = pos + 1;
+    size_t C = (size_t)s->o.max_ctx;
+    const float *kc = s->kc + (size_t)layer * s->kvdim * s->kt_stride;
+    const float *vc = s->vc + (size_t)layer * C * s->kvdim;
+    float *score = s->scores + (size_t)ith * group * C;
+    const float *q = s->q + (size_t)n * s->qdim + (size_t)g * group * hd;
+    vec_scores_t(q, group, hd, kc + (size_t)g * hd * s->kt_stride, s->kt_stride, T, 1.0f / sqrtf((float)hd), score, C);
+    for (int h = 0; h < group; h++) vec_softmax(score + (size_t)h * C, T);
+    vec_weighted_sum_g(score, C, group, vc + (size_t)g * hd, s->kvdim, hd, T, s->att + (size_t)n * s->qdim + (size_t)g * group * hd);
+}
+
+/* one (token, kv head) pair per item, from a shared counter, last tokens first: they attend to the most positions */
 static void attention_worker(void *a, int ith, int nth) {
     att_job *j = a;
-    rt_state *s = j->s;
-    const rt_model *m = s->m;
-    int hd = m->head_dim, KV = m->n_kv_heads, group = m->n_heads / m->n_kv_heads;
-    size_t C = (size_t)s->o.max_ctx;
-    float scale = 1.0f / sqrtf((float)hd);
-    const float *kc = s->kc + (size_t)j->layer * s->kvdim * s->kt_stride;
-    const float *vc = s->vc + (size_t)j->layer * C * s->kvdim;
-    float *score = s->scores + (size_t)ith * group * C;
+    int KV = j->s->m->n_kv_heads;
     (void)nth;
-    /* items from a shared counter, last tokens first: they attend to the most positions */
     for (;;) {
         int64_t it = (int64_t)j->N * KV - 1 - atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed);
         if (it < 0) break;
-        int n = (int)(it / KV), g = (int)(it % KV), T = j->pos + n + 1;
-        const float *q = s->q + (size_t)n * s->qdim + (size_t)g * group * hd;
-        vec_scores_t(q, group, hd, kc + (size_t)g * hd * s->kt_stride, s->kt_stride, T, scale, score, C);
-        for (int h = 0; h < group; h++) vec_softmax(score + (size_t)h * C, T);
-        vec_weighted_sum_g(score, C, group, vc + (size_t)g * hd, s->kvdim, hd, T, s->att + (size_t)n * s->qdim + (size_t)g * group * hd);
+        int n = (int)(it / KV);
+        fw_attend_group(j->s, j->layer, n, j->pos + n, (int)(it % KV), ith);
     }
 }
 
@@ -419,14 +387,12 @@ static void glu_rows(rt_state *s, void *a, int n0, int n1) {
 
 /* ---- embeddings and the output head -------------------------------------------------------------- */
 
-static void embed_row(const rt_matrix *w, int id, float *out) {
+void fw_embed_row(const rt_matrix *w, int id, float *out) {
     const uint8_t *p = w->data + (size_t)id * w->row_bytes;
     if (w->type == BC_GGML_F16) vec_f16_row(p, out, (int)w->cols);
     else if (w->type == BC_GGML_BF16) vec_bf16_row(p, out, (int)w->cols);
     else matrix_row_f32(w, id, out);
 }
-
-typedef struct { rt_state *s; int N; const float *h; float *logits; int q8; int64_t unit_rows; atomic_int next; } head_job;
 
 /* logits[n][r] = dot(row r of the head, h[n]) for rows [r0, r1). For many tokens (perplexity) the
  * hidden states are taken 32 at a time, so the matrix is read N / 32 times, not N times. */
@@ -474,7 +440,7 @@ static void head_rows(head_job *j, int64_t r0, int64_t r1, int ith) {
             for (int t = 0; t < VEC_HB_TOKENS; t++) ph[(size_t)k * VEC_HB_TOKENS + t] = t < nt ? j->h[(size_t)(n0 + t) * dim + k] : 0.0f;
         for (int64_t r = r0; r < r1; r += VEC_HB_ROWS) {
             int nr = (int)(r1 - r < VEC_HB_ROWS ? r1 - r : VEC_HB_ROWS);
-            for (int i = 0; i < nr; i++) embed_row(w, (int)(r + i), tile + (size_t)i * dim);
+            for (int i = 0; i < nr; i++) fw_embed_row(w, (int)(r + i), tile + (size_t)i * dim);
             vec_head_block(tile, nr, ph, dim, out);
             for (int t = 0; t < nt; t++)
                 for (int i = 0; i < nr; i++) j->logits[(size_t)(n0 + t) * V + r + i] = out[i * VEC_HB_TOKENS + t];
@@ -483,7 +449,7 @@ static void head_rows(head_job *j, int64_t r0, int64_t r1, int ith) {
 }
 
 /* units of rows from a shared counter (see bitlinear_worker) */
-static void head_worker(void *a, int ith, int nth) {
+void fw_head_worker(void *a, int ith, int nth) {
     head_job *j = a;
     (void)nth;
     int64_t V = j->s->m->output.rows;
@@ -494,24 +460,31 @@ static void head_worker(void *a, int ith, int nth) {
     }
 }
 
-static void output_head(rt_state *s, int N, const float *h, float *logits) {
+void fw_head_setup(rt_state *s, int N, const float *h, float *logits, head_job *j) {
     const rt_matrix *w = &s->m->output;
     int q8 = w->type == BC_GGML_Q8_0 && !s->o.float_ref && (s->o.head_q8 == 2 || (s->o.head_q8 == 1 && N <= HEAD_Q8_MAX_TOKENS));
-    head_job j = {.s = s, .N = N, .h = h, .logits = logits, .q8 = q8};
-    atomic_init(&j.next, 0);
+    *j = (head_job){.s = s, .N = N, .h = h, .logits = logits, .q8 = q8};
+    atomic_init(&j->next, 0);
     /* decode streams the head once: small units balance the threads; batches: 4 units per thread */
     int64_t V = w->rows, units = N <= 4 ? (V + 1023) / 1024 : 4 * s->nth;
-    j.unit_rows = ((V + units - 1) / units + HEAD_TILE - 1) / HEAD_TILE * HEAD_TILE;
-    if (j.q8 && !s->head_x16_tried) {
+    j->unit_rows = ((V + units - 1) / units + HEAD_TILE - 1) / HEAD_TILE * HEAD_TILE;
+    if (q8 && !s->head_x16_tried) {
         head_repack(s);
         s->head_x16_tried = 1;
     }
-    prof_mark pm = prof_begin(s);
-    if (j.q8)
-        for (int n = 0; n < N; n++)
-            vec_quantize_q8(h + (size_t)n * w->cols, (int)w->cols, s->hq + (size_t)n * w->cols, s->hd + (size_t)n * (w->cols / 32));
-    prof_end(s, PROF_NORM_QUANT, pm);
-    PROFILED(s, PROF_HEAD, pool_run(s->pool, head_worker, &j));
+}
+
+void fw_head_quantize(rt_state *s, const head_job *j) {
+    size_t dim = (size_t)s->m->output.cols;
+    if (j->q8)
+        for (int n = 0; n < j->N; n++) vec_quantize_q8(j->h + n * dim, (int)dim, s->hq + n * dim, s->hd + n * (dim / 32));
+}
+
+static void output_head(rt_state *s, int N, const float *h, float *logits) {
+    head_job j;
+    fw_head_setup(s, N, h, logits, &j);
+    PROFILED(s, PROF_NORM_QUANT, fw_head_quantize(s, &j));
+    PROFILED(s, PROF_HEAD, pool_run(s->pool, fw_head_worker, &j));
 }
 
 /* ---- the model ----------------------------------------------------------------------------------- */
@@ -525,7 +498,7 @@ static void add_rows(rt_state *s, void *a, int n0, int n1) {
 static void forward_batch(rt_state *s, const int32_t *tokens, int N, int pos, int out0, int out1, float *logits) {
     const rt_model *m = s->m;
     int dim = m->dim;
-    for (int n = 0; n < N; n++) embed_row(&m->tok_embd, tokens[n], s->x + (size_t)n * dim);
+    for (int n = 0; n < N; n++) fw_embed_row(&m->tok_embd, tokens[n], s->x + (size_t)n * dim);
 
     for (int l = 0; l < m->n_layers; l++) {
         const rt_layer *L = &m->layers[l];
@@ -565,6 +538,8 @@ void forward(rt_state *s, const int32_t *tokens, int n, int pos, int out0, int o
         int nb = n - b0 < s->o.max_batch ? n - b0 : s->o.max_batch;
         int lo = out0 - b0 > 0 ? out0 - b0 : 0, hi = out1 - b0 < nb ? out1 - b0 : nb;
         if (hi < lo) hi = lo;
-        forward_batch(s, tokens + b0, nb, pos + b0, lo, hi, logits + (hi > lo ? (size_t)(b0 + lo - out0) * V : 0));
+        float *out = logits + (hi > lo ? (size_t)(b0 + lo - out0) * V : 0);
+        if (nb == 1 && !s->o.float_ref && !s->o.decode_jobs) forward_token(s, tokens[b0], pos + b0, hi > lo ? out : NULL);
+        else forward_batch(s, tokens + b0, nb, pos + b0, lo, hi, out);
     }
 }

@@ -18,6 +18,8 @@ typedef struct {
                         * run faster as a float GEMM), 2 always */
     int max_batch;     /* tokens per matmul call (bigger batches are split) */
     int max_ctx;       /* KV cache length */
+    int decode_jobs;   /* decode a token with one pool job per step, as batches run (for comparison and
+                        * tests); default 0: the whole token is one pool job whose threads meet at barriers */
 } rt_opts;
 
 rt_state *state_create(const rt_model *m, pool *p, bc_isa isa, rt_opts opts);

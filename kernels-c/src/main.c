@@ -20,7 +20,8 @@ static const char *USAGE =
     "common options: -t N (threads, default all cores), --isa scalar|avx2|avx512|neon|dotprod|i8mm\n"
     "  (or BITCONV_ISA; lowered to what the CPU has),\n"
     "  -b N (tokens per matmul call, default 512), --head-dequant / --head-int8 (Q8_0 head always in float /\n"
-    "  always in int8; default: int8 for single-token decode, float for batches)\n";
+    "  always in int8; default: int8 for single-token decode, float for batches),\n"
+    "  --decode-jobs (a decoded token as one pool job per step instead of one per token; same results)\n";
 
 static long long parse_int(const char *opt, const char *v, long long lo, long long hi) {
     if (!v) rt_die(RT_EXIT_BADINPUT, NULL, "option %s needs a value", opt);
@@ -101,6 +102,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(o, "--float-ref")) a.float_ref = 1;
         else if (!strcmp(o, "--head-dequant")) a.head_dequant = 1;
         else if (!strcmp(o, "--head-int8")) a.head_int8 = 1;
+        else if (!strcmp(o, "--decode-jobs")) a.decode_jobs = 1;
         else if (!strcmp(o, "--json")) a.json = 1;
         else if (!strcmp(o, "--ids")) a.ids = 1;
         else if (!strcmp(o, "--no-warmup")) a.no_warmup = 1;

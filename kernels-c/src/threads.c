@@ -30,6 +30,8 @@ struct pool {
     atomic_int pending;       /* workers still running the current job */
     atomic_int sleepers;
     atomic_int quit;
+    _Alignas(64) atomic_int bar_count; /* threads arrived at the current pool_barrier */
+    atomic_uint bar_phase;             /* bumped by the last to arrive */
     pthread_mutex_t mu;
     pthread_cond_t wake;
 };
@@ -76,6 +78,8 @@ pool *pool_create(int n) {
     atomic_init(&p->pending, 0);
     atomic_init(&p->sleepers, 0);
     atomic_init(&p->quit, 0);
+    atomic_init(&p->bar_count, 0);
+    atomic_init(&p->bar_phase, 0);
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->wake, NULL);
     p->threads = rt_alloc(sizeof(pthread_t) * (size_t)n);
@@ -124,6 +128,24 @@ void pool_run(pool *p, pool_fn fn, void *arg) {
         else sched_yield(); /* a worker was descheduled (shared machine): give it the core */
     }
     if (st) pool_account(p, st, t_post, t_start, t_done);
+}
+
+/* The last thread to arrive resets the count, then releases the others by bumping the phase: its
+ * acq_rel increment of the count has seen every earlier arrival, so what any thread wrote before the
+ * barrier is visible to every thread after it. */
+void pool_barrier(pool *p) {
+    if (p->n == 1) return;
+    unsigned phase = atomic_load_explicit(&p->bar_phase, memory_order_acquire);
+    if (atomic_fetch_add_explicit(&p->bar_count, 1, memory_order_acq_rel) == p->n - 1) {
+        atomic_store_explicit(&p->bar_count, 0, memory_order_relaxed);
+        atomic_fetch_add_explicit(&p->bar_phase, 1, memory_order_release);
+        return;
+    }
+    int spins = 0;
+    while (atomic_load_explicit(&p->bar_phase, memory_order_acquire) == phase) {
+        if (++spins < SPIN_ROUNDS) cpu_relax();
+        else sched_yield(); /* another thread was descheduled (shared machine): give it the core */
+    }
 }
 
 void pool_profile(pool *p, pool_stats *st) { p->stats = st; }

@@ -11,6 +11,9 @@ typedef struct pool pool;
 
 pool *pool_create(int n_threads);
 void pool_run(pool *p, pool_fn fn, void *arg);
+/* Inside a pool_run job, called by all n threads: returns on each when every thread has reached it, with
+ * everything written before it visible (decode runs a whole token as one job, phases between barriers). */
+void pool_barrier(pool *p);
 int pool_size(const pool *p);
 void pool_destroy(pool *p);
 
