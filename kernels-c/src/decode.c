@@ -10,6 +10,10 @@
 #include "vec.h"
 #include <string.h>
 
+/* work units per thread and weight: fewer, longer row streams than batches use, but enough that a
+ * thread the OS preempts costs only a fraction of the step (measured: 2, 4 and 8 within noise) */
+#define UNITS_PER_THREAD 4
+
 typedef struct { rt_state *s; int pos; head_job head; int want_logits; double t_end; } token_job;
 
 /* bench --profile, thread 0: the clock at the start of the current piece of work */
@@ -57,15 +61,18 @@ static void local_glu_input(tok_clock *c, const float *sub_norm) {
 }
 
 /* Rows of up to three weights sharing this thread's input, in units taken from *next (as
- * bitlinear_worker: 8 units per thread and weight); y = dequantized sums, then add_to[m] += y[m]
+ * bitlinear_worker); y = dequantized sums, then add_to[m] += y[m]
  * when add_to is set (the residual stream). */
 static void bitlinear_units(tok_clock *c, atomic_int *next, int n_out, const bc_ternary *const *w, float *const *y, float *add_to) {
     rt_state *s = c->s;
     size_t t = (size_t)c->ith;
     int64_t unit[3], first[4] = {0};
     for (int o = 0; o < n_out; o++) {
-        int64_t M = w[o]->M, g = bc_row_granule(w[o]), units = 8 * s->nth;
-        unit[o] = ((M + units - 1) / units + g - 1) / g * g;
+        int64_t M = w[o]->M, g = bc_row_granule(w[o]), units = UNITS_PER_THREAD * s->nth;
+        /* whole granules, rounded down: coarse granules (TL1/TL2) then give more units, not fewer
+         * (10 granules in 5 units of 2 would leave one of two threads idle for a fifth of the step) */
+        int64_t G = (M + g - 1) / g;
+        unit[o] = (G / units > 1 ? G / units : 1) * g;
         first[o + 1] = first[o] + (M + unit[o] - 1) / unit[o];
     }
     for (;;) {

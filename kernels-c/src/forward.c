@@ -419,9 +419,13 @@ static void head_rows(head_job *j, int64_t r0, int64_t r1, int ith) {
                                  s->hd + (size_t)n0 * (dim / 32), j->logits + (size_t)n0 * V, (size_t)V);
         return;
     }
+    if (j->q8 && N == 1) {
+        /* Q8_0 rows times the hidden state quantized per 32-block: int8 dot products, the rows streamed once */
+        vec_gemv_q8_0(w->data + (size_t)r0 * w->row_bytes, w->row_bytes, (int)(r1 - r0), s->hq, s->hd, dim, j->logits + r0);
+        return;
+    }
     if (j->q8) {
-        /* Q8_0 rows times the hidden state quantized per 32-block: int8 dot products (HEAD_TOKENS rows
-         * of the head stay in cache while the tokens pass) */
+        /* as above, HEAD_TILE rows of the head staying in cache while the tokens pass */
         for (int64_t r = r0; r < r1; r += HEAD_TILE) {
             int nr = (int)(r1 - r < HEAD_TILE ? r1 - r : HEAD_TILE);
             for (int n = 0; n < N; n++)

@@ -83,6 +83,34 @@ BC_TARGET_AVX2 static float dot_q8_0_avx2(const uint8_t *row, const int8_t *q, c
     return hsum256(acc);
 }
 
+/* Four rows of a range at a time, one from each quarter, prefetched PF_Q8 bytes ahead: four sequential
+ * streams (row after row from one stream left the head at ~70 % of DRAM speed). Per row the block
+ * order and arithmetic are dot_q8_0_avx2's, so each logit is bit-identical to it. */
+#define PF_Q8 2048
+BC_TARGET_AVX2 static void gemv_q8_0_avx2(const uint8_t *w, size_t row_bytes, int rows, const int8_t *q, const float *d, int n, float *out) {
+    const __m256i ones = _mm256_set1_epi16(1);
+    int qr = rows / 4;
+    for (int r = 0; r < qr; r++) {
+        const uint8_t *p[4];
+        for (int j = 0; j < 4; j++) p[j] = w + (size_t)(j * qr + r) * row_bytes;
+        __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+        for (int b = 0; b < n / 32; b++) {
+            if ((b & 1) == 0)
+                for (int j = 0; j < 4; j++) _mm_prefetch((const char *)(p[j] + 34 * b + PF_Q8), _MM_HINT_T0);
+            __m256i x = _mm256_loadu_si256((const __m256i *)(q + 32 * b));
+            for (int j = 0; j < 4; j++) {
+                const uint8_t *blk = p[j] + 34 * b;
+                __m256i wv = _mm256_loadu_si256((const __m256i *)(blk + 2));
+                __m256i pr = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_sign_epi8(wv, wv), _mm256_sign_epi8(x, wv)), ones);
+                float scale = _cvtsh_ss(rt_rd16(blk)) * d[b];
+                acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(pr), _mm256_set1_ps(scale), acc[j]);
+            }
+        }
+        for (int j = 0; j < 4; j++) out[j * qr + r] = hsum256(acc[j]);
+    }
+    for (int r = 4 * qr; r < rows; r++) out[r] = dot_q8_0_avx2(w + (size_t)r * row_bytes, q, d, n);
+}
+
 /* 3 rows x 32 tokens per pass: 12 accumulators, per k 4 loads + 3 broadcasts for 12 FMAs */
 BC_TARGET_AVX2 static void head_block_avx2(const float *rows, int nr, const float *ph, int n, float *out) {
     for (int r0 = 0; r0 < nr; r0 += 3) {
@@ -313,7 +341,7 @@ void vec_head_select(bc_isa isa) {
     p_gemv_f16 = gemv_f16_scalar; p_head_block = head_block_scalar; p_dot_q8_0 = dot_q8_0_scalar; p_gemv_q8_0 = gemv_q8_0_rows;
 #if defined(__x86_64__)
     if (isa >= BC_ISA_AVX2 && isa <= BC_ISA_AVX512) {
-        p_gemv_f16 = gemv_f16_avx2; p_head_block = head_block_avx2; p_dot_q8_0 = dot_q8_0_avx2;
+        p_gemv_f16 = gemv_f16_avx2; p_head_block = head_block_avx2; p_dot_q8_0 = dot_q8_0_avx2; p_gemv_q8_0 = gemv_q8_0_avx2;
     }
     if (isa == BC_ISA_AVX512) {
         p_gemv_f16 = gemv_f16_avx512; p_head_block = head_block_avx512; p_dot_q8_0 = dot_q8_0_avx512; p_gemv_q8_0 = gemv_q8_0_avx512;
