@@ -238,7 +238,7 @@ test("float reference row: ratio to the i2_s/f16 integer prefill of the same run
     "no integer prefill figure in this run to compare with");
 });
 
-test("bench --profile: each part streams its tensors' bytes, one pool job per BitLinear group and one for the head", async () => {
+test("bench --profile: each part streams its tensors' bytes; a barrier per step (or with --decode-jobs a pool job per BitLinear group)", async () => {
   const p = paths[specs.findIndex((s) => s.layout === "i2_s" && s.embed === "f16")];
   const f = await readGguf(p);
   const bytesOf = (...kinds: string[]) =>
@@ -250,8 +250,9 @@ test("bench --profile: each part streams its tensors' bytes, one pool job per Bi
     attention: L * 2 * SHAPE_TINY.kvHeads * SHAPE_TINY.headDim * 4 * ((ng + 1) / 2), norms_quant: 0, other: 0,
   };
   type Part = { part: string; ms_per_token: number; share: number; busy_ms: number; wait_ms: number; jobs_per_token: number; bytes_per_token: number };
-  for (const threads of [1, 2]) {
-    const out = execFileSync(RT, ["bench", "-m", p, "-p", "0", "-n", String(ng), "-r", "2", "-t", String(threads), "--profile", "--json"], { encoding: "utf8" });
+  for (const [threads, jobsMode] of [[1, false], [2, false], [2, true]] as const) {
+    const extra = jobsMode ? ["--decode-jobs"] : [];
+    const out = execFileSync(RT, ["bench", "-m", p, "-p", "0", "-n", String(ng), "-r", "2", "-t", String(threads), "--profile", "--json", ...extra], { encoding: "utf8" });
     const ev = out.trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
     assert.equal(ev.map((e) => e.event), ["bench", "profile"]);
     const prof = ev[1] as { tokens: number; threads: number; pool_jobs_per_token: number; parts: Part[] };
@@ -266,13 +267,17 @@ test("bench --profile: each part streams its tensors' bytes, one pool job per Bi
     assert.ok(Math.abs(prof.parts.reduce((a, x) => a + x.share, 0) - 1) < 1e-3);
     const jobs = Object.fromEntries(prof.parts.map((x) => [x.part, x.jobs_per_token]));
     if (threads === 1) {
-      // one thread never posts a pool job, so it never waits
+      // one thread never posts a pool job nor meets another at a barrier, so it never waits
       assert.is(prof.pool_jobs_per_token, 0);
       for (const x of prof.parts) assert.is(x.wait_ms, 0);
-    } else {
-      // decode of this tiny model: norms, quantization and attention stay on the calling thread
+    } else if (jobsMode) {
+      // decode of this tiny model through forward_batch: norms, quantization and attention stay on the calling thread
       assert.equal(jobs, { attn_qkv: L, attn_output: L, ffn_gate_up: L, ffn_down: L, head: 1, attention: 0, norms_quant: 0, other: 0 });
       assert.is(prof.pool_jobs_per_token, 4 * L + 1);
+    } else {
+      // one pool job per token; a barrier ends each of a layer's five steps, one more before the head
+      assert.equal(jobs, { attn_qkv: L, attn_output: L, ffn_gate_up: L, ffn_down: L, head: 0, attention: L, norms_quant: 1, other: 0 });
+      assert.is(prof.pool_jobs_per_token, 1);
     }
   }
   const text = execFileSync(RT, ["bench", "-m", p, "-p", "0", "-n", "2", "-r", "1", "-t", "2", "--profile"], { encoding: "utf8" });

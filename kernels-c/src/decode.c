@@ -1,10 +1,12 @@
-/* One decoded token as one pool job. A token is ~210 small matmuls (2B-4T: 30 layers x 7): posting
- * each as a pool job made the threads meet twice per step and left all but the caller idle through
- * every norm, quantization and rope between them. Here every thread runs the whole layer loop; the
- * threads meet once per step at a barrier, and each computes the next step's input (RMSNorm, gating,
- * int8 quantization: a few thousand floats) itself, redundantly, instead of waiting for one thread to
- * do it. The arithmetic is forward_batch's for N = 1, op for op: results are bit-identical to
- * --decode-jobs (test/runtime.test.ts) and do not depend on the thread count. */
+/* One decoded token as one pool job. A 2B-4T token is 210 matmuls in 121 groups (q/k/v and gate/up
+ * share an input); run through forward_batch, each group is a pool job, so the threads meet twice per
+ * group and all but the caller idle through the norms, quantizations and rope between them. Here every
+ * thread runs the whole layer loop, meets the others once per step at a barrier, and computes the next
+ * step's input (RMSNorm, gating, int8 quantization: a few thousand floats) itself, redundantly, instead
+ * of waiting for one thread to do it. With 2 spinning threads that gains a few percent at most; it is
+ * what keeps more threads, or a preempted one, from stalling every step. The arithmetic is
+ * forward_batch's for N = 1, op for op: results are bit-identical to --decode-jobs
+ * (test/runtime.test.ts) and do not depend on the thread count. */
 #include "forward_internal.h"
 #include "util.h"
 #include "vec.h"
@@ -29,6 +31,7 @@ static void clock_lap(tok_clock *c, rt_prof_part part) {
 /* the end of a step: every thread's rows are written */
 static void step_done(tok_clock *c, rt_prof_part part) {
     clock_lap(c, part);
+    if (c->s->nth == 1) return; /* no one to wait for */
     pool_barrier(c->s->pool);
     if (c->ith != 0 || !c->s->prof) return;
     double t = rt_now();
@@ -150,5 +153,5 @@ void forward_token(rt_state *s, int32_t token, int pos, float *logits) {
     if (logits) fw_head_setup(s, 1, s->xb, logits, &j.head);
     pool_run(s->pool, token_worker, &j);
     /* thread 0 waiting in pool_run for the others to finish their share of the head */
-    if (s->prof && logits) s->prof->wait_s[PROF_HEAD] += rt_now() - j.t_end;
+    if (s->prof && logits && s->nth > 1) s->prof->wait_s[PROF_HEAD] += rt_now() - j.t_end;
 }
