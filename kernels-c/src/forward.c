@@ -99,7 +99,7 @@ rt_state *state_create(const rt_model *m, pool *p, bc_isa isa, rt_opts o) {
     s->tok_q = rt_alloc(T * maxk);
     s->tok_s = rt_alloc(fsz(T));
     s->tok_sum = rt_alloc(T * sizeof(int32_t));
-    s->tok_next = rt_alloc(sizeof(atomic_int) * (size_t)(FW_TOKEN_PHASES * m->n_layers + 1));
+    s->tok_next = rt_alloc(sizeof(atomic_int) * (size_t)(FW_TOKEN_PHASES * m->n_layers));
     return s;
 }
 

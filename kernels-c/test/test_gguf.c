@@ -318,7 +318,7 @@ static int try_load(const uint8_t *data, size_t n, char *err, size_t errlen, int
                 static pool *p = NULL;
                 if (!p) p = pool_create(2);
                 for (int fr = 0; fr < 2; fr++) {
-                    rt_opts o = {fr, 1, 4, 8};
+                    rt_opts o = {fr, 1, 4, 8, 0};
                     rt_state *s = state_create(&m, p, bc_detect_isa(), o);
                     int32_t toks[6] = {0, 5, 7, 63, 1, 2};
                     float *logits = rt_alloc(sizeof(float) * 6 * (size_t)m.n_vocab);
