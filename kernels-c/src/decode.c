@@ -64,13 +64,14 @@ static void local_glu_input(tok_clock *c, const float *sub_norm) {
 }
 
 /* Rows of up to three weights sharing this thread's input, in units taken from *next (as
- * bitlinear_worker); y = dequantized sums, then add_to[m] += y[m]
- * when add_to is set (the residual stream). */
+ * bitlinear_worker); y = dequantized sums, then add_to[m] += y[m] when add_to is set (the residual
+ * stream). */
 static void bitlinear_units(tok_clock *c, atomic_int *next, int n_out, const bc_ternary *const *w, float *const *y, float *add_to) {
     rt_state *s = c->s;
     size_t t = (size_t)c->ith;
-    int64_t unit[3], first[4] = {0};
+    int64_t unit[3], first[4] = {0}, acc_off[3] = {0}; /* outputs' sums side by side in s->acc */
     for (int o = 0; o < n_out; o++) {
+        if (o > 0) acc_off[o] = acc_off[o - 1] + w[o - 1]->M;
         int64_t M = w[o]->M, g = bc_row_granule(w[o]), units = UNITS_PER_THREAD * s->nth;
         /* whole granules, rounded down: coarse granules (TL1/TL2) then give more units, not fewer
          * (10 granules in 5 units of 2 would leave one of two threads idle for a fifth of the step) */
@@ -83,8 +84,7 @@ static void bitlinear_units(tok_clock *c, atomic_int *next, int n_out, const bc_
         if (u >= first[n_out]) break;
         int o = 0;
         while (u >= first[o + 1]) o++;
-        int32_t *acc = s->acc;
-        for (int i = 0; i < o; i++) acc += w[i]->M;
+        int32_t *acc = s->acc + acc_off[o];
         int64_t M = w[o]->M, m0 = (u - first[o]) * unit[o], m1 = m0 + unit[o] < M ? m0 + unit[o] : M;
         bc_matmul(w[o], s->tok_q + t * s->maxk, &s->tok_sum[t], 1, acc, M, m0, m1, s->isa);
         vec_dequant(acc + m0, (int)(m1 - m0), s->tok_s[t], w[o]->scale, y[o] + m0);

@@ -144,6 +144,29 @@ void bc_gemm_avx512(const bc_ternary *w, bc_panel_fn panel, int64_t kc, int64_t 
 #define TT256 4
 #define FLUSH256 32 /* k4 steps between int16 -> int32 flushes: 32 * 512 < 32768 */
 
+/* a tile's int32 accumulators (two per token: rows 0..7, 8..15): start at -xsum on a call's first chunk */
+static inline __attribute__((always_inline)) BC_TARGET_AVX2 void mk256_init(__m256i *acc, int T, int first, const int32_t *xsum) {
+#pragma GCC unroll 16
+    for (int t = 0; t < T; t++) acc[2 * t] = acc[2 * t + 1] = first ? _mm256_set1_epi32(-xsum[t]) : _mm256_setzero_si256();
+}
+
+/* rows [0, rows) of each token's sums into y (stored on the first chunk, added after) */
+static inline __attribute__((always_inline)) BC_TARGET_AVX2 void mk256_store(const __m256i *acc, int T, int first, int32_t *y,
+                                                                            int64_t ldy, int rows) {
+    for (int t = 0; t < T; t++) {
+        int32_t tmp[16];
+        _mm256_storeu_si256((__m256i *)tmp, acc[2 * t]);
+        _mm256_storeu_si256((__m256i *)(tmp + 8), acc[2 * t + 1]);
+        int32_t *yt = y + t * ldy;
+        if (first) {
+            if (rows == 16) memcpy(yt, tmp, 64);
+            else for (int r = 0; r < rows; r++) yt[r] = tmp[r];
+        } else {
+            for (int r = 0; r < rows; r++) yt[r] += tmp[r];
+        }
+    }
+}
+
 static inline __attribute__((always_inline)) BC_TARGET_AVX2 void mk256(const uint8_t *pan, int64_t k4n,
                                                                       const int8_t *xp, const int T, int first,
                                                                       const int32_t *xsum, int32_t *y,
@@ -151,8 +174,7 @@ static inline __attribute__((always_inline)) BC_TARGET_AVX2 void mk256(const uin
     /* pan points at the 16-row half: row r at pan + k4*128 + 4r */
     __m256i acc[2 * TT256];
     const __m256i ones = _mm256_set1_epi16(1);
-#pragma GCC unroll 16
-    for (int t = 0; t < T; t++) acc[2 * t] = acc[2 * t + 1] = first ? _mm256_set1_epi32(-xsum[t]) : _mm256_setzero_si256();
+    mk256_init(acc, T, first, xsum);
     for (int64_t kb = 0; kb < k4n; kb += FLUSH256) {
         int64_t ke = kb + FLUSH256 < k4n ? kb + FLUSH256 : k4n;
         __m256i a16[2 * TT256];
@@ -174,18 +196,7 @@ static inline __attribute__((always_inline)) BC_TARGET_AVX2 void mk256(const uin
 #pragma GCC unroll 16
         for (int i = 0; i < 2 * T; i++) acc[i] = _mm256_add_epi32(acc[i], _mm256_madd_epi16(a16[i], ones));
     }
-    for (int t = 0; t < T; t++) {
-        int32_t tmp[16];
-        _mm256_storeu_si256((__m256i *)tmp, acc[2 * t]);
-        _mm256_storeu_si256((__m256i *)(tmp + 8), acc[2 * t + 1]);
-        int32_t *yt = y + t * ldy;
-        if (first) {
-            if (rows == 16) memcpy(yt, tmp, 64);
-            else for (int r = 0; r < rows; r++) yt[r] = tmp[r];
-        } else {
-            for (int r = 0; r < rows; r++) yt[r] += tmp[r];
-        }
-    }
+    mk256_store(acc, T, first, y, ldy, rows);
 }
 
 /* T = 4, every tile of a prefill: the same sums with the int16 accumulators named in inline asm. The
@@ -202,7 +213,7 @@ static BC_TARGET_AVX2 void mk256_4(const uint8_t *pan, int64_t k4n, const int8_t
                                    int32_t *y, int64_t ldy, int rows) {
     __m256i acc[8];
     const __m256i ones = _mm256_set1_epi16(1);
-    for (int t = 0; t < 4; t++) acc[2 * t] = acc[2 * t + 1] = first ? _mm256_set1_epi32(-xsum[t]) : _mm256_setzero_si256();
+    mk256_init(acc, 4, first, xsum);
     for (int64_t kb = 0; kb < k4n; kb += FLUSH256) {
         int64_t ke = kb + FLUSH256 < k4n ? kb + FLUSH256 : k4n;
         __m256i s00 = _mm256_setzero_si256(), s01 = s00, s10 = s00, s11 = s00, s20 = s00, s21 = s00, s30 = s00, s31 = s00, b, p;
@@ -218,13 +229,7 @@ static BC_TARGET_AVX2 void mk256_4(const uint8_t *pan, int64_t k4n, const int8_t
         __m256i s[8] = {s00, s01, s10, s11, s20, s21, s30, s31};
         for (int i = 0; i < 8; i++) acc[i] = _mm256_add_epi32(acc[i], _mm256_madd_epi16(s[i], ones));
     }
-    for (int t = 0; t < 4; t++) {
-        int32_t tmp[16];
-        _mm256_storeu_si256((__m256i *)tmp, acc[2 * t]);
-        _mm256_storeu_si256((__m256i *)(tmp + 8), acc[2 * t + 1]);
-        int32_t *yt = y + t * ldy;
-        for (int r = 0; r < rows; r++) yt[r] = first ? tmp[r] : yt[r] + tmp[r];
-    }
+    mk256_store(acc, 4, first, y, ldy, rows);
 }
 
 #define MK256_CASE(TV)                                                                             \

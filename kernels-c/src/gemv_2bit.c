@@ -87,15 +87,8 @@ void BC_TARGET_AVX512 bc_gemv_2bit_avx512(const uint8_t *base, int64_t rowstride
 }
 
 /* AVX2: codes shifted down to 0..2, maddubs into int16 (a pair is in [-512, 508]; 16 chunks x 4 = 64
- * of them stay in [-32768, 32512]), flushed to int32. 32-byte chunk j sits at (j/2)*bstride + (j%2)*32. */
-static inline __attribute__((always_inline)) BC_TARGET_AVX2 int32_t hsum256(__m256i v) {
-    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
-    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1));
-    return _mm_cvtsi128_si32(s);
-}
-
-/* one row's 32-byte chunks [jb, je) into the int16 sums s (codes shifted down to 0..2) */
+ * of them stay in [-32768, 32512]), flushed to int32. 32-byte chunk j sits at (j/2)*bstride + (j%2)*32.
+ * GEMV2_ROW(R): chunk j of row pointer rR into its int16 sums sR. */
 #define GEMV2_ROW(R)                                                                               \
     {                                                                                              \
         __m256i v = _mm256_loadu_si256((const __m256i *)(r##R + (j >> 1) * bstride + (j & 1) * 32));  \
@@ -137,10 +130,10 @@ void BC_TARGET_AVX2 bc_gemv_2bit_avx2(const uint8_t *base, int64_t rowstride, in
             a2 = _mm256_add_epi32(a2, _mm256_madd_epi16(s2, ones));
             a3 = _mm256_add_epi32(a3, _mm256_madd_epi16(s3, ones));
         }
-        y[m] = hsum256(a0) - xsum;
-        y[m + q] = hsum256(a1) - xsum;
-        y[m + 2 * q] = hsum256(a2) - xsum;
-        y[m + 3 * q] = hsum256(a3) - xsum;
+        y[m] = bc_hsum256_epi32(a0) - xsum;
+        y[m + q] = bc_hsum256_epi32(a1) - xsum;
+        y[m + 2 * q] = bc_hsum256_epi32(a2) - xsum;
+        y[m + 3 * q] = bc_hsum256_epi32(a3) - xsum;
     }
     for (int64_t m = m0 + 4 * q; m < m1; m++) {
         const uint8_t *r0 = base + m * rowstride;
@@ -156,7 +149,7 @@ void BC_TARGET_AVX2 bc_gemv_2bit_avx2(const uint8_t *base, int64_t rowstride, in
             }
             a0 = _mm256_add_epi32(a0, _mm256_madd_epi16(s0, ones));
         }
-        y[m] = hsum256(a0) - xsum;
+        y[m] = bc_hsum256_epi32(a0) - xsum;
     }
 }
 #endif

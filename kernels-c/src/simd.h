@@ -70,6 +70,13 @@ uint8_t *bc_lut_tables(const int8_t *x, int64_t K, int64_t key, size_t bytes, in
  * 8-15 (negated where ka / kb are set). */
 #if defined(__x86_64__)
 #include <immintrin.h>
+/* the sum of v's eight int32 lanes (the AVX2 GEMVs' row totals) */
+static inline __attribute__((always_inline)) BC_TARGET_AVX2 int32_t bc_hsum256_epi32(__m256i v) {
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1));
+    return _mm_cvtsi128_si32(s);
+}
 static BC_TARGET_AVX2 inline void bc_lut_planes(__m256i v, uint8_t *lo, uint8_t *hi) {
     /* per 128-bit lane: 8 low bytes then 8 high bytes; then qwords 0, 2 | 1, 3 */
     const __m256i split = _mm256_setr_epi8(0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15,

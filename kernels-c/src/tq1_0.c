@@ -160,12 +160,13 @@ void bc_tq1_0_matmul_avx512(const bc_ternary *w, const int8_t *x, const int32_t 
 
 /* AVX2: two vectors per block, A = qs[0..31] (elements 32k + j) and B = qs[32..47] | qh[0..3] | 0
  * (elements 160 + 16k + j, then 240 + 4k + j). Codes via signed compares on p ^ 0x80. */
-static BC_TARGET_AVX2 inline __m256i codes256(__m256i p) {
-    __m256i s = _mm256_xor_si256(p, _mm256_set1_epi8((char)0x80));
+/* codes of s = p ^ 0x80 */
+static BC_TARGET_AVX2 inline __m256i codes256_x(__m256i s) {
     __m256i m1 = _mm256_cmpgt_epi8(s, _mm256_set1_epi8((char)(85 ^ 0x80)));
     __m256i m2 = _mm256_cmpgt_epi8(s, _mm256_set1_epi8((char)(170 ^ 0x80)));
     return _mm256_sub_epi8(_mm256_sub_epi8(_mm256_setzero_si256(), m1), m2);
 }
+static BC_TARGET_AVX2 inline __m256i codes256(__m256i p) { return codes256_x(_mm256_xor_si256(p, _mm256_set1_epi8((char)0x80))); }
 static BC_TARGET_AVX2 inline __m256i times3_256(__m256i p) { return _mm256_add_epi8(_mm256_add_epi8(p, p), p); }
 static BC_TARGET_AVX2 inline __m256i load_b256(const uint8_t *blk) {
     int32_t qh;
@@ -219,23 +220,10 @@ static void permute_x_256(const int8_t *x, int64_t nb, int8_t *xp) {
     }
 }
 
-/* Codes from p ^ 0x80, kept in that domain across digits: if q = p + 128 (mod 256) then
- * 3q = 3p + 384 = (3p mod 256) + 128 (mod 256), so the times-3 step is the same and the xor is paid
- * once per block, not per digit (the kernel is compute-bound on AVX2: 10 digit vectors per 54 bytes;
- * two rows at a time ran slower, spilling). */
-static BC_TARGET_AVX2 inline __m256i codes256_x(__m256i s) {
-    __m256i m1 = _mm256_cmpgt_epi8(s, _mm256_set1_epi8((char)(85 ^ 0x80)));
-    __m256i m2 = _mm256_cmpgt_epi8(s, _mm256_set1_epi8((char)(170 ^ 0x80)));
-    return _mm256_sub_epi8(_mm256_sub_epi8(_mm256_setzero_si256(), m1), m2);
-}
-
-static BC_TARGET_AVX2 inline int32_t hsum_epi32_256(__m256i acc) {
-    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(acc), _mm256_extracti128_si256(acc, 1));
-    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
-    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1));
-    return _mm_cvtsi128_si32(s);
-}
-
+/* The GEMV keeps p ^ 0x80 across digits: if q = p + 128 (mod 256) then 3q = 3p + 384 = (3p mod 256)
+ * + 128 (mod 256), so the times-3 step is the same and the xor is paid once per block, not per digit
+ * (the kernel is compute-bound on AVX2: 10 digit vectors per 54 bytes; two rows at a time ran slower,
+ * spilling). */
 static BC_TARGET_AVX2 void gemv_avx2(const uint8_t *data, int64_t nb, const int8_t *xp, int32_t xsum, int32_t *y,
                                      int64_t m0, int64_t m1) {
     int64_t rs = nb * TQ1_BLOCK;
@@ -247,7 +235,7 @@ static BC_TARGET_AVX2 void gemv_avx2(const uint8_t *data, int64_t nb, const int8
             const uint8_t *blk = r0 + b * TQ1_BLOCK;
             __m256i pa = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)blk), bias), pb = _mm256_xor_si256(load_b256(blk), bias);
             const int8_t *xb = xp + b * 320;
-            __m256i s16 = _mm256_setzero_si256();
+            __m256i s16 = _mm256_setzero_si256(); /* 10 pairs of |.| <= 512 */
 #pragma GCC unroll 5
             for (int k = 0; k < 5; k++) {
                 s16 = _mm256_add_epi16(s16, _mm256_maddubs_epi16(codes256_x(pa), _mm256_loadu_si256((const __m256i *)(xb + 32 * k))));
@@ -257,7 +245,7 @@ static BC_TARGET_AVX2 void gemv_avx2(const uint8_t *data, int64_t nb, const int8
             }
             acc = _mm256_add_epi32(acc, _mm256_madd_epi16(s16, ones));
         }
-        y[m] = hsum_epi32_256(acc) - xsum;
+        y[m] = bc_hsum256_epi32(acc) - xsum;
     }
 }
 

@@ -68,27 +68,26 @@ BC_TARGET_AVX2 static void gemv_f16_avx2(const uint8_t *w, size_t row_bytes, int
     if (4 * q < rows) gemv_f16_scalar(w + (size_t)(4 * q) * row_bytes, row_bytes, rows - 4 * q, x, n, out + 4 * q);
 }
 
-/* Q8_0 x Q8: |w| as unsigned times sign(w)*x as signed (maddubs needs one unsigned operand). */
+/* Q8_0 x Q8, one 34-byte block into acc: |w| as unsigned times sign(w)*x as signed (maddubs needs one
+ * unsigned operand), scaled by the block's d times the activations' d */
+BC_TARGET_AVX2 static inline __m256 q8_0_block_avx2(__m256 acc, const uint8_t *blk, __m256i x, float xd) {
+    __m256i w = _mm256_loadu_si256((const __m256i *)(blk + 2));
+    __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(x, w)), _mm256_set1_epi16(1));
+    float scale = _cvtsh_ss(rt_rd16(blk)) * xd;
+    return _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(scale), acc);
+}
+
 BC_TARGET_AVX2 static float dot_q8_0_avx2(const uint8_t *row, const int8_t *q, const float *d, int n) {
     __m256 acc = _mm256_setzero_ps();
-    const __m256i ones = _mm256_set1_epi16(1);
-    for (int b = 0; b < n / 32; b++) {
-        const uint8_t *blk = row + 34 * b;
-        __m256i w = _mm256_loadu_si256((const __m256i *)(blk + 2));
-        __m256i x = _mm256_loadu_si256((const __m256i *)(q + 32 * b));
-        __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(x, w)), ones);
-        float scale = _cvtsh_ss(rt_rd16(blk)) * d[b];
-        acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(scale), acc);
-    }
+    for (int b = 0; b < n / 32; b++) acc = q8_0_block_avx2(acc, row + 34 * b, _mm256_loadu_si256((const __m256i *)(q + 32 * b)), d[b]);
     return hsum256(acc);
 }
 
 /* Four rows of a range at a time, one from each quarter, prefetched PF_Q8 bytes ahead: four sequential
- * streams (row after row from one stream left the head at ~70 % of DRAM speed). Per row the block
- * order and arithmetic are dot_q8_0_avx2's, so each logit is bit-identical to it. */
+ * streams (row after row from one stream left the head at ~70 % of DRAM speed). Per row the same
+ * blocks in the same order as dot_q8_0_avx2 (q8_0_block_avx2), so each logit is bit-identical to it. */
 #define PF_Q8 2048
 BC_TARGET_AVX2 static void gemv_q8_0_avx2(const uint8_t *w, size_t row_bytes, int rows, const int8_t *q, const float *d, int n, float *out) {
-    const __m256i ones = _mm256_set1_epi16(1);
     int qr = rows / 4;
     for (int r = 0; r < qr; r++) {
         const uint8_t *p[4];
@@ -98,13 +97,7 @@ BC_TARGET_AVX2 static void gemv_q8_0_avx2(const uint8_t *w, size_t row_bytes, in
             if ((b & 1) == 0)
                 for (int j = 0; j < 4; j++) _mm_prefetch((const char *)(p[j] + 34 * b + PF_Q8), _MM_HINT_T0);
             __m256i x = _mm256_loadu_si256((const __m256i *)(q + 32 * b));
-            for (int j = 0; j < 4; j++) {
-                const uint8_t *blk = p[j] + 34 * b;
-                __m256i wv = _mm256_loadu_si256((const __m256i *)(blk + 2));
-                __m256i pr = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_sign_epi8(wv, wv), _mm256_sign_epi8(x, wv)), ones);
-                float scale = _cvtsh_ss(rt_rd16(blk)) * d[b];
-                acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(pr), _mm256_set1_ps(scale), acc[j]);
-            }
+            for (int j = 0; j < 4; j++) acc[j] = q8_0_block_avx2(acc[j], p[j] + 34 * b, x, d[b]);
         }
         for (int j = 0; j < 4; j++) out[j * qr + r] = hsum256(acc[j]);
     }
