@@ -128,7 +128,9 @@ static BC_TARGET_AVX512 inline void lut_flush(__m512i *sa, __m512i *sb, int64_t 
     *sa = *sb = _mm512_setzero_si512();
 }
 
-#define LUT_PF 1024
+#ifndef LUT_PF
+#define LUT_PF 4096
+#endif
 static BC_TARGET_AVX512 void gemv_lut_avx512(const bc_ternary *w, const uint8_t *tab, int32_t *y, int64_t m0, int64_t m1) {
     int64_t BM = w->BM, BK = w->BK, bm = w->bm, by = 256 / bm, nK = w->K / BK, nb = BM / bm, niy = BK / by;
     const __m512i nib = _mm512_set1_epi8(0x0F);

@@ -264,7 +264,9 @@ static BC_TARGET_AVX512 inline void lut_unit(const uint8_t *mag, const uint8_t *
         bc_lut_acc(N[n], t + 128 * n, _mm512_test_epi16_mask(S, B[n]), _mm512_test_epi16_mask(S, _mm512_srli_epi16(B[n], 1)), sa, sb);
 }
 
-#define LUT_PF 1024 /* bytes ahead in the magnitude stream */
+#ifndef LUT_PF
+#define LUT_PF 4096 /* bytes ahead in the magnitude stream */
+#endif
 static BC_TARGET_AVX512 void gemv_lut_avx512(const bc_ternary *w, const bc_tl2_geom *g, const uint8_t *tab,
                                              const uint8_t *ttab, int32_t *y, int64_t m0, int64_t m1) {
     int64_t BM = w->BM, BK = w->BK, nb = BM / 32, nK = g->K3 / BK, ng = BK / 24, nK2 = g->K2 / 32;

@@ -43,7 +43,8 @@ static float dot_q8_0_scalar(const uint8_t *row, const int8_t *q, const float *d
 
 #if defined(__x86_64__)
 #define F16X8(p) _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(p)))
-/* four streams, one row from each quarter of the range, prefetched a row ahead (see gemv_f16_avx512) */
+/* four streams, one row from each quarter of the range, prefetched a row ahead: on the AVX2 VMs measured
+ * this kept the head at DRAM speed (the AVX-512 kernel below went back to one stream, measured on Zen 5) */
 BC_TARGET_AVX2 static void gemv_f16_avx2(const uint8_t *w, size_t row_bytes, int rows, const float *x, int n, float *out) {
     int q = rows / 4, n8 = n / 8 * 8;
     for (int r = 0; r < q; r++) {
@@ -129,30 +130,24 @@ BC_TARGET_AVX2 static void head_block_avx2(const float *rows, int nr, const floa
 }
 
 #define F16X16(p) _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(p)))
-/* Four rows at a time, one from each quarter of the range: four sequential streams (one stream of four
- * contiguous rows left a core ~15 % below DRAM speed), each prefetched one row ahead. */
+/* One row at a time, prefetched PF_F16 bytes ahead: one sequential stream per thread. On an AMD Zen 5
+ * VM four streams (a row from each quarter of the range, as the AVX2 kernel) left the head at 0.65-0.9
+ * of the ternary GEMVs' rate in the same run; one stream runs it at 1.1-1.2 of it (docs/benchmarks.md). */
+#define PF_F16 4096
 BC_TARGET_AVX512 static void gemv_f16_avx512(const uint8_t *w, size_t row_bytes, int rows, const float *x, int n, float *out) {
-    int q = rows / 4, n16 = n / 16 * 16;
-    for (int r = 0; r < q; r++) {
-        const uint8_t *p[4];
-        for (int j = 0; j < 4; j++) p[j] = w + (size_t)(j * q + r) * row_bytes;
-        __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-        for (int i = 0; i < n16; i += 16) {
-            if ((i & 31) == 0) /* one cache line of each stream per 32 values */
-                for (int j = 0; j < 4; j++) _mm_prefetch((const char *)(p[j] + row_bytes + 2 * (size_t)i), _MM_HINT_T0);
-            __m512 xv = _mm512_loadu_ps(x + i);
-            a0 = _mm512_fmadd_ps(F16X16(p[0] + 2 * i), xv, a0);
-            a1 = _mm512_fmadd_ps(F16X16(p[1] + 2 * i), xv, a1);
-            a2 = _mm512_fmadd_ps(F16X16(p[2] + 2 * i), xv, a2);
-            a3 = _mm512_fmadd_ps(F16X16(p[3] + 2 * i), xv, a3);
+    int n32 = n / 32 * 32;
+    for (int r = 0; r < rows; r++) {
+        const uint8_t *p = w + (size_t)r * row_bytes;
+        __m512 a0 = _mm512_setzero_ps(), a1 = a0; /* two chains: one FMA's latency per 32 values */
+        for (int i = 0; i < n32; i += 32) {
+            _mm_prefetch((const char *)(p + PF_F16 + 2 * (size_t)i), _MM_HINT_T0);
+            a0 = _mm512_fmadd_ps(F16X16(p + 2 * i), _mm512_loadu_ps(x + i), a0);
+            a1 = _mm512_fmadd_ps(F16X16(p + 2 * i + 32), _mm512_loadu_ps(x + i + 16), a1);
         }
-        float o[4] = {_mm512_reduce_add_ps(a0), _mm512_reduce_add_ps(a1), _mm512_reduce_add_ps(a2), _mm512_reduce_add_ps(a3)};
-        for (int j = 0; j < 4; j++) {
-            for (int i = n16; i < n; i++) o[j] += rt_f16_to_f32(rt_rd16(p[j] + 2 * i)) * x[i];
-            out[j * q + r] = o[j];
-        }
+        float o = _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));
+        for (int i = n32; i < n; i++) o += rt_f16_to_f32(rt_rd16(p + 2 * i)) * x[i];
+        out[r] = o;
     }
-    if (4 * q < rows) gemv_f16_scalar(w + (size_t)(4 * q) * row_bytes, row_bytes, rows - 4 * q, x, n, out + 4 * q);
 }
 
 /* 12 rows x 32 tokens: 24 accumulators; per k 2 loads + 12 broadcasts feed 24 FMAs */
