@@ -132,7 +132,9 @@ BC_TARGET_AVX2 static void head_block_avx2(const float *rows, int nr, const floa
 #define F16X16(p) _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(p)))
 /* One row at a time, prefetched PF_F16 bytes ahead: one sequential stream per thread. On an AMD Zen 5
  * VM four streams (a row from each quarter of the range, as the AVX2 kernel) left the head at 0.65-0.9
- * of the ternary GEMVs' rate in the same run; one stream runs it at 1.1-1.2 of it (docs/benchmarks.md). */
+ * of the ternary GEMVs' rate in the same run; one stream runs it at 1.04-1.18 of it (docs/benchmarks.md).
+ * On an Intel VM four quarter streams had beaten four adjacent rows without software prefetch; this
+ * kernel has not been measured on Intel since. */
 #define PF_F16 4096
 BC_TARGET_AVX512 static void gemv_f16_avx512(const uint8_t *w, size_t row_bytes, int rows, const float *x, int n, float *out) {
     int n32 = n / 32 * 32;
