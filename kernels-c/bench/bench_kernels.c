@@ -115,7 +115,7 @@ static void run_part(int tid) {
         int64_t g = bc_row_granule(b->w), units = b->w->M / g;
         int64_t a = units * tid / nthreads * g, e = units * (tid + 1) / nthreads * g;
         if (tid == nthreads - 1) e = b->w->M;
-        if (e > a) bc_matmul(b->w, b->x, b->xsum, b->N, b->y, b->w->M, a, e, b->isa);
+        if (e > a) bc_matmul(b->w, b->x, b->xsum, b->N, b->y, b->w->M, a, e, b->isa, NULL);
     }
 }
 

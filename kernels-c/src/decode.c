@@ -86,7 +86,7 @@ static void bitlinear_units(tok_clock *c, atomic_int *next, int n_out, const bc_
         while (u >= first[o + 1]) o++;
         int32_t *acc = s->acc + acc_off[o];
         int64_t M = w[o]->M, m0 = (u - first[o]) * unit[o], m1 = m0 + unit[o] < M ? m0 + unit[o] : M;
-        bc_matmul(w[o], s->tok_q + t * s->maxk, &s->tok_sum[t], 1, acc, M, m0, m1, s->isa);
+        bc_matmul(w[o], s->tok_q + t * s->maxk, &s->tok_sum[t], 1, acc, M, m0, m1, s->isa, NULL);
         vec_dequant(acc + m0, (int)(m1 - m0), s->tok_s[t], w[o]->scale, y[o] + m0);
         if (add_to) vec_add(add_to + m0, y[o] + m0, (int)(m1 - m0));
     }

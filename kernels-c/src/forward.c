@@ -228,16 +228,18 @@ static gemm_f32_weights float_weights(const bc_ternary *w, const rt_matrix *f) {
     return (gemm_f32_weights){GEMM_F32_CODES, NULL, 0, ternary_codes, w, w->scale};
 }
 
-/* rows [m0, m1) of one output: the exact integer sums, then y = (float)sum / s * w */
+/* rows [m0, m1) of one output: the exact integer sums, then y = (float)sum / s * w (vec_dequant, or the
+ * GEMM engines' last store, which rounds the same way) */
 static void bitlinear_rows(rt_state *s, const bl_job *j, const bl_out *o, int64_t m0, int64_t m1, int ith) {
     const bc_ternary *w = o->w;
     int N = j->N, K = j->K;
     int64_t M = w->M;
     float *y = o->out;
     if (!s->o.float_ref) {
-        bc_matmul(w, s->xq, s->xsum, N, o->acc, M, m0, m1, s->isa);
-        for (int n = 0; n < N; n++)
-            vec_dequant(o->acc + (size_t)n * M + m0, (int)(m1 - m0), s->xs[n], w->scale, y + (size_t)n * M + m0);
+        bc_dequant dq = {y, M, s->xs, w->scale};
+        if (!bc_matmul(w, s->xq, s->xsum, N, o->acc, M, m0, m1, s->isa, &dq))
+            for (int n = 0; n < N; n++)
+                vec_dequant(o->acc + (size_t)n * M + m0, (int)(m1 - m0), s->xs[n], w->scale, y + (size_t)n * M + m0);
         return;
     }
     /* float reference: W = T * w (or a reference file's float matrix times w), x = q / s, f32 FMA */
@@ -353,7 +355,9 @@ void fw_attend_group(rt_state *s, int layer, int n, int pos, int g, int ith) {
     vec_weighted_sum_g(score, C, group, vc + (size_t)g * hd, s->kvdim, hd, T, s->att + (size_t)n * s->qdim + (size_t)g * group * hd);
 }
 
-/* one (token, kv head) pair per item, from a shared counter, last tokens first: they attend to the most positions */
+/* one (token, kv head) pair per item, from a shared counter: one kv head at a time, so the threads
+ * share its keys and values in cache (a batch's cache of all heads outgrows L2), and within it the
+ * last tokens first: they attend to the most positions */
 static void attention_worker(void *a, int ith, int nth) {
     att_job *j = a;
     int KV = j->s->m->n_kv_heads;
@@ -361,8 +365,8 @@ static void attention_worker(void *a, int ith, int nth) {
     for (;;) {
         int64_t it = (int64_t)j->N * KV - 1 - atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed);
         if (it < 0) break;
-        int n = (int)(it / KV);
-        fw_attend_group(j->s, j->layer, n, j->pos + n, (int)(it % KV), ith);
+        int n = (int)(it % j->N);
+        fw_attend_group(j->s, j->layer, n, j->pos + n, (int)(it / j->N), ith);
     }
 }
 

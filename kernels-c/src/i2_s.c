@@ -47,6 +47,10 @@ static BC_TARGET_AVX512 void row_codes_avx512(const uint8_t *row, int64_t kc, ui
 
 static BC_TARGET_AVX512 void panel_avx512(const bc_ternary *w, int64_t m, int rows, int64_t k0, int64_t kc,
                                           uint8_t *panel) {
+    if (kc % 256 == 0) { /* every chunk but a K % 256 == 128 row's last */
+        bc_2bit_panel_avx512(w->data + m * (w->K / 4) + k0 / 4, w->K / 4, 64, 1, rows, kc, panel);
+        return;
+    }
     uint8_t *rc = bc_scratch(2, (size_t)(32 * kc));
     if (!rc) abort();
     for (int r = 0; r < 32; r++) {
@@ -56,12 +60,12 @@ static BC_TARGET_AVX512 void panel_avx512(const bc_ternary *w, int64_t m, int ro
     bc_rows_to_panel_avx512(rc, kc, kc, panel);
 }
 
-void bc_i2_s_matmul_avx512(const bc_ternary *w, const int8_t *x, const int32_t *xsum, int64_t N,
-                           int32_t *y, int64_t ldy, int64_t m0, int64_t m1) {
+int bc_i2_s_matmul_avx512(const bc_ternary *w, const int8_t *x, const int32_t *xsum, int64_t N,
+                          int32_t *y, int64_t ldy, int64_t m0, int64_t m1, const bc_dequant *dq) {
     int64_t K = w->K;
     if (N >= GEMM_MIN_N) {
-        bc_gemm_avx512(w, panel_avx512, KC, K, x, xsum, N, y, ldy, m0, m1);
-        return;
+        bc_gemm_avx512(w, panel_avx512, KC, K, x, xsum, N, y, ldy, m0, m1, dq);
+        return dq != NULL;
     }
     int64_t nch = K / 256, half = (K % 256) != 0;
     int8_t *xp = bc_scratch(1, (size_t)((nch + 1) * 256));
@@ -79,6 +83,7 @@ void bc_i2_s_matmul_avx512(const bc_ternary *w, const int8_t *x, const int32_t *
             }
         bc_gemv_2bit_avx512(w->data, K / 4, 64, nch, (int)half, xp, xsum[n], y + n * ldy, m0, m1);
     }
+    return 0;
 }
 
 /* ---------------- AVX2 ---------------- */
@@ -102,12 +107,12 @@ static BC_TARGET_AVX2 void panel_avx2(const bc_ternary *w, int64_t m, int rows, 
     bc_rows_to_panel_avx2(rc, kc, kc, panel);
 }
 
-void bc_i2_s_matmul_avx2(const bc_ternary *w, const int8_t *x, const int32_t *xsum, int64_t N,
-                         int32_t *y, int64_t ldy, int64_t m0, int64_t m1) {
+int bc_i2_s_matmul_avx2(const bc_ternary *w, const int8_t *x, const int32_t *xsum, int64_t N,
+                        int32_t *y, int64_t ldy, int64_t m0, int64_t m1, const bc_dequant *dq) {
     int64_t K = w->K;
     if (N >= GEMM_MIN_N) {
-        bc_gemm_avx2(w, panel_avx2, KC, K, x, xsum, N, y, ldy, m0, m1);
-        return;
+        bc_gemm_avx2(w, panel_avx2, KC, K, x, xsum, N, y, ldy, m0, m1, dq);
+        return dq != NULL;
     }
     int8_t *xp = bc_scratch(1, (size_t)K);
     if (!xp) abort();
@@ -117,6 +122,7 @@ void bc_i2_s_matmul_avx2(const bc_ternary *w, const int8_t *x, const int32_t *xs
             for (int s = 0; s < 4; s++) memcpy(xp + j * 128 + 32 * s, xn + j * 128 + 32 * (3 - s), 32);
         bc_gemv_2bit_avx2(w->data, K / 4, 64, K / 128, xp, xsum[n], y + n * ldy, m0, m1);
     }
+    return 0;
 }
 #endif /* __x86_64__ */
 

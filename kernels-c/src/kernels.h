@@ -33,11 +33,18 @@ int64_t bc_row_granule(const bc_ternary *w);
 /* Reference decode of row m into T values {-1,0,+1}. */
 void bc_decode_row(const bc_ternary *w, int64_t m, int8_t *out);
 
+/* The runtime's dequantization of a matmul's sums, out[n*ldo + m] = (float)y[n*ldy + m] / xs[n] * ws,
+ * in that order of operations (every path rounds the same way). */
+typedef struct { float *out; int64_t ldo; const float *xs; float ws; } bc_dequant;
+
 /* y[n*ldy + m] = sum_k T[m][k] * x[n*K + k] for n in [0,N), m in [m0,m1).
  * m0, m1 multiples of bc_row_granule (m1 may also be M). x is int8 activations, one row per token.
- * xsum[n] = sum_k x[n*K + k] (lets kernels work on unsigned codes c = T+1). */
-void bc_matmul(const bc_ternary *w, const int8_t *x, const int32_t *xsum, int64_t N,
-               int32_t *y, int64_t ldy, int64_t m0, int64_t m1, bc_isa isa);
+ * xsum[n] = sum_k x[n*K + k] (lets kernels work on unsigned codes c = T+1).
+ * dq (may be NULL): where a kernel can dequantize its final sums while they are still in registers
+ * (the x86 GEMM engines) it writes dq's floats instead of y and returns 1; otherwise it returns 0 and
+ * y holds the sums (the caller dequantizes). */
+int bc_matmul(const bc_ternary *w, const int8_t *x, const int32_t *xsum, int64_t N,
+              int32_t *y, int64_t ldy, int64_t m0, int64_t m1, bc_isa isa, const bc_dequant *dq);
 
 /* isa.c. The best path this CPU (and OS) runs, detected once; nothing here reads the environment. */
 bc_isa bc_detect_isa(void);
@@ -50,11 +57,11 @@ const char *bc_isa_name(bc_isa isa);
 int bc_parse_isa(const char *name, bc_isa *out);
 
 /* Per-layout entry points (used by kernels.c): the reference row decoder (kernels.c's scalar path dots
- * its rows exactly) and the x86 matmuls. */
+ * its rows exactly) and the x86 matmuls (which may apply the dequantization, bc_matmul). */
 #define BC_DECLARE_LAYOUT(name) \
     void bc_##name##_decode_row(const bc_ternary *w, int64_t m, int8_t *out); \
-    void bc_##name##_matmul_avx2(const bc_ternary *w, const int8_t *x, const int32_t *xsum, int64_t N, int32_t *y, int64_t ldy, int64_t m0, int64_t m1); \
-    void bc_##name##_matmul_avx512(const bc_ternary *w, const int8_t *x, const int32_t *xsum, int64_t N, int32_t *y, int64_t ldy, int64_t m0, int64_t m1);
+    int bc_##name##_matmul_avx2(const bc_ternary *w, const int8_t *x, const int32_t *xsum, int64_t N, int32_t *y, int64_t ldy, int64_t m0, int64_t m1, const bc_dequant *dq); \
+    int bc_##name##_matmul_avx512(const bc_ternary *w, const int8_t *x, const int32_t *xsum, int64_t N, int32_t *y, int64_t ldy, int64_t m0, int64_t m1, const bc_dequant *dq);
 
 /* ARM slots (kernels.c maps BC_ISA_NEON / DOTPROD / I8MM): every layout defines bc_<layout>_matmul_neon /
  * _dotprod / _i8mm in an `#if defined(__aarch64__)` section of its file, declared here. A new layout can

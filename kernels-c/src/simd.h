@@ -34,14 +34,22 @@ void *bc_scratch(int slot, size_t bytes);
 typedef void (*bc_panel_fn)(const bc_ternary *w, int64_t m, int rows, int64_t k0, int64_t kc, uint8_t *panel);
 
 /* y[n*ldy + m] = sum_k c*x - xsum[n] for m in [m0, m1): panels of 32 rows starting at m0, columns in
- * chunks [0,kc), [kc,2kc), ... below ksplit, then [ksplit, K) as one chunk (TL2's tail). */
+ * chunks [0,kc), [kc,2kc), ... below ksplit, then [ksplit, K) as one chunk (TL2's tail). With dq the
+ * last chunk writes dq's floats instead (y still holds the earlier chunks' partial sums). */
 void bc_gemm_avx512(const bc_ternary *w, bc_panel_fn panel, int64_t kc, int64_t ksplit, const int8_t *x,
-                    const int32_t *xsum, int64_t N, int32_t *y, int64_t ldy, int64_t m0, int64_t m1);
+                    const int32_t *xsum, int64_t N, int32_t *y, int64_t ldy, int64_t m0, int64_t m1,
+                    const bc_dequant *dq);
 void bc_gemm_avx2(const bc_ternary *w, bc_panel_fn panel, int64_t kc, int64_t ksplit, const int8_t *x,
-                  const int32_t *xsum, int64_t N, int32_t *y, int64_t ldy, int64_t m0, int64_t m1);
+                  const int32_t *xsum, int64_t N, int32_t *y, int64_t ldy, int64_t m0, int64_t m1,
+                  const bc_dequant *dq);
 /* Row-major codes rc[r*ld + k] (32 rows, kc columns, kc % 64 == 0) -> VNNI panel. */
 void bc_rows_to_panel_avx512(const uint8_t *rc, int64_t ld, int64_t kc, uint8_t *panel);
 void bc_rows_to_panel_avx2(const uint8_t *rc, int64_t ld, int64_t kc, uint8_t *panel);
+/* The panel of rows [0, rows) of a 2-bit layout whose 256-column chunks are 64 bytes (I2_S, TQ2_0; kc %
+ * 256 == 0): chunk g of row r at base + r*rowstride + g*chunkstride, bit pair s of byte 32h + j holding
+ * column 128h + 32*(msb_first ? 3 - s : s) + j. Decoded and transposed in registers. */
+void bc_2bit_panel_avx512(const uint8_t *base, int64_t rowstride, int64_t chunkstride, int msb_first, int rows,
+                          int64_t kc, uint8_t *panel);
 
 /* ---- GEMV for the row-major 2-bit layouts (gemv_2bit.c: I2_S, TQ2_0), one token ----
  * Row m's bytes start at base + m*rowstride; chunk i (256 weights, 64 bytes) at + i*chunkstride;

@@ -167,13 +167,14 @@ static uint8_t *token_tables(const bc_ternary *w, const int8_t *x) {
     return tab;
 }
 
-void bc_tl1_matmul_avx512(const bc_ternary *w, const int8_t *x, const int32_t *xsum, int64_t N,
-                          int32_t *y, int64_t ldy, int64_t m0, int64_t m1) {
+int bc_tl1_matmul_avx512(const bc_ternary *w, const int8_t *x, const int32_t *xsum, int64_t N,
+                         int32_t *y, int64_t ldy, int64_t m0, int64_t m1, const bc_dequant *dq) {
     if (N == 1) {
         gemv_lut_avx512(w, token_tables(w, x), y, m0, m1);
-        return;
+        return 0;
     }
-    bc_gemm_avx512(w, panel_avx512, tl1_kc(w), w->K, x, xsum, N, y, ldy, m0, m1);
+    bc_gemm_avx512(w, panel_avx512, tl1_kc(w), w->K, x, xsum, N, y, ldy, m0, m1, dq);
+    return dq != NULL;
 }
 
 static BC_TARGET_AVX2 void panel_avx2(const bc_ternary *w, int64_t m, int rows, int64_t k0, int64_t kc,
@@ -244,13 +245,14 @@ static BC_TARGET_AVX2 void gemv_lut_avx2(const bc_ternary *w, const uint8_t *tab
     }
 }
 
-void bc_tl1_matmul_avx2(const bc_ternary *w, const int8_t *x, const int32_t *xsum, int64_t N,
-                        int32_t *y, int64_t ldy, int64_t m0, int64_t m1) {
+int bc_tl1_matmul_avx2(const bc_ternary *w, const int8_t *x, const int32_t *xsum, int64_t N,
+                       int32_t *y, int64_t ldy, int64_t m0, int64_t m1, const bc_dequant *dq) {
     if (N == 1) {
         gemv_lut_avx2(w, token_tables(w, x), y, m0, m1);
-        return;
+        return 0;
     }
-    bc_gemm_avx2(w, panel_avx2, tl1_kc(w), w->K, x, xsum, N, y, ldy, m0, m1);
+    bc_gemm_avx2(w, panel_avx2, tl1_kc(w), w->K, x, xsum, N, y, ldy, m0, m1, dq);
+    return dq != NULL;
 }
 #endif /* __x86_64__ */
 

@@ -321,16 +321,17 @@ static uint8_t *token_tables(const bc_ternary *w, const bc_tl2_geom *g, const in
     return tab;
 }
 
-void bc_tl2_matmul_avx512(const bc_ternary *w, const int8_t *x, const int32_t *xsum, int64_t N,
-                          int32_t *y, int64_t ldy, int64_t m0, int64_t m1) {
+int bc_tl2_matmul_avx512(const bc_ternary *w, const int8_t *x, const int32_t *xsum, int64_t N,
+                         int32_t *y, int64_t ldy, int64_t m0, int64_t m1, const bc_dequant *dq) {
     pthread_once(&tables_once, init_tables);
     bc_tl2_geom g = bc_tl2_geometry(w);
     if (N == 1) {
         uint8_t *ttab, *tab = token_tables(w, &g, x, &ttab);
         gemv_lut_avx512(w, &g, tab, ttab, y, m0, m1);
-        return;
+        return 0;
     }
-    bc_gemm_avx512(w, panel_avx512, tl2_kc(w), g.K3, x, xsum, N, y, ldy, m0, m1);
+    bc_gemm_avx512(w, panel_avx512, tl2_kc(w), g.K3, x, xsum, N, y, ldy, m0, m1, dq);
+    return dq != NULL;
 }
 
 /* ---- AVX2: one ymm = one triple of 32 rows (p order). Sign masks: the unit's 16 words as loaded
@@ -471,16 +472,17 @@ static BC_TARGET_AVX2 void gemv_lut_avx2(const bc_ternary *w, const bc_tl2_geom 
     }
 }
 
-void bc_tl2_matmul_avx2(const bc_ternary *w, const int8_t *x, const int32_t *xsum, int64_t N,
-                        int32_t *y, int64_t ldy, int64_t m0, int64_t m1) {
+int bc_tl2_matmul_avx2(const bc_ternary *w, const int8_t *x, const int32_t *xsum, int64_t N,
+                       int32_t *y, int64_t ldy, int64_t m0, int64_t m1, const bc_dequant *dq) {
     pthread_once(&tables_once, init_tables);
     bc_tl2_geom g = bc_tl2_geometry(w);
     if (N == 1) {
         uint8_t *ttab, *tab = token_tables(w, &g, x, &ttab);
         gemv_lut_avx2(w, &g, tab, ttab, y, m0, m1);
-        return;
+        return 0;
     }
-    bc_gemm_avx2(w, panel_avx2, tl2_kc(w), g.K3, x, xsum, N, y, ldy, m0, m1);
+    bc_gemm_avx2(w, panel_avx2, tl2_kc(w), g.K3, x, xsum, N, y, ldy, m0, m1, dq);
+    return dq != NULL;
 }
 #endif /* __x86_64__ */
 

@@ -143,12 +143,12 @@ static BC_TARGET_AVX512 void gemv_avx512(const uint8_t *data, int64_t nb, const 
     }
 }
 
-void bc_tq1_0_matmul_avx512(const bc_ternary *w, const int8_t *x, const int32_t *xsum, int64_t N,
-                            int32_t *y, int64_t ldy, int64_t m0, int64_t m1) {
+int bc_tq1_0_matmul_avx512(const bc_ternary *w, const int8_t *x, const int32_t *xsum, int64_t N,
+                           int32_t *y, int64_t ldy, int64_t m0, int64_t m1, const bc_dequant *dq) {
     int64_t K = w->K, nb = K / 256;
     if (N >= GEMM_MIN_N) {
-        bc_gemm_avx512(w, panel_avx512, KC, K, x, xsum, N, y, ldy, m0, m1);
-        return;
+        bc_gemm_avx512(w, panel_avx512, KC, K, x, xsum, N, y, ldy, m0, m1, dq);
+        return dq != NULL;
     }
     int8_t *xp = bc_scratch(1, (size_t)(nb * 320));
     if (!xp) abort();
@@ -156,6 +156,7 @@ void bc_tq1_0_matmul_avx512(const bc_ternary *w, const int8_t *x, const int32_t 
         permute_x_512(x + n * K, nb, xp);
         gemv_avx512(w->data, nb, xp, xsum[n], y + n * ldy, m0, m1);
     }
+    return 0;
 }
 
 /* AVX2: two vectors per block, A = qs[0..31] (elements 32k + j) and B = qs[32..47] | qh[0..3] | 0
@@ -249,12 +250,12 @@ static BC_TARGET_AVX2 void gemv_avx2(const uint8_t *data, int64_t nb, const int8
     }
 }
 
-void bc_tq1_0_matmul_avx2(const bc_ternary *w, const int8_t *x, const int32_t *xsum, int64_t N,
-                          int32_t *y, int64_t ldy, int64_t m0, int64_t m1) {
+int bc_tq1_0_matmul_avx2(const bc_ternary *w, const int8_t *x, const int32_t *xsum, int64_t N,
+                         int32_t *y, int64_t ldy, int64_t m0, int64_t m1, const bc_dequant *dq) {
     int64_t K = w->K, nb = K / 256;
     if (N >= GEMM_MIN_N) {
-        bc_gemm_avx2(w, panel_avx2, KC, K, x, xsum, N, y, ldy, m0, m1);
-        return;
+        bc_gemm_avx2(w, panel_avx2, KC, K, x, xsum, N, y, ldy, m0, m1, dq);
+        return dq != NULL;
     }
     int8_t *xp = bc_scratch(1, (size_t)(nb * 320));
     if (!xp) abort();
@@ -262,6 +263,7 @@ void bc_tq1_0_matmul_avx2(const bc_ternary *w, const int8_t *x, const int32_t *x
         permute_x_256(x + n * K, nb, xp);
         gemv_avx2(w->data, nb, xp, xsum[n], y + n * ldy, m0, m1);
     }
+    return 0;
 }
 #endif /* __x86_64__ */
 

@@ -26,36 +26,18 @@ void bc_tq2_0_decode_row(const bc_ternary *w, int64_t m, int8_t *out) {
 
 #if defined(__x86_64__)
 /* ---------------- AVX-512 ---------------- */
-static BC_TARGET_AVX512 void row_codes_avx512(const uint8_t *row, int64_t nblocks, uint8_t *out) {
-    const __m512i M = _mm512_set1_epi8(3);
-    for (int64_t b = 0; b < nblocks; b++) {
-        __m512i v = _mm512_loadu_si512((const void *)(row + b * TQ2_BLOCK));
-        for (int s = 0; s < 4; s++) {
-            __m512i q = _mm512_and_si512(_mm512_srli_epi16(v, 2 * s), M);
-            _mm256_storeu_si256((__m256i *)(out + b * 256 + 32 * s), _mm512_castsi512_si256(q));
-            _mm256_storeu_si256((__m256i *)(out + b * 256 + 128 + 32 * s), _mm512_extracti64x4_epi64(q, 1));
-        }
-    }
-}
-
 static BC_TARGET_AVX512 void panel_avx512(const bc_ternary *w, int64_t m, int rows, int64_t k0, int64_t kc,
                                           uint8_t *panel) {
-    uint8_t *rc = bc_scratch(2, (size_t)(32 * kc));
-    if (!rc) abort();
     int64_t rowstride = w->K / 256 * TQ2_BLOCK;
-    for (int r = 0; r < 32; r++) {
-        if (r < rows) row_codes_avx512(w->data + (m + r) * rowstride + k0 / 256 * TQ2_BLOCK, kc / 256, rc + r * kc);
-        else memset(rc + r * kc, 0, (size_t)kc);
-    }
-    bc_rows_to_panel_avx512(rc, kc, kc, panel);
+    bc_2bit_panel_avx512(w->data + m * rowstride + k0 / 256 * TQ2_BLOCK, rowstride, TQ2_BLOCK, 0, rows, kc, panel);
 }
 
-void bc_tq2_0_matmul_avx512(const bc_ternary *w, const int8_t *x, const int32_t *xsum, int64_t N,
-                            int32_t *y, int64_t ldy, int64_t m0, int64_t m1) {
+int bc_tq2_0_matmul_avx512(const bc_ternary *w, const int8_t *x, const int32_t *xsum, int64_t N,
+                           int32_t *y, int64_t ldy, int64_t m0, int64_t m1, const bc_dequant *dq) {
     int64_t K = w->K;
     if (N >= GEMM_MIN_N) {
-        bc_gemm_avx512(w, panel_avx512, KC, K, x, xsum, N, y, ldy, m0, m1);
-        return;
+        bc_gemm_avx512(w, panel_avx512, KC, K, x, xsum, N, y, ldy, m0, m1, dq);
+        return dq != NULL;
     }
     int64_t nb = K / 256;
     int8_t *xp = bc_scratch(1, (size_t)K);
@@ -67,6 +49,7 @@ void bc_tq2_0_matmul_avx512(const bc_ternary *w, const int8_t *x, const int32_t 
                 for (int h = 0; h < 2; h++) memcpy(xp + i * 256 + s * 64 + 32 * h, xn + i * 256 + 128 * h + 32 * s, 32);
         bc_gemv_2bit_avx512(w->data, nb * TQ2_BLOCK, TQ2_BLOCK, nb, 0, xp, xsum[n], y + n * ldy, m0, m1);
     }
+    return 0;
 }
 
 /* ---------------- AVX2 ---------------- */
@@ -92,17 +75,18 @@ static BC_TARGET_AVX2 void panel_avx2(const bc_ternary *w, int64_t m, int rows, 
     bc_rows_to_panel_avx2(rc, kc, kc, panel);
 }
 
-void bc_tq2_0_matmul_avx2(const bc_ternary *w, const int8_t *x, const int32_t *xsum, int64_t N,
-                          int32_t *y, int64_t ldy, int64_t m0, int64_t m1) {
+int bc_tq2_0_matmul_avx2(const bc_ternary *w, const int8_t *x, const int32_t *xsum, int64_t N,
+                         int32_t *y, int64_t ldy, int64_t m0, int64_t m1, const bc_dequant *dq) {
     int64_t K = w->K;
     if (N >= GEMM_MIN_N) {
-        bc_gemm_avx2(w, panel_avx2, KC, K, x, xsum, N, y, ldy, m0, m1);
-        return;
+        bc_gemm_avx2(w, panel_avx2, KC, K, x, xsum, N, y, ldy, m0, m1, dq);
+        return dq != NULL;
     }
     /* 32-byte chunk j (half j%2 of block j/2), shift 2s -> elements 128*j + 32*s + lane: the
      * natural order, so the activations need no permutation */
     for (int64_t n = 0; n < N; n++)
         bc_gemv_2bit_avx2(w->data, K / 256 * TQ2_BLOCK, TQ2_BLOCK, K / 128, x + n * K, xsum[n], y + n * ldy, m0, m1);
+    return 0;
 }
 #endif /* __x86_64__ */
 

@@ -177,6 +177,44 @@ static int n_isas;
 
 /* Checks bc_decode_row against T on rows [m0, m1), then runs every ISA on those rows and compares with
  * the exact integer sums of T and x (rows outside the range must stay unwritten). */
+/* bc_matmul with a dequantization: where a kernel applies it (it must for the x86 GEMM engines, from 8
+ * tokens) every float in [m0, m1) has the bits of (float)sum / xs * ws and nothing else is written;
+ * where it does not, y holds the exact sums and the floats are untouched. */
+static void check_dequant(const bc_ternary *w, const int8_t *x, const int32_t *xsum, int64_t N, int64_t m0, int64_t m1,
+                          bc_isa isa, const int32_t *ref, int64_t ldy, const char *name, const char *what) {
+    int64_t ldo = ldy + 5;
+    float *out = xmalloc(sizeof(float) * (size_t)(N * ldo)), *xs = xmalloc(sizeof(float) * (size_t)N);
+    int32_t *y = xmalloc(sizeof(int32_t) * (size_t)(N * ldy));
+    const uint32_t SENT = 0x7FC0A5A5u; /* a NaN no kernel computes */
+    for (int64_t i = 0; i < N * ldo; i++) memcpy(&out[i], &SENT, 4);
+    for (int64_t n = 0; n < N; n++) xs[n] = 127.0f / (0.37f + 0.91f * (float)(n % 7)); /* activation scales */
+    for (int64_t i = 0; i < N * ldy; i++) y[i] = 0;
+    bc_dequant dq = {out, ldo, xs, 0.0123f};
+    int applied = bc_matmul(w, x, xsum, N, y, ldy, m0, m1, isa, &dq);
+    int64_t bad = 0, stray = 0;
+    for (int64_t n = 0; n < N; n++)
+        for (int64_t m = 0; m < ldo; m++) {
+            uint32_t got;
+            memcpy(&got, &out[n * ldo + m], 4);
+            if (applied && m >= m0 && m < m1) {
+                float want = (float)ref[n * ldy + m] / xs[n] * dq.ws;
+                uint32_t wb;
+                memcpy(&wb, &want, 4);
+                bad += got != wb;
+            } else {
+                stray += got != SENT;
+                if (!applied && m >= m0 && m < m1) bad += y[n * ldy + m] != ref[n * ldy + m];
+            }
+        }
+    int x86_gemm = (isa == BC_ISA_AVX2 || isa == BC_ISA_AVX512) && N >= 8;
+    CHECK(bad == 0 && stray == 0 && (applied || !x86_gemm),
+          "%s %s N=%lld rows [%lld,%lld) isa %s, dequantizing: applied %d, %lld wrong, %lld floats written outside",
+          name, what, (long long)N, (long long)m0, (long long)m1, bc_isa_name(isa), applied, (long long)bad, (long long)stray);
+    free(y);
+    free(xs);
+    free(out);
+}
+
 static void check_matmul(const kcase *c, const int8_t *x, int64_t N, int64_t m0, int64_t m1, const char *what) {
     bc_ternary w = make_ternary(&c->s, c->data);
     const int8_t *T = c->T;
@@ -205,7 +243,7 @@ static void check_matmul(const kcase *c, const int8_t *x, int64_t N, int64_t m0,
         const bc_isa isa = isas[ii];
         const int32_t SENT = (int32_t)0x5A5A5A5A;
         for (int64_t i = 0; i < N * ldy; i++) y[i] = SENT;
-        bc_matmul(&w, x, xsum, N, y, ldy, m0, m1, isa);
+        bc_matmul(&w, x, xsum, N, y, ldy, m0, m1, isa, NULL);
         int64_t bad = 0, clobbered = 0, first = -1;
         for (int64_t n = 0; n < N; n++)
             for (int64_t m = 0; m < ldy; m++) {
@@ -223,6 +261,7 @@ static void check_matmul(const kcase *c, const int8_t *x, int64_t N, int64_t m0,
               c->name, what, (long long)N, (long long)m0, (long long)m1, bc_isa_name(isa), (long long)bad,
               first < 0 ? -1LL : (long long)(first / ldy), first < 0 ? -1LL : (long long)(first % ldy),
               first < 0 ? 0 : y[first], first < 0 ? 0 : ref[first], (long long)clobbered);
+        check_dequant(&w, x, xsum, N, m0, m1, isa, ref, ldy, c->name, what);
     }
     free(y);
     free(row);
