@@ -1,6 +1,6 @@
 /* The shared GEMM engine of the ternary layouts (N >= a few tokens, simd.h): activations packed per token
- * tile, weight panels from the layout's panel function, AVX-512 VNNI and AVX2 micro-kernels, and the
- * row-major -> VNNI panel transposes. */
+ * tile, weight panels from the layout's panel function, AVX-512 VNNI and AVX2 micro-kernels (which can
+ * store dequantized floats), the row-major -> VNNI panel transposes and the 2-bit layouts' direct panel. */
 #include "simd.h"
 #include <stdlib.h>
 #include <string.h>
