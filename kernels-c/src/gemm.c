@@ -198,6 +198,17 @@ void bc_gemm_avx512(const bc_ternary *w, bc_panel_fn panel, int64_t kc, int64_t 
 #define TT256 4
 #define FLUSH256 32 /* k4 steps between int16 -> int32 flushes: 32 * 512 < 32768 */
 
+/* r[0..3]: 4 rows of 8 dwords -> r[j] holds dword column j of the 4 rows in its low 128-bit lane and
+ * column 4 + j in its high lane (the panel transpose and the activation packing share it) */
+static inline __attribute__((always_inline)) BC_TARGET_AVX2 void transpose4x8_epi32(__m256i *r) {
+    __m256i a0 = _mm256_unpacklo_epi32(r[0], r[1]), a1 = _mm256_unpackhi_epi32(r[0], r[1]);
+    __m256i a2 = _mm256_unpacklo_epi32(r[2], r[3]), a3 = _mm256_unpackhi_epi32(r[2], r[3]);
+    r[0] = _mm256_unpacklo_epi64(a0, a2);
+    r[1] = _mm256_unpackhi_epi64(a0, a2);
+    r[2] = _mm256_unpacklo_epi64(a1, a3);
+    r[3] = _mm256_unpackhi_epi64(a1, a3);
+}
+
 /* pack_x for full tiles of 4 tokens: 32 bytes of each token's row, 4 x 8 dwords transposed (the last,
  * shorter tile goes through pack_x_tile) */
 static BC_TARGET_AVX2 void pack_x_avx2(const int8_t *x, int64_t N, int64_t K, int8_t *xp) {
@@ -207,18 +218,14 @@ static BC_TARGET_AVX2 void pack_x_avx2(const int8_t *x, int64_t N, int64_t K, in
         int8_t *dst = xp + n0 * K;
         int64_t kb = 0;
         for (; T == TT256 && kb + 32 <= K; kb += 32) {
-            __m256i r0 = _mm256_loadu_si256((const __m256i *)(src + kb)), r1 = _mm256_loadu_si256((const __m256i *)(src + K + kb));
-            __m256i r2 = _mm256_loadu_si256((const __m256i *)(src + 2 * K + kb)), r3 = _mm256_loadu_si256((const __m256i *)(src + 3 * K + kb));
-            __m256i a0 = _mm256_unpacklo_epi32(r0, r1), a1 = _mm256_unpackhi_epi32(r0, r1);
-            __m256i a2 = _mm256_unpacklo_epi32(r2, r3), a3 = _mm256_unpackhi_epi32(r2, r3);
-            /* bj: dword column j of the 4 tokens in the low lane, column 4 + j in the high lane */
-            __m256i b0 = _mm256_unpacklo_epi64(a0, a2), b1 = _mm256_unpackhi_epi64(a0, a2);
-            __m256i b2 = _mm256_unpacklo_epi64(a1, a3), b3 = _mm256_unpackhi_epi64(a1, a3);
-            int8_t *o = dst + kb * T;
-            _mm256_storeu_si256((__m256i *)o, _mm256_permute2x128_si256(b0, b1, 0x20));
-            _mm256_storeu_si256((__m256i *)(o + 32), _mm256_permute2x128_si256(b2, b3, 0x20));
-            _mm256_storeu_si256((__m256i *)(o + 64), _mm256_permute2x128_si256(b0, b1, 0x31));
-            _mm256_storeu_si256((__m256i *)(o + 96), _mm256_permute2x128_si256(b2, b3, 0x31));
+            __m256i b[4];
+            for (int t = 0; t < 4; t++) b[t] = _mm256_loadu_si256((const __m256i *)(src + t * K + kb));
+            transpose4x8_epi32(b);
+            int8_t *o = dst + kb * T; /* columns 0..7, 16 bytes each */
+            _mm256_storeu_si256((__m256i *)o, _mm256_permute2x128_si256(b[0], b[1], 0x20));
+            _mm256_storeu_si256((__m256i *)(o + 32), _mm256_permute2x128_si256(b[2], b[3], 0x20));
+            _mm256_storeu_si256((__m256i *)(o + 64), _mm256_permute2x128_si256(b[0], b[1], 0x31));
+            _mm256_storeu_si256((__m256i *)(o + 96), _mm256_permute2x128_si256(b[2], b[3], 0x31));
         }
         pack_x_tile(src, K, T, kb / 4, K / 4, dst);
     }
@@ -404,18 +411,10 @@ void BC_TARGET_AVX512 bc_2bit_panel_avx512(const uint8_t *base, int64_t rowstrid
 void BC_TARGET_AVX2 bc_rows_to_panel_avx2(const uint8_t *rc, int64_t ld, int64_t kc, uint8_t *panel) {
     for (int rb = 0; rb < 32; rb += 8)
         for (int64_t kb = 0; kb < kc; kb += 32) {
-            __m256i r[8], t[8];
+            __m256i r[8];
             for (int i = 0; i < 8; i++) r[i] = _mm256_loadu_si256((const __m256i *)(rc + (rb + i) * ld + kb));
-            for (int i = 0; i < 8; i += 2) {
-                t[i] = _mm256_unpacklo_epi32(r[i], r[i + 1]);
-                t[i + 1] = _mm256_unpackhi_epi32(r[i], r[i + 1]);
-            }
-            for (int i = 0; i < 8; i += 4) {
-                r[i] = _mm256_unpacklo_epi64(t[i], t[i + 2]);
-                r[i + 1] = _mm256_unpackhi_epi64(t[i], t[i + 2]);
-                r[i + 2] = _mm256_unpacklo_epi64(t[i + 1], t[i + 3]);
-                r[i + 3] = _mm256_unpackhi_epi64(t[i + 1], t[i + 3]);
-            }
+            transpose4x8_epi32(r);
+            transpose4x8_epi32(r + 4);
             /* r[4q + j], 128-bit lane L: rows 4q..4q+3 of column 4L + j */
             for (int j = 0; j < 4; j++) {
                 __m256i lo = _mm256_permute2x128_si256(r[j], r[4 + j], 0x20);
