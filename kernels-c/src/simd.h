@@ -73,9 +73,14 @@ uint8_t *bc_lut_tables(const int8_t *x, int64_t K, int64_t key, size_t bytes, in
 
 /* ---- table-lookup GEMV helpers (TL1, TL2: one token) ----
  * A table holds the 16 int16 sums a 4-bit code can stand for, as a low- and a high-byte plane
- * (64 bytes each: one 16-entry plane per 128-bit lane). bc_lut_acc looks up 64 codes (one per byte
- * of nv) in both planes and unpacks them to int16: sa gets bytes 0-7 of every 128-bit lane, sb bytes
- * 8-15 (negated where ka / kb are set). */
+ * (64 bytes each: one 16-entry plane per 128-bit lane). bc_lut_look looks up 64 codes (one per byte
+ * of nv) in both planes and unpacks them to int16: va gets bytes 0-7 of every 128-bit lane, vb bytes
+ * 8-15 (negated where ka / kb are set); bc_lut_acc adds them to sa, sb. */
+/* Those GEMVs read one weight stream per thread (two for TL2: magnitudes and signs), which a prefetch
+ * into L1 a few KiB ahead does not keep at DRAM speed on its own; a second one into L2 this many bytes
+ * ahead does (Zen 4 VM, kernel bench: TL1's AVX-512 GEMV 25 -> 35 GB/s, AVX2 24 -> 27, TL2's +3-6 %;
+ * 32 and 64 KiB were no better). */
+#define BC_LUT_PF_L2 16384
 #if defined(__x86_64__)
 #include <immintrin.h>
 /* the sum of v's eight int32 lanes (the AVX2 GEMVs' row totals) */
@@ -93,12 +98,18 @@ static BC_TARGET_AVX2 inline void bc_lut_planes(__m256i v, uint8_t *lo, uint8_t 
     _mm_storeu_si128((__m128i *)lo, _mm256_castsi256_si128(t));
     _mm_storeu_si128((__m128i *)hi, _mm256_extracti128_si256(t, 1));
 }
-static BC_TARGET_AVX512 inline void bc_lut_acc(__m512i nv, const uint8_t *t, __mmask32 ka, __mmask32 kb, __m512i *sa, __m512i *sb) {
+static BC_TARGET_AVX512 inline void bc_lut_look(__m512i nv, const uint8_t *t, __mmask32 ka, __mmask32 kb, __m512i *va, __m512i *vb) {
     __m512i lo = _mm512_shuffle_epi8(_mm512_load_si512((const void *)t), nv);
     __m512i hi = _mm512_shuffle_epi8(_mm512_load_si512((const void *)(t + 64)), nv);
-    __m512i va = _mm512_unpacklo_epi8(lo, hi), vb = _mm512_unpackhi_epi8(lo, hi);
-    *sa = _mm512_mask_sub_epi16(_mm512_add_epi16(*sa, va), ka, *sa, va);
-    *sb = _mm512_mask_sub_epi16(_mm512_add_epi16(*sb, vb), kb, *sb, vb);
+    __m512i a = _mm512_unpacklo_epi8(lo, hi), b = _mm512_unpackhi_epi8(lo, hi);
+    *va = _mm512_mask_sub_epi16(a, ka, _mm512_setzero_si512(), a);
+    *vb = _mm512_mask_sub_epi16(b, kb, _mm512_setzero_si512(), b);
+}
+static BC_TARGET_AVX512 inline void bc_lut_acc(__m512i nv, const uint8_t *t, __mmask32 ka, __mmask32 kb, __m512i *sa, __m512i *sb) {
+    __m512i va, vb;
+    bc_lut_look(nv, t, ka, kb, &va, &vb);
+    *sa = _mm512_add_epi16(*sa, va);
+    *sb = _mm512_add_epi16(*sb, vb);
 }
 /* AVX2: the same for 32 codes (planes of 32 bytes: 16 entries per 128-bit lane); ga / gb give the
  * sign of each int16 lane (psignw: negated where < 0; never pass 0, it would zero the lane) */

@@ -147,6 +147,7 @@ static BC_TARGET_AVX512 void gemv_lut_avx512(const bc_ternary *w, const uint8_t 
                 const uint8_t *t = tab + iK * niy * LUT_GROUP;
                 for (int64_t iy = 0; iy < niy; iy++, z += 64, t += LUT_GROUP) {
                     _mm_prefetch((const char *)(z + LUT_PF), _MM_HINT_T0);
+                    _mm_prefetch((const char *)(z + BC_LUT_PF_L2), _MM_HINT_T1);
                     __m512i Z = _mm512_loadu_si512((const void *)z);
                     bc_lut_acc(_mm512_and_si512(_mm512_srli_epi16(Z, 4), nib), t, 0, 0, &sa, &sb);
                     bc_lut_acc(_mm512_and_si512(Z, nib), t + 128, 0, 0, &sa, &sb);
@@ -232,6 +233,7 @@ static BC_TARGET_AVX2 void gemv_lut_avx2(const bc_ternary *w, const uint8_t *tab
                 const uint8_t *t = tab + iK * niy * LUT_GROUP;
                 for (int64_t iy = 0; iy < niy; iy++, z += 64, t += LUT_GROUP) {
                     _mm_prefetch((const char *)(z + LUT_PF), _MM_HINT_T0);
+                    _mm_prefetch((const char *)(z + BC_LUT_PF_L2), _MM_HINT_T1);
                     for (int h = 0; h < 2; h++) {
                         __m256i Z = _mm256_loadu_si256((const __m256i *)(z + 32 * h));
                         bc_lut_acc256(_mm256_and_si256(_mm256_srli_epi16(Z, 4), nib), t + 32 * h, t + 64 + 32 * h, &sa[h], &sb[h]);

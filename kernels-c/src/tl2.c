@@ -255,13 +255,18 @@ static BC_TARGET_AVX512 inline void lut_unit(const uint8_t *mag, const uint8_t *
     __m512i Z1 = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(mag + 32))),
                                     _mm256_loadu_si256((const __m256i *)(mag + 96)), 1);
     __m512i S = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)sgn));
-    __m512i B[4];
-    for (int n = 0; n < 4; n++)
-        B[n] = _mm512_inserti64x4(_mm512_set1_epi16((short)(1u << (15 - 2 * n))), _mm256_set1_epi16((short)(1u << (7 - 2 * n))), 1);
-    __m512i N[4] = {_mm512_and_si512(_mm512_srli_epi16(Z0, 4), nib), _mm512_and_si512(Z0, nib),
-                    _mm512_and_si512(_mm512_srli_epi16(Z1, 4), nib), _mm512_and_si512(Z1, nib)};
-    for (int n = 0; n < 4; n++)
-        bc_lut_acc(N[n], t + 128 * n, _mm512_test_epi16_mask(S, B[n]), _mm512_test_epi16_mask(S, _mm512_srli_epi16(B[n], 1)), sa, sb);
+    const __m512i N[4] = {_mm512_and_si512(_mm512_srli_epi16(Z0, 4), nib), _mm512_and_si512(Z0, nib),
+                          _mm512_and_si512(_mm512_srli_epi16(Z1, 4), nib), _mm512_and_si512(Z1, nib)};
+    /* the four triples' values are summed apart and added once: one add per unit on the chain through
+     * sa / sb, not two per triple (those chains, not the lookups, had set the pace) */
+    __m512i va[4], vb[4];
+#pragma GCC unroll 4
+    for (int n = 0; n < 4; n++) {
+        const __m512i B = _mm512_inserti64x4(_mm512_set1_epi16((short)(1u << (15 - 2 * n))), _mm256_set1_epi16((short)(1u << (7 - 2 * n))), 1);
+        bc_lut_look(N[n], t + 128 * n, _mm512_test_epi16_mask(S, B), _mm512_test_epi16_mask(S, _mm512_srli_epi16(B, 1)), &va[n], &vb[n]);
+    }
+    *sa = _mm512_add_epi16(*sa, _mm512_add_epi16(_mm512_add_epi16(va[0], va[1]), _mm512_add_epi16(va[2], va[3])));
+    *sb = _mm512_add_epi16(*sb, _mm512_add_epi16(_mm512_add_epi16(vb[0], vb[1]), _mm512_add_epi16(vb[2], vb[3])));
 }
 
 #ifndef LUT_PF
@@ -286,6 +291,9 @@ static BC_TARGET_AVX512 void gemv_lut_avx512(const bc_ternary *w, const bc_tl2_g
                     _mm_prefetch((const char *)(mag + LUT_PF), _MM_HINT_T0);
                     _mm_prefetch((const char *)(mag + LUT_PF + 64), _MM_HINT_T0);
                     _mm_prefetch((const char *)(sgn + LUT_PF / 4), _MM_HINT_T0);
+                    _mm_prefetch((const char *)(mag + BC_LUT_PF_L2), _MM_HINT_T1);
+                    _mm_prefetch((const char *)(mag + BC_LUT_PF_L2 + 64), _MM_HINT_T1);
+                    if ((ig & 1) == 0) _mm_prefetch((const char *)(sgn + BC_LUT_PF_L2 / 4), _MM_HINT_T1);
                     lut_unit(mag, sgn, tab + (iK * ng + ig) * LUT_UNIT, &sa, &sb);
                     if (ig % LUT_FLUSH == LUT_FLUSH - 1) lut_flush(&sa, &sb, acc + 2 * ib);
                 }
@@ -451,6 +459,9 @@ static BC_TARGET_AVX2 void gemv_lut_avx2(const bc_ternary *w, const bc_tl2_geom 
                     _mm_prefetch((const char *)(mag + LUT_PF), _MM_HINT_T0);
                     _mm_prefetch((const char *)(mag + LUT_PF + 64), _MM_HINT_T0);
                     _mm_prefetch((const char *)(sgn + LUT_PF / 4), _MM_HINT_T0);
+                    _mm_prefetch((const char *)(mag + BC_LUT_PF_L2), _MM_HINT_T1);
+                    _mm_prefetch((const char *)(mag + BC_LUT_PF_L2 + 64), _MM_HINT_T1);
+                    if ((ig & 1) == 0) _mm_prefetch((const char *)(sgn + BC_LUT_PF_L2 / 4), _MM_HINT_T1);
                     lut_unit256(mag, sgn, tab + (iK * ng + ig) * LUT_UNIT, &sa, &sb);
                     if (ig % LUT_FLUSH256 == LUT_FLUSH256 - 1) lut_flush256(&sa, &sb, acc + 4 * ib);
                 }

