@@ -145,10 +145,10 @@ static BC_TARGET_AVX512 void gemv_avx512(const uint8_t *data, int64_t nb, const 
 /* AVX-512 VBMI decode GEMV. The compare chain above costs 7 vector ops per digit vector; here one
  * 256-entry byte lookup (vpermi2b on the low 7 bits, once from the table's lower and once from its
  * upper half, each merged where the top bit says) gives digits 0..3 of every byte as 2-bit fields, and
- * a second gives digit 4: 4 permutes and 4 ANDs per block instead of 20 compares and blends and 8 adds
- * (1.5x the GEMV's rate on Zen 4). The fields are not shifted down: digit k stays scaled by 4^k and
- * feeds its own accumulator, scaled back (an exact shift) once per row. Per dword lane a scaled
- * accumulator grows by at most 4 * 192 * 127 per block: no overflow below K = 700k. */
+ * a second gives digit 4: per block 4 permutes, a mask and 4 ANDs instead of 20 compares and blends
+ * and 8 adds (1.5x the GEMV's rate on Zen 4). The fields are not shifted down: digit k stays scaled
+ * by 4^k and feeds its own accumulator, scaled back (an exact shift) once per row. Per dword lane a
+ * scaled accumulator grows by at most 4 * 192 * 128 per block: no overflow below K = 5 million. */
 #define TQ1_FIELDS(q) (uint8_t)(TQ1_DIGIT(q, 1) | TQ1_DIGIT(q, 3) << 2 | TQ1_DIGIT(q, 9) << 4 | TQ1_DIGIT(q, 27) << 6),
 #define TQ1_DIGIT4(q) (uint8_t)TQ1_DIGIT(q, 81),
 #define TQ1_R4(E, q) E(q) E(q + 1) E(q + 2) E(q + 3)
