@@ -360,6 +360,8 @@ int main(int argc, char **argv) {
     printf("test_kernels: ISAs tested: ");
     for (int i = 0; i < n_paths; i++) printf("%s%s", i ? ", " : "", path_name(paths[i]));
     printf("\n");
+    if (paths[n_paths - 1].isa == BC_ISA_AVX512 && !paths[n_paths - 1].vbmi)
+        printf("test_kernels: this CPU has no AVX-512 VBMI: TQ1_0's VBMI decode GEMV is not tested here\n");
 
     test_worked_examples();
     int after_examples = failures;
