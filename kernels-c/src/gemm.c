@@ -170,7 +170,7 @@ typedef void (*mk512_fn)(const uint8_t *, int64_t, const int8_t *, int, const in
 static const mk512_fn MK512[TT512 + 1] = {NULL, mk512_1, mk512_2, mk512_3, mk512_4, mk512_5, mk512_6,
                                           mk512_7, mk512_8, mk512_9, mk512_10, mk512_11, mk512_12};
 
-void bc_gemm_avx512(const bc_ternary *w, bc_panel_fn panel, int64_t kc, int64_t ksplit, const int8_t *x,
+int bc_gemm_avx512(const bc_ternary *w, bc_panel_fn panel, int64_t kc, int64_t ksplit, const int8_t *x,
                     const int32_t *xsum, int64_t N, int32_t *y, int64_t ldy, int64_t m0, int64_t m1,
                     const bc_dequant *dq) {
     int64_t K = w->K;
@@ -192,6 +192,7 @@ void bc_gemm_avx512(const bc_ternary *w, bc_panel_fn panel, int64_t kc, int64_t 
             }
         }
     }
+    return dq != NULL;
 }
 
 /* ---- AVX2 engine: 16 rows x 4 tokens, int16 accumulation (maddubs) flushed to int32 ---- */
@@ -342,7 +343,7 @@ static BC_TARGET_AVX2 void mk256_any(const uint8_t *pan, int64_t k4n, const int8
     }
 }
 
-void bc_gemm_avx2(const bc_ternary *w, bc_panel_fn panel, int64_t kc, int64_t ksplit, const int8_t *x,
+int bc_gemm_avx2(const bc_ternary *w, bc_panel_fn panel, int64_t kc, int64_t ksplit, const int8_t *x,
                   const int32_t *xsum, int64_t N, int32_t *y, int64_t ldy, int64_t m0, int64_t m1,
                   const bc_dequant *dq) {
     int64_t K = w->K;
@@ -367,6 +368,7 @@ void bc_gemm_avx2(const bc_ternary *w, bc_panel_fn panel, int64_t kc, int64_t ks
             }
         }
     }
+    return dq != NULL;
 }
 
 /* ---- row-major codes -> VNNI panel (dword transposes) ---- */

@@ -35,11 +35,12 @@ typedef void (*bc_panel_fn)(const bc_ternary *w, int64_t m, int rows, int64_t k0
 
 /* y[n*ldy + m] = sum_k c*x - xsum[n] for m in [m0, m1): panels of 32 rows starting at m0, columns in
  * chunks [0,kc), [kc,2kc), ... below ksplit, then [ksplit, K) as one chunk (TL2's tail). With dq the
- * last chunk writes dq's floats instead (y still holds the earlier chunks' partial sums). */
-void bc_gemm_avx512(const bc_ternary *w, bc_panel_fn panel, int64_t kc, int64_t ksplit, const int8_t *x,
+ * last chunk writes dq's floats instead (y still holds the earlier chunks' partial sums). Returns what
+ * bc_matmul returns: 1 when dq's floats were written (dq given), else 0. */
+int bc_gemm_avx512(const bc_ternary *w, bc_panel_fn panel, int64_t kc, int64_t ksplit, const int8_t *x,
                     const int32_t *xsum, int64_t N, int32_t *y, int64_t ldy, int64_t m0, int64_t m1,
                     const bc_dequant *dq);
-void bc_gemm_avx2(const bc_ternary *w, bc_panel_fn panel, int64_t kc, int64_t ksplit, const int8_t *x,
+int bc_gemm_avx2(const bc_ternary *w, bc_panel_fn panel, int64_t kc, int64_t ksplit, const int8_t *x,
                   const int32_t *xsum, int64_t N, int32_t *y, int64_t ldy, int64_t m0, int64_t m1,
                   const bc_dequant *dq);
 /* Row-major codes rc[r*ld + k] (32 rows, kc columns, kc % 64 == 0) -> VNNI panel. */

@@ -174,8 +174,7 @@ int bc_tl1_matmul_avx512(const bc_ternary *w, const int8_t *x, const int32_t *xs
         gemv_lut_avx512(w, token_tables(w, x), y, m0, m1);
         return 0;
     }
-    bc_gemm_avx512(w, panel_avx512, tl1_kc(w), w->K, x, xsum, N, y, ldy, m0, m1, dq);
-    return dq != NULL;
+    return bc_gemm_avx512(w, panel_avx512, tl1_kc(w), w->K, x, xsum, N, y, ldy, m0, m1, dq);
 }
 
 static BC_TARGET_AVX2 void panel_avx2(const bc_ternary *w, int64_t m, int rows, int64_t k0, int64_t kc,
@@ -253,8 +252,7 @@ int bc_tl1_matmul_avx2(const bc_ternary *w, const int8_t *x, const int32_t *xsum
         gemv_lut_avx2(w, token_tables(w, x), y, m0, m1);
         return 0;
     }
-    bc_gemm_avx2(w, panel_avx2, tl1_kc(w), w->K, x, xsum, N, y, ldy, m0, m1, dq);
-    return dq != NULL;
+    return bc_gemm_avx2(w, panel_avx2, tl1_kc(w), w->K, x, xsum, N, y, ldy, m0, m1, dq);
 }
 #endif /* __x86_64__ */
 

@@ -338,8 +338,7 @@ int bc_tl2_matmul_avx512(const bc_ternary *w, const int8_t *x, const int32_t *xs
         gemv_lut_avx512(w, &g, tab, ttab, y, m0, m1);
         return 0;
     }
-    bc_gemm_avx512(w, panel_avx512, tl2_kc(w), g.K3, x, xsum, N, y, ldy, m0, m1, dq);
-    return dq != NULL;
+    return bc_gemm_avx512(w, panel_avx512, tl2_kc(w), g.K3, x, xsum, N, y, ldy, m0, m1, dq);
 }
 
 /* ---- AVX2: one ymm = one triple of 32 rows (p order). Sign masks: the unit's 16 words as loaded
@@ -492,8 +491,7 @@ int bc_tl2_matmul_avx2(const bc_ternary *w, const int8_t *x, const int32_t *xsum
         gemv_lut_avx2(w, &g, tab, ttab, y, m0, m1);
         return 0;
     }
-    bc_gemm_avx2(w, panel_avx2, tl2_kc(w), g.K3, x, xsum, N, y, ldy, m0, m1, dq);
-    return dq != NULL;
+    return bc_gemm_avx2(w, panel_avx2, tl2_kc(w), g.K3, x, xsum, N, y, ldy, m0, m1, dq);
 }
 #endif /* __x86_64__ */
 

@@ -218,8 +218,7 @@ int bc_tq1_0_matmul_avx512(const bc_ternary *w, const int8_t *x, const int32_t *
                            int32_t *y, int64_t ldy, int64_t m0, int64_t m1, const bc_dequant *dq) {
     int64_t K = w->K, nb = K / 256;
     if (N >= GEMM_MIN_N) {
-        bc_gemm_avx512(w, panel_avx512, KC, K, x, xsum, N, y, ldy, m0, m1, dq);
-        return dq != NULL;
+        return bc_gemm_avx512(w, panel_avx512, KC, K, x, xsum, N, y, ldy, m0, m1, dq);
     }
     int8_t *xp = bc_scratch(1, (size_t)(nb * 320));
     if (!xp) abort();
@@ -327,8 +326,7 @@ int bc_tq1_0_matmul_avx2(const bc_ternary *w, const int8_t *x, const int32_t *xs
                          int32_t *y, int64_t ldy, int64_t m0, int64_t m1, const bc_dequant *dq) {
     int64_t K = w->K, nb = K / 256;
     if (N >= GEMM_MIN_N) {
-        bc_gemm_avx2(w, panel_avx2, KC, K, x, xsum, N, y, ldy, m0, m1, dq);
-        return dq != NULL;
+        return bc_gemm_avx2(w, panel_avx2, KC, K, x, xsum, N, y, ldy, m0, m1, dq);
     }
     int8_t *xp = bc_scratch(1, (size_t)(nb * 320));
     if (!xp) abort();

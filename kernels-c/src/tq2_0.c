@@ -36,8 +36,7 @@ int bc_tq2_0_matmul_avx512(const bc_ternary *w, const int8_t *x, const int32_t *
                            int32_t *y, int64_t ldy, int64_t m0, int64_t m1, const bc_dequant *dq) {
     int64_t K = w->K;
     if (N >= GEMM_MIN_N) {
-        bc_gemm_avx512(w, panel_avx512, KC, K, x, xsum, N, y, ldy, m0, m1, dq);
-        return dq != NULL;
+        return bc_gemm_avx512(w, panel_avx512, KC, K, x, xsum, N, y, ldy, m0, m1, dq);
     }
     int64_t nb = K / 256;
     int8_t *xp = bc_scratch(1, (size_t)K);
@@ -79,8 +78,7 @@ int bc_tq2_0_matmul_avx2(const bc_ternary *w, const int8_t *x, const int32_t *xs
                          int32_t *y, int64_t ldy, int64_t m0, int64_t m1, const bc_dequant *dq) {
     int64_t K = w->K;
     if (N >= GEMM_MIN_N) {
-        bc_gemm_avx2(w, panel_avx2, KC, K, x, xsum, N, y, ldy, m0, m1, dq);
-        return dq != NULL;
+        return bc_gemm_avx2(w, panel_avx2, KC, K, x, xsum, N, y, ldy, m0, m1, dq);
     }
     /* 32-byte chunk j (half j%2 of block j/2), shift 2s -> elements 128*j + 32*s + lane: the
      * natural order, so the activations need no permutation */
