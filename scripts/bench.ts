@@ -388,7 +388,11 @@ async function benchBitconvRt(m: ModelFile, threads: number, np: number, ng: num
     if (pp) row.pp = pp;
     if (tg) row.tg = tg;
     const first = bench[0];
-    if (first) row.notes = [`isa ${String(first.isa)}, ${String(first.path)} path, ${String(first.threads)} threads`];
+    if (first) {
+      const repacked = Number(first.repacked_tensors ?? 0);
+      row.notes = [`isa ${String(first.isa)}, ${String(first.path)} path, ${String(first.threads)} threads` +
+        (repacked > 0 ? `, ${repacked} TQ1_0 tensors run as TQ2_0 (--repack)` : "")];
+    }
     if (!pp && np > 0) row.error = "bitconv-rt bench printed no pp result";
     else if (!tg && ng > 0) row.error = "bitconv-rt bench printed no tg result";
   } catch (e) {

@@ -35,15 +35,17 @@ static double run_tg(rt_state *s, const rt_model *m, int ng, rt_rng *rng, float 
     return rt_now() - t0;
 }
 
-static void report(const rt_args *a, const rt_model *m, int threads, const char *test, int np, int ng, const double *ts, int reps) {
+static void report(const rt_args *a, const rt_model *m, int threads, int repacked, const char *test, int np, int ng,
+                   const double *ts, int reps) {
     double avg, sd;
     stats(ts, reps, &avg, &sd);
     if (a->json) {
         printf("{\"event\":\"bench\",\"test\":\"%s\",\"n_prompt\":%d,\"n_gen\":%d,\"avg_ts\":%.3f,\"stddev_ts\":%.3f,\"samples_ts\":[", test, np, ng, avg, sd);
         for (int r = 0; r < reps; r++) printf("%s%.3f", r ? "," : "", ts[r]);
-        printf("],\"threads\":%d,\"isa\":\"%s\",\"path\":\"%s\",\"layout\":\"%s\",\"embed_type\":\"%s\",\"model_bytes\":%zu,\"params\":%llu}\n",
+        printf("],\"threads\":%d,\"isa\":\"%s\",\"path\":\"%s\",\"layout\":\"%s\",\"embed_type\":\"%s\",\"model_bytes\":%zu,\"params\":%llu,"
+               "\"repacked_tensors\":%d}\n",
                threads, bc_isa_name(a->isa), a->float_ref ? "float-ref" : "integer", m->layout, m->embed_type, m->gguf.size,
-               (unsigned long long)m->n_params);
+               (unsigned long long)m->n_params, repacked);
     } else {
         printf("| %-8s | %-5s | %8.2f MiB | %7.2f M | %-6s | %7d | %6s | %10.2f ± %.2f |\n", m->layout, m->embed_type,
                (double)m->gguf.size / (1024.0 * 1024.0), (double)m->n_params / 1e6, bc_isa_name(a->isa), threads, test, avg, sd);
@@ -139,6 +141,8 @@ int cmd_bench(const rt_args *a) {
     pool *p = cli_pool(a);
     rt_opts o = cli_opts(a, max_ctx);
     if (a->batch <= 0) o.max_batch = max_ctx; /* the whole prompt in one batch */
+    double repack_s = 0;
+    int repacked = cli_repack(a, &m, p, &repack_s);
     rt_state *s = state_create(&m, p, a->isa, o);
     rt_rng rng;
     rt_rng_seed(&rng, a->seed_given ? a->seed : 1234);
@@ -147,6 +151,9 @@ int cmd_bench(const rt_args *a) {
     double *ts = rt_alloc((size_t)reps * sizeof(double));
     int threads = pool_size(p);
     if (!a->json) {
+        if (repacked)
+            printf("TQ1_0 weights run as TQ2_0: %d tensors repacked at load in %.2f s, %.1f MiB (--repack off keeps TQ1_0)\n\n",
+                   repacked, repack_s, (double)m.repacked_bytes / (1024.0 * 1024.0));
         printf("| layout   | embd  |         size |    params | isa    | threads |   test |              t/s |\n");
         printf("| -------- | ----- | ------------ | --------- | ------ | ------- | ------ | ---------------- |\n");
     }
@@ -155,7 +162,7 @@ int cmd_bench(const rt_args *a) {
         if (!a->no_warmup) run_pp(s, &m, np, &rng, tok, logits);
         for (int r = 0; r < reps; r++) ts[r] = np / run_pp(s, &m, np, &rng, tok, logits);
         snprintf(name, sizeof name, "pp%d", np);
-        report(a, &m, threads, name, np, 0, ts, reps);
+        report(a, &m, threads, repacked, name, np, 0, ts, reps);
     }
     if (ng > 0) {
         if (!a->no_warmup) run_tg(s, &m, 1, &rng, logits);
@@ -169,7 +176,7 @@ int cmd_bench(const rt_args *a) {
         }
         state_profile(s, NULL);
         snprintf(name, sizeof name, "tg%d", ng);
-        report(a, &m, threads, name, 0, ng, ts, reps);
+        report(a, &m, threads, repacked, name, 0, ng, ts, reps);
         if (a->profile) report_profile(a, &m, threads, name, ng, &prof, seconds, (long)ng * reps);
     }
     rt_free(ts);

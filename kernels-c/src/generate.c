@@ -136,6 +136,7 @@ int cmd_generate(const rt_args *a) {
     if (!a->ids && !a->json && !m.tokens) rt_die(RT_EXIT_BADINPUT, a->model, "no tokenizer.ggml.tokens to decode text (use --ids)");
     gpt2_table();
     pool *p = cli_pool(a);
+    cli_repack(a, &m, p, NULL);
     rt_state *s = state_create(&m, p, a->isa, cli_opts(a, (int)n0 + ng));
     float *logits = rt_alloc((size_t)m.n_vocab * sizeof(float));
     cand *c = rt_alloc((size_t)m.n_vocab * sizeof(cand));

@@ -78,6 +78,11 @@ void bc_x86_vbmi_allow(int on);
     void bc_##name##_matmul_i8mm(const bc_ternary *w, const int8_t *x, const int32_t *xsum, int64_t N, int32_t *y, int64_t ldy, int64_t m0, int64_t m1);
 BC_DECLARE_LAYOUT(tq1_0)
 BC_DECLARE_LAYOUT(tq2_0)
+/* TQ1_0 -> TQ2_0 in memory (repack.c): a TQ1_0 row's K codes (T + 1, element order) and its blocks' d
+ * bytes (2 each), through isa's decoder (isa one this CPU runs); a TQ2_0 row packed from the same. */
+void bc_tq1_0_row_codes(const bc_ternary *w, int64_t m, bc_isa isa, uint8_t *codes, uint8_t *d);
+size_t bc_tq2_0_row_bytes(int64_t K);
+void bc_tq2_0_pack_row(const uint8_t *codes, const uint8_t *d, int64_t K, uint8_t *out);
 BC_DECLARE_LAYOUT(i2_s)
 BC_DECLARE_LAYOUT(tl1)
 BC_DECLARE_LAYOUT(tl2)

@@ -16,12 +16,13 @@ static const char *USAGE =
     "  logits      -m F --tokens T.bin -o OUT [--float-ref]\n"
     "  bench       -m F [-p 512] [-n 128] [-r 3] [--no-warmup] [--profile] [--json]\n"
     "  generate    -m F --tokens T.bin [-n 64] [--temp 0] [--top-p 1] [--seed S] [--ids] [--json]\n"
-    "  unpack      -m F --tensor NAME -o OUT\n"
+    "  unpack      -m F --tensor NAME -o OUT [--as-tq2_0]\n"
     "common options: -t N (threads, default all cores), --isa scalar|avx2|avx512|neon|dotprod|i8mm\n"
     "  (or BITCONV_ISA; lowered to what the CPU has),\n"
     "  -b N (tokens per matmul call, default 512), --head-dequant / --head-int8 (Q8_0 head always in float /\n"
     "  always in int8; default: int8 for single-token decode, float for batches),\n"
-    "  --decode-jobs (a decoded token as one pool job per step instead of one per token; same results)\n";
+    "  --decode-jobs (a decoded token as one pool job per step instead of one per token; same results),\n"
+    "  --repack auto|on|off (TQ1_0 weights run as TQ2_0, same results; auto: on for avx2, and avx512 without VBMI)\n";
 
 static long long parse_int(const char *opt, const char *v, long long lo, long long hi) {
     if (!v) rt_die(RT_EXIT_BADINPUT, NULL, "option %s needs a value", opt);
@@ -99,11 +100,17 @@ int main(int argc, char **argv) {
         else if (!strcmp(o, "--top-p")) a.top_p = parse_float(o, VAL(), 0, 1);
         else if (!strcmp(o, "--seed")) { a.seed = (uint64_t)parse_int(o, VAL(), 0, 0x7fffffffffffffffLL); a.seed_given = 1; }
         else if (!strcmp(o, "--isa")) isa = VAL();
+        else if (!strcmp(o, "--repack")) {
+            if (!v) rt_die(RT_EXIT_BADINPUT, NULL, "option --repack needs a value");
+            if (!rt_parse_repack(v, &a.repack)) rt_die(RT_EXIT_BADINPUT, NULL, "option --repack must be auto, on or off (got '%s')", v);
+            i++;
+        }
         else if (!strcmp(o, "--float-ref")) a.float_ref = 1;
         else if (!strcmp(o, "--head-dequant")) a.head_dequant = 1;
         else if (!strcmp(o, "--head-int8")) a.head_int8 = 1;
         else if (!strcmp(o, "--decode-jobs")) a.decode_jobs = 1;
         else if (!strcmp(o, "--json")) a.json = 1;
+        else if (!strcmp(o, "--as-tq2_0")) a.as_tq2_0 = 1;
         else if (!strcmp(o, "--ids")) a.ids = 1;
         else if (!strcmp(o, "--no-warmup")) a.no_warmup = 1;
         else if (!strcmp(o, "--profile")) a.profile = 1;

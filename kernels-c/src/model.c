@@ -491,6 +491,7 @@ void model_free(rt_model *m) {
     rt_free(m->layers);
     rt_free(m->output_norm);
     rt_free(m->tokens);
+    rt_free(m->repacked);
     gguf_free(&m->gguf);
     memset(m, 0, sizeof *m);
 }

@@ -4,6 +4,7 @@
 #define BITCONV_MODEL_H
 #include "gguf.h"
 #include "kernels.h"
+#include "threads.h"
 #include <stdint.h>
 
 typedef enum { ARCH_BITNET, ARCH_BITNET_B158, ARCH_LLAMA } rt_arch;
@@ -52,6 +53,9 @@ typedef struct {
     char layout[16];            /* bitconv.layout (escaped: rt_printable), or derived from the tensor types ("mixed") */
     char embed_type[8];
     uint64_t n_params, ternary_bytes;
+    /* TQ1_0 weights repacked as TQ2_0 (repack.c): the buffer they now point into, or NULL */
+    uint8_t *repacked;
+    size_t repacked_bytes;
 } rt_model;
 
 /* Loads and validates; returns 0 or -1 with a message (without the file name) in err. */
@@ -62,6 +66,20 @@ void model_free(rt_model *m);
 /* One ternary tensor of any GGUF file, a whole model or not (`unpack`), scale and TL parameters
  * resolved as the model loader does; 0 or -1 with a message in err. w points into g's data. */
 int model_ternary_tensor(const gguf_file *g, const char *name, bc_ternary *w, char *err, size_t errlen);
+
+/* repack.c: TQ1_0 weights run as TQ2_0 (same codes and d, so the same results; bytes the GEMVs stream
+ * faster where base-3 decoding is the bottleneck). --repack auto|on|off; auto: on for the avx2 path and
+ * for avx512 without VBMI. */
+typedef enum { RT_REPACK_AUTO, RT_REPACK_ON, RT_REPACK_OFF } rt_repack;
+int rt_parse_repack(const char *name, rt_repack *out); /* 0 for an unknown name */
+int rt_repack_wanted(rt_repack mode, bc_isa isa);
+/* Every TQ1_0 BitLinear weight of m rewritten into one new buffer (m->repacked, freed by model_free),
+ * rows split over p's threads; returns the number of tensors repacked. */
+int model_repack_tq1_0(rt_model *m, pool *p, bc_isa isa);
+int model_tq1_0_tensors(const rt_model *m); /* how many BitLinear weights are TQ1_0 */
+/* One TQ1_0 tensor's TQ2_0 bytes (rt_tq2_0_bytes of them) into dst; p may be NULL (one thread). */
+size_t rt_tq2_0_bytes(const bc_ternary *w);
+void rt_repack_tq1_0(const bc_ternary *src, uint8_t *dst, pool *p, bc_isa isa);
 
 int32_t model_token_type(const rt_model *m, int id); /* 1 normal when unknown */
 

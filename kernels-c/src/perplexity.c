@@ -108,6 +108,7 @@ int cmd_perplexity(const rt_args *a) {
     int bos = (m.add_bos && m.bos >= 0) ? m.bos : -1;
 
     pool *p = cli_pool(a);
+    int repacked = cli_repack(a, &m, p, NULL);
     rt_opts opts = cli_opts(a, n_ctx);
     rt_state *s = state_create(&m, p, a->isa, opts);
     /* a chunk runs in batches of opts.max_batch tokens (the KV cache carries the earlier ones), each
@@ -224,9 +225,10 @@ int cmd_perplexity(const rt_args *a) {
     }
     if (a->json) {
         printf("{\"event\":\"result\",\"perplexity\":%.6f,\"perplexity_error\":%.6f,\"tokens_scored\":%lld,\"ctx\":%d,"
-               "\"chunks\":%d,\"seconds\":%.3f,\"prefill_tokens_per_s\":%.2f,\"partial\":%s,\"path\":\"%s\",\"isa\":\"%s\",\"threads\":%d",
+               "\"chunks\":%d,\"seconds\":%.3f,\"prefill_tokens_per_s\":%.2f,\"partial\":%s,\"path\":\"%s\",\"isa\":\"%s\",\"threads\":%d,"
+               "\"repacked_tensors\":%d",
                ppl, err, (long long)count, n_ctx, done, seconds, tps, partial ? "true" : "false",
-               a->float_ref ? "float-ref" : "integer", bc_isa_name(a->isa), pool_size(p));
+               a->float_ref ? "float-ref" : "integer", bc_isa_name(a->isa), pool_size(p), repacked);
         if (base.f)
             printf(",\"reference_perplexity\":%.6f,\"kl_mean\":%.8f,\"kl_p99\":%.8f,\"top1_agreement\":%.6f", ref_ppl, kl_mean, kl_p99, top1);
         printf("}\n");

@@ -396,3 +396,18 @@ static inline __attribute__((always_inline)) int32_t row_dot(const uint8_t *row,
 }
 BC_ARM_ROW_MAJOR_KERNELS(tq1_0, w->K / 256 * TQ1_BLOCK, TQ1_BLOCK)
 #endif /* __aarch64__ */
+
+/* Codes c = T + 1 of row m in element order and each block's f16 d as its two file bytes (repack.c's
+ * input), through the SIMD decoder the GEMM's panels use where isa (one this CPU runs) has one. */
+void bc_tq1_0_row_codes(const bc_ternary *w, int64_t m, bc_isa isa, uint8_t *codes, uint8_t *d) {
+    int64_t nb = w->K / 256;
+    const uint8_t *row = w->data + (size_t)(m * nb * TQ1_BLOCK);
+    for (int64_t b = 0; b < nb; b++) memcpy(d + 2 * b, row + b * TQ1_BLOCK + 52, 2);
+#if defined(__x86_64__)
+    if (isa == BC_ISA_AVX512) { row_codes_avx512(row, nb, codes); return; }
+    if (isa == BC_ISA_AVX2) { row_codes_avx2(row, nb, codes); return; }
+#endif
+    (void)isa;
+    bc_tq1_0_decode_row(w, m, (int8_t *)codes);
+    for (int64_t k = 0; k < nb * 256; k++) codes[k] = (uint8_t)(codes[k] + 1);
+}

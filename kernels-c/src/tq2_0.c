@@ -24,6 +24,23 @@ void bc_tq2_0_decode_row(const bc_ternary *w, int64_t m, int8_t *out) {
     }
 }
 
+/* The inverse of decode_row: a row of K codes c = T + 1 (0..2) in element order and each block's f16
+ * d as two file bytes, packed into bc_tq2_0_row_bytes(K) bytes (repack.c writes TQ1_0 rows this way). */
+size_t bc_tq2_0_row_bytes(int64_t K) { return (size_t)(K / 256 * TQ2_BLOCK); }
+
+void bc_tq2_0_pack_row(const uint8_t *codes, const uint8_t *d, int64_t K, uint8_t *out) {
+    for (int64_t b = 0; b < K / 256; b++) {
+        uint8_t *blk = out + b * TQ2_BLOCK;
+        for (int h = 0; h < 2; h++)
+            for (int j = 0; j < 32; j++) {
+                const uint8_t *c = codes + 256 * b + 128 * h + j;
+                blk[32 * h + j] = (uint8_t)(c[0] | c[32] << 2 | c[64] << 4 | c[96] << 6);
+            }
+        blk[64] = d[2 * b];
+        blk[65] = d[2 * b + 1];
+    }
+}
+
 #if defined(__x86_64__)
 /* ---------------- AVX-512 ---------------- */
 static BC_TARGET_AVX512 void panel_avx512(const bc_ternary *w, int64_t m, int rows, int64_t k0, int64_t kc,
