@@ -391,7 +391,7 @@ async function benchBitconvRt(m: ModelFile, threads: number, np: number, ng: num
     if (first) {
       const repacked = Number(first.repacked_tensors ?? 0);
       row.notes = [`isa ${String(first.isa)}, ${String(first.path)} path, ${String(first.threads)} threads` +
-        (repacked > 0 ? `, ${repacked} TQ1_0 tensors run as TQ2_0 (--repack)` : "")];
+        (repacked > 0 ? `, ${repacked} ${String(first.layout)} tensors run as TQ2_0 (--repack)` : "")];
     }
     if (!pp && np > 0) row.error = "bitconv-rt bench printed no pp result";
     else if (!tg && ng > 0) row.error = "bitconv-rt bench printed no tg result";

@@ -106,19 +106,21 @@ function registerTests(): void {
     }
   });
 
-  test("--repack on under qemu: TQ1_0 runs as TQ2_0 with bit-identical logits on every ARM path; auto leaves it off", () => {
+  test("--repack on under qemu: TQ1_0 and TL1 run as TQ2_0 with bit-identical logits on every ARM path; auto leaves them", () => {
     const few = join(tmp, "few.bin");
     writeFileSync(few, Buffer.from(Int32Array.from({ length: 24 }, (_, i) => (i * 37 + 11) % 1000).buffer));
-    const logits = (isa: string, repack: string) => {
-      const out = join(tmp, `logits-${isa}-${repack}.bin`);
-      const r = qemu("max", join(ARM, "bitconv-rt"), ["logits", "-m", model("tq1_0"), "--tokens", few, "-o", out, "-t", "2", "--isa", isa, "--repack", repack]);
-      assert.is(r.status, 0, `logits --isa ${isa} --repack ${repack}: ${r.stderr}`);
-      return readFileSync(out);
-    };
-    for (const isa of CPUS.max) assert.ok(Buffer.compare(logits(isa, "on"), logits(isa, "off")) === 0, `--isa ${isa}: repack changed the logits`);
-    const info = qemu("max", join(ARM, "bitconv-rt"), ["info", "-m", model("tq1_0"), "--json"]);
-    assert.is(info.status, 0, info.stderr);
-    assert.is((JSON.parse(info.stdout) as { repack: boolean }).repack, false, "auto repacks only on x86 (unmeasured on ARM)");
+    for (const l of ["tq1_0", "tl1"]) {
+      const logits = (isa: string, repack: string) => {
+        const out = join(tmp, `logits-${l}-${isa}-${repack}.bin`);
+        const r = qemu("max", join(ARM, "bitconv-rt"), ["logits", "-m", model(l), "--tokens", few, "-o", out, "-t", "2", "--isa", isa, "--repack", repack]);
+        assert.is(r.status, 0, `${l} logits --isa ${isa} --repack ${repack}: ${r.stderr}`);
+        return readFileSync(out);
+      };
+      for (const isa of CPUS.max) assert.ok(Buffer.compare(logits(isa, "on"), logits(isa, "off")) === 0, `${l} --isa ${isa}: repack changed the logits`);
+      const info = qemu("max", join(ARM, "bitconv-rt"), ["info", "-m", model(l), "--json"]);
+      assert.is(info.status, 0, info.stderr);
+      assert.is((JSON.parse(info.stdout) as { repack: boolean }).repack, false, `${l}: auto repacks only on x86 (unmeasured on ARM)`);
+    }
   });
 
   test("--isa on aarch64: another architecture's path is refused, a missing extension is lowered", () => {

@@ -1,9 +1,9 @@
-// `bitconv-rt --repack` (kernels-c/src/repack.c): TQ1_0 weights run as TQ2_0. The repacked bytes are
-// checked against an independent packer, the TS converter's own TQ2_0 artifact of the same checkpoint,
-// tensor by tensor on every x86 path this CPU runs (the repack decodes TQ1_0 with that path's SIMD
-// decoder); the logits with and without the repack must be bit-identical, through the decode GEMV
-// (-b 1) and the prefill GEMM; and --repack auto must follow its documented rule (on for avx2, and for
-// avx512 without VBMI, read from /proc/cpuinfo rather than from the runtime).
+// `bitconv-rt --repack` (kernels-c/src/repack.c): TQ1_0 and TL1 weights run as TQ2_0. The repacked
+// bytes are checked against an independent packer, the TS converter's own TQ2_0 artifact of the same
+// checkpoint, tensor by tensor on every x86 path this CPU runs (the repack decodes TQ1_0 with that
+// path's SIMD decoder); the logits with and without the repack must be bit-identical, through the
+// decode GEMV (-b 1) and the prefill GEMM; and --repack auto must follow its documented rule (TQ1_0 on
+// avx2 and on avx512 without VBMI, read from /proc/cpuinfo rather than from the runtime; TL1 on avx2).
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { spawnSync } from "node:child_process";
@@ -18,7 +18,10 @@ const CLI = join(ROOT, "dist/src/cli.js");
 const SOURCE = join(ROOT, "fixtures/tiny-bitnet-b1.58");
 const tmp = mkdtempSync(join(tmpdir(), "bitconv-repack-"));
 const tq1 = join(tmp, "tq1_0.gguf");
+const tl1 = join(tmp, "tl1.gguf");
 const tq2 = join(tmp, "tq2_0.gguf");
+/** the layouts --repack rewrites, their artifacts and GGML type ids */
+const SOURCES = [{ layout: "tq1_0", file: tq1, type: 34 }, { layout: "tl1", file: tl1, type: 38 }];
 const tokens = join(tmp, "tokens.bin");
 
 function rt(args: string[]) {
@@ -40,7 +43,7 @@ const ISAS = x86 ? ["scalar", ...(cpuFlags.has("avx2") ? ["avx2"] : []),
   ...(["avx512f", "avx512bw", "avx512vl", "avx512dq", "avx512_vnni"].every((f) => cpuFlags.has(f)) ? ["avx512"] : [])] : ["scalar"];
 
 test.before(() => {
-  for (const [layout, out] of [["tq1_0", tq1], ["tq2_0", tq2]]) {
+  for (const [layout, out] of [["tq1_0", tq1], ["tl1", tl1], ["tq2_0", tq2]]) {
     const r = spawnSync(process.execPath, [CLI, "convert", SOURCE, "--layout", layout, "-o", out, "--quiet"], { encoding: "utf8" });
     assert.is(r.status, 0, `convert ${layout}: ${r.stderr}`);
   }
@@ -49,20 +52,20 @@ test.before(() => {
 });
 test.after(() => rmSync(tmp, { recursive: true, force: true }));
 
-test("unpack --as-tq2_0: the repacked bytes of every TQ1_0 tensor equal the TS converter's TQ2_0 tensor, on every path", async () => {
-  const f1 = await readGguf(tq1);
+test("unpack --as-tq2_0: the repacked bytes of every TQ1_0 and TL1 tensor equal the TS converter's TQ2_0 tensor, on every path", async () => {
   const f2 = await readGguf(tq2);
-  const ternary = f1.tensors.filter((t) => t.type === 34); // GGML TQ1_0
-  assert.is(ternary.length, 28);
   const out = join(tmp, "repacked.bin");
-  for (const isa of ISAS) {
-    for (const t of ternary) {
-      const info = lastJson(ok(["unpack", "-m", tq1, "--tensor", t.name, "--as-tq2_0", "-o", out, "--isa", isa]));
+  for (const src of SOURCES) {
+    const f1 = await readGguf(src.file);
+    const ternary = f1.tensors.filter((t) => t.type === src.type);
+    assert.is(ternary.length, 28, src.layout);
+    for (const isa of ISAS) for (const t of ternary) {
+      const info = lastJson(ok(["unpack", "-m", src.file, "--tensor", t.name, "--as-tq2_0", "-o", out, "--isa", isa]));
       assert.is(info.isa, isa);
       const want = await readTensorData(f2, f2.tensors.find((x) => x.name === t.name)!);
       const got = readFileSync(out);
       assert.is(got.length, want.length, `${t.name}: ${got.length} bytes, TQ2_0 has ${want.length}`);
-      assert.ok(Buffer.compare(got, Buffer.from(want.buffer, want.byteOffset, want.byteLength)) === 0, `${t.name} --isa ${isa}: bytes differ from the TS packer's`);
+      assert.ok(Buffer.compare(got, Buffer.from(want.buffer, want.byteOffset, want.byteLength)) === 0, `${src.layout} ${t.name} --isa ${isa}: bytes differ from the TS packer's`);
     }
   }
 });
@@ -75,18 +78,23 @@ test("logits with --repack on are bit-identical to --repack off and to the TQ2_0
   };
   for (const isa of ISAS) {
     for (const batch of [["-b", "1"], ["-b", "48"]]) {
-      const off = logits(tq1, isa, ["--repack", "off", ...batch]);
-      assert.ok(Buffer.compare(logits(tq1, isa, ["--repack", "on", ...batch]), off) === 0, `--isa ${isa} ${batch.join(" ")}: repack changed the logits`);
-      assert.ok(Buffer.compare(logits(tq2, isa, batch), off) === 0, `--isa ${isa} ${batch.join(" ")}: TQ2_0 artifact differs`);
+      const tq2Logits = logits(tq2, isa, batch);
+      for (const src of SOURCES) {
+        const off = logits(src.file, isa, ["--repack", "off", ...batch]);
+        assert.ok(Buffer.compare(logits(src.file, isa, ["--repack", "on", ...batch]), off) === 0, `${src.layout} --isa ${isa} ${batch.join(" ")}: repack changed the logits`);
+        assert.ok(Buffer.compare(tq2Logits, off) === 0, `${src.layout} --isa ${isa} ${batch.join(" ")}: the TQ2_0 artifact differs`);
+      }
     }
   }
 });
 
-test("--repack auto: on for avx2 and for avx512 without VBMI, off for scalar, TQ2_0 files and --float-ref", () => {
+test("--repack auto: TQ1_0 on avx2 and avx512 without VBMI, TL1 on avx2; off for scalar, TQ2_0 files and --float-ref", () => {
   const would = (model: string, args: string[]) => lastJson(ok(["info", "-m", model, "--json", ...args])).repack;
   for (const isa of ISAS) {
     const want = isa === "avx2" || (isa === "avx512" && !cpuFlags.has("avx512vbmi"));
-    assert.is(would(tq1, ["--isa", isa]), want, `auto on ${isa}`);
+    assert.is(would(tq1, ["--isa", isa]), want, `TQ1_0 auto on ${isa}`);
+    assert.is(would(tl1, ["--isa", isa]), isa === "avx2", `TL1 auto on ${isa}`);
+    assert.is(would(tl1, ["--isa", isa, "--repack", "on"]), true);
     assert.is(would(tq1, ["--isa", isa, "--repack", "on"]), true);
     assert.is(would(tq1, ["--isa", isa, "--repack", "off"]), false);
     assert.is(would(tq2, ["--isa", isa, "--repack", "on"]), false, "nothing to repack in a TQ2_0 file");
@@ -108,7 +116,7 @@ test("--repack with a bad value, and --as-tq2_0 on a tensor that is not TQ1_0, e
   assert.match(none.stderr, "option --repack needs a value");
   const wrong = rt(["unpack", "-m", tq2, "--tensor", "blk.0.attn_q.weight", "--as-tq2_0", "-o", join(tmp, "x.bin")]);
   assert.is(wrong.status, 2);
-  assert.match(wrong.stderr, `${tq2}: tensor blk.0.attn_q.weight is TQ2_0; --as-tq2_0 repacks TQ1_0 tensors`);
+  assert.match(wrong.stderr, `${tq2}: tensor blk.0.attn_q.weight is TQ2_0; --as-tq2_0 repacks TQ1_0 tensors and TL1 ones with K a multiple of 256`);
   assert.is(wrong.stderr.trim().split("\n").length, 1);
 });
 

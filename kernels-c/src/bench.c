@@ -152,8 +152,8 @@ int cmd_bench(const rt_args *a) {
     int threads = pool_size(p);
     if (!a->json) {
         if (repacked)
-            printf("TQ1_0 weights run as TQ2_0: %d tensors repacked at load in %.2f s, %.1f MiB (--repack off keeps TQ1_0)\n\n",
-                   repacked, repack_s, (double)m.repacked_bytes / (1024.0 * 1024.0));
+            printf("%s weights run as TQ2_0: %d tensors repacked at load in %.2f s, %.1f MiB (--repack off keeps them)\n\n",
+                   m.layout, repacked, repack_s, (double)m.repacked_bytes / (1024.0 * 1024.0));
         printf("| layout   | embd  |         size |    params | isa    | threads |   test |              t/s |\n");
         printf("| -------- | ----- | ------------ | --------- | ------ | ------- | ------ | ---------------- |\n");
     }

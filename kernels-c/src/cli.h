@@ -28,7 +28,7 @@ typedef struct {
     uint64_t seed;
     int seed_given;
     int ids;                /* generate --ids */
-    int as_tq2_0;           /* unpack --as-tq2_0: a TQ1_0 tensor's repacked bytes instead of its codes */
+    int as_tq2_0;           /* unpack --as-tq2_0: a TQ1_0 / TL1 tensor's repacked bytes instead of its codes */
     bc_isa isa;             /* after --isa / BITCONV_ISA and the CPU */
     rt_repack repack;       /* --repack auto|on|off (model.h) */
 } rt_args;
@@ -38,11 +38,11 @@ void cli_load_model(const rt_args *a, rt_model *m);
 /* Reads --tokens and checks every id against the vocabulary (exit 2 otherwise). */
 int32_t *cli_load_tokens(const rt_args *a, const char *path, const rt_model *m, int64_t *n);
 pool *cli_pool(const rt_args *a);
-/* --repack: TQ1_0 weights to TQ2_0 where that decodes faster (never for --float-ref); returns the
+/* --repack: TQ1_0 / TL1 weights to TQ2_0 where that decodes faster (never for --float-ref); returns the
  * number of tensors repacked, timed into *seconds when not NULL. */
 int cli_repack(const rt_args *a, rt_model *m, pool *p, double *seconds);
-/* Whether cli_repack would repack m's weights (info). */
-int cli_would_repack(const rt_args *a, const rt_model *m);
+/* How many weights cli_repack would repack (info). */
+int cli_repack_count(const rt_args *a, const rt_model *m);
 rt_opts cli_opts(const rt_args *a, int max_ctx);
 /* Prints a JSON string literal (quotes and escapes included). */
 void cli_json_str(const char *s, size_t n);

@@ -25,13 +25,13 @@ int32_t *cli_load_tokens(const rt_args *a, const char *path, const rt_model *m, 
 
 pool *cli_pool(const rt_args *a) { return pool_create(a->threads > 0 ? a->threads : cpu_count()); }
 
-int cli_would_repack(const rt_args *a, const rt_model *m) {
-    return !a->float_ref && rt_repack_wanted(a->repack, a->isa) && model_tq1_0_tensors(m) > 0;
+int cli_repack_count(const rt_args *a, const rt_model *m) {
+    return a->float_ref ? 0 : model_repack_count(m, a->repack, a->isa);
 }
 
 int cli_repack(const rt_args *a, rt_model *m, pool *p, double *seconds) {
     double t0 = rt_now();
-    int n = a->float_ref || !rt_repack_wanted(a->repack, a->isa) ? 0 : model_repack_tq1_0(m, p, a->isa);
+    int n = a->float_ref ? 0 : model_repack(m, a->repack, p, a->isa);
     if (seconds) *seconds = rt_now() - t0;
     return n;
 }
@@ -71,12 +71,12 @@ int cmd_info(const rt_args *a) {
         printf(",\"embed_type\":\"%s\",\"vocab\":%d,\"dim\":%d,\"layers\":%d,\"ffn\":%d,\"heads\":%d,\"kv_heads\":%d,"
                "\"head_dim\":%d,\"context_length\":%d,\"rms_eps\":%g,\"rope_theta\":%g,\"rope\":\"%s\",\"activation\":\"%s\","
                "\"sub_norms\":%s,\"tied_embeddings\":%s,\"params\":%" PRIu64 ",\"ternary_bytes\":%" PRIu64 ",\"bos\":%d,\"eos\":%d,"
-               "\"add_bos\":%s,\"isa\":\"%s\",\"repack\":%s,\"tensor_types\":{",
+               "\"add_bos\":%s,\"isa\":\"%s\",\"repack\":%s,\"repack_tensors\":%d,\"tensor_types\":{",
                m.embed_type, m.n_vocab, m.dim,
                m.n_layers, m.ffn_dim, m.n_heads, m.n_kv_heads, m.head_dim, m.ctx_train, (double)m.eps, (double)m.rope_theta,
                m.rope_neox ? "neox" : "norm", act, m.sub_norms ? "true" : "false", m.tied ? "true" : "false", m.n_params,
                m.ternary_bytes, m.bos, m.eos, m.add_bos ? "true" : "false", bc_isa_name(a->isa),
-               cli_would_repack(a, &m) ? "true" : "false");
+               cli_repack_count(a, &m) ? "true" : "false", cli_repack_count(a, &m));
         int first = 1;
         for (int t = 0; t < 64; t++)
             if (types[t]) { printf("%s\"%s\":%d", first ? "" : ",", gguf_type_name((uint32_t)t), types[t]); first = 0; }
@@ -98,7 +98,8 @@ int cmd_info(const rt_args *a) {
         for (int t = 0; t < 64; t++)
             if (types[t]) printf(" %s x%d", gguf_type_name((uint32_t)t), types[t]);
         printf("\nisa             %s\n", bc_isa_name(a->isa));
-        if (cli_would_repack(a, &m)) printf("repack          TQ1_0 weights run as TQ2_0 on this path (--repack off keeps TQ1_0)\n");
+        if (cli_repack_count(a, &m))
+            printf("repack          %d %s weights run as TQ2_0 on this path (--repack off keeps them)\n", cli_repack_count(a, &m), m.layout);
     }
     model_free(&m);
     return 0;
@@ -146,14 +147,14 @@ int cmd_unpack(const rt_args *a) {
     if (model_ternary_tensor(&g, a->tensor, &tw, err, sizeof err)) rt_die(RT_EXIT_BADINPUT, a->model, "%s", err);
     const bc_ternary *w = &tw;
     const gguf_tensor *t = gguf_find_tensor(&g, a->tensor);
-    if (a->as_tq2_0 && w->layout != BC_LAYOUT_TQ1_0)
-        rt_die(RT_EXIT_BADINPUT, a->model, "tensor %s is %s; --as-tq2_0 repacks TQ1_0 tensors", a->tensor, gguf_type_name(t->type));
+    if (a->as_tq2_0 && !rt_repack_wanted(RT_REPACK_ON, a->isa, w))
+        rt_die(RT_EXIT_BADINPUT, a->model, "tensor %s is %s; --as-tq2_0 repacks TQ1_0 tensors and TL1 ones with K a multiple of 256", a->tensor, gguf_type_name(t->type));
     FILE *f = fopen(a->out, "wb");
     if (!f) rt_die(RT_EXIT_FAIL, a->out, "cannot create: %s", strerror(errno));
     if (a->as_tq2_0) { /* the bytes --repack runs (test/repack.test.ts checks them against the TS packer) */
         size_t n = rt_tq2_0_bytes(w);
         uint8_t *b = rt_alloc(n);
-        rt_repack_tq1_0(w, b, NULL, a->isa);
+        rt_repack_to_tq2_0(w, b, NULL, a->isa);
         if (fwrite(b, 1, n, f) != n) rt_die(RT_EXIT_FAIL, a->out, "write failed");
         rt_free(b);
     }

@@ -67,19 +67,20 @@ void model_free(rt_model *m);
  * resolved as the model loader does; 0 or -1 with a message in err. w points into g's data. */
 int model_ternary_tensor(const gguf_file *g, const char *name, bc_ternary *w, char *err, size_t errlen);
 
-/* repack.c: TQ1_0 weights run as TQ2_0 (same codes and d, so the same results; bytes the GEMVs stream
- * faster where base-3 decoding is the bottleneck). --repack auto|on|off; auto: on for the avx2 path and
- * for avx512 without VBMI. */
+/* repack.c: TQ1_0 and TL1 weights run as TQ2_0 (same codes, so the same results; bytes the decode GEMVs
+ * stream faster where decoding, not memory, is the bottleneck). --repack auto|on|off; auto: TQ1_0 on
+ * the avx2 path and on avx512 without VBMI, TL1 on the avx2 path; on: every TQ1_0 and TL1 weight
+ * (TL1 with K % 256 == 0, as TQ2_0 needs). */
 typedef enum { RT_REPACK_AUTO, RT_REPACK_ON, RT_REPACK_OFF } rt_repack;
 int rt_parse_repack(const char *name, rt_repack *out); /* 0 for an unknown name */
-int rt_repack_wanted(rt_repack mode, bc_isa isa);
-/* Every TQ1_0 BitLinear weight of m rewritten into one new buffer (m->repacked, freed by model_free),
- * rows split over p's threads; returns the number of tensors repacked. */
-int model_repack_tq1_0(rt_model *m, pool *p, bc_isa isa);
-int model_tq1_0_tensors(const rt_model *m); /* how many BitLinear weights are TQ1_0 */
-/* One TQ1_0 tensor's TQ2_0 bytes (rt_tq2_0_bytes of them) into dst; p may be NULL (one thread). */
+int rt_repack_wanted(rt_repack mode, bc_isa isa, const bc_ternary *w);
+/* The BitLinear weights of m that mode repacks on isa, rewritten into one new buffer (m->repacked,
+ * freed by model_free), rows split over p's threads; returns how many. */
+int model_repack(rt_model *m, rt_repack mode, pool *p, bc_isa isa);
+int model_repack_count(const rt_model *m, rt_repack mode, bc_isa isa); /* how many model_repack would */
+/* One TQ1_0 or TL1 tensor's TQ2_0 bytes (rt_tq2_0_bytes of them) into dst; p may be NULL (one thread). */
 size_t rt_tq2_0_bytes(const bc_ternary *w);
-void rt_repack_tq1_0(const bc_ternary *src, uint8_t *dst, pool *p, bc_isa isa);
+void rt_repack_to_tq2_0(const bc_ternary *src, uint8_t *dst, pool *p, bc_isa isa);
 
 int32_t model_token_type(const rt_model *m, int id); /* 1 normal when unknown */
 

@@ -1,10 +1,12 @@
-/* TQ1_0 weights rewritten at load as TQ2_0 (formats/tq2_0.md), in memory only: the same codes and the
- * same block d, so every matmul computes the same integers and every result is bit-identical; only
- * the bytes the GEMVs stream change. Why: a TQ1_0 weight is a base-3 digit that costs about 8 vector
- * operations per 32 weights to extract, and on AVX2, or AVX-512 without VBMI's byte lookup, that and
- * not memory sets decode speed; TQ2_0's 2-bit fields cost a shift and a mask. There TQ2_0 decodes
- * 1.5-1.8x faster although it reads 22 % more bytes (docs/benchmarks.md). With VBMI the TQ1_0 GEMV
- * keeps up and the extra bytes would cost time; on ARM the trade is unmeasured: auto leaves both. */
+/* TQ1_0 and TL1 weights rewritten at load as TQ2_0 (formats/tq2_0.md), in memory only: the same codes
+ * (and for TQ1_0 the same block d; TL1's scale stays the tensor's), so every matmul computes the same
+ * integers and every result is bit-identical; only the bytes the decode GEMVs stream change.
+ * Why: a TQ1_0 weight is a base-3 digit that costs about 8 vector operations per 32 weights to
+ * extract, and on AVX2, or AVX-512 without VBMI's byte lookup, that and not memory sets decode speed;
+ * TQ2_0's 2-bit fields cost a shift and a mask. There TQ1_0 decodes 1.5-1.8x faster as TQ2_0 although
+ * that reads 22 % more bytes. TL1's table-lookup GEMV is compute-bound on AVX2 too, and TQ2_0 holds it
+ * in 3 % more bytes. With VBMI the TQ1_0 GEMV keeps up, on AVX-512 TL1's does, and on ARM the trade is
+ * unmeasured: auto leaves those as they are (docs/benchmarks.md has the figures). */
 #include "model.h"
 #include "util.h"
 #include <string.h>
@@ -17,8 +19,10 @@ int rt_parse_repack(const char *name, rt_repack *out) {
     return 1;
 }
 
-int rt_repack_wanted(rt_repack mode, bc_isa isa) {
+int rt_repack_wanted(rt_repack mode, bc_isa isa, const bc_ternary *w) {
+    if (w->layout != BC_LAYOUT_TQ1_0 && !(w->layout == BC_LAYOUT_TL1 && w->K % 256 == 0)) return 0;
     if (mode != RT_REPACK_AUTO) return mode == RT_REPACK_ON;
+    if (w->layout == BC_LAYOUT_TL1) return isa == BC_ISA_AVX2;
     return isa == BC_ISA_AVX2 || (isa == BC_ISA_AVX512 && !bc_x86_vbmi());
 }
 
@@ -31,8 +35,11 @@ static void repack_rows(void *arg, int ith, int nth) {
     pool_split(w->M, 1, ith, nth, &m0, &m1);
     uint8_t *codes = rt_alloc((size_t)w->K), *d = rt_alloc((size_t)(w->K / 128));
     size_t rb = bc_tq2_0_row_bytes(w->K);
+    if (w->layout == BC_LAYOUT_TL1) /* d = f16 1.0: the tensor's scale stays w->scale */
+        for (int64_t b = 0; b < w->K / 256; b++) d[2 * b] = 0x00, d[2 * b + 1] = 0x3c;
     for (int64_t m = m0; m < m1; m++) {
-        bc_tq1_0_row_codes(w, m, j->isa, codes, d);
+        if (w->layout == BC_LAYOUT_TL1) bc_tl1_row_codes(w, m, codes);
+        else bc_tq1_0_row_codes(w, m, j->isa, codes, d);
         bc_tq2_0_pack_row(codes, d, w->K, j->dst + (size_t)m * rb);
     }
     rt_free(d);
@@ -41,7 +48,7 @@ static void repack_rows(void *arg, int ith, int nth) {
 
 size_t rt_tq2_0_bytes(const bc_ternary *w) { return (size_t)w->M * bc_tq2_0_row_bytes(w->K); }
 
-void rt_repack_tq1_0(const bc_ternary *src, uint8_t *dst, pool *p, bc_isa isa) {
+void rt_repack_to_tq2_0(const bc_ternary *src, uint8_t *dst, pool *p, bc_isa isa) {
     repack_job j = {src, dst, bc_usable_isa(isa)};
     if ((int)j.isa < 0) j.isa = BC_ISA_SCALAR;
     if (p) pool_run(p, repack_rows, &j);
@@ -51,21 +58,21 @@ void rt_repack_tq1_0(const bc_ternary *src, uint8_t *dst, pool *p, bc_isa isa) {
 /* The seven BitLinear weights of a layer, as an initializer of 7 pointers (const or not, as ly is) */
 #define LAYER_WEIGHTS(ly) {&(ly)->wq, &(ly)->wk, &(ly)->wv, &(ly)->wo, &(ly)->wgate, &(ly)->wup, &(ly)->wdown}
 
-int model_tq1_0_tensors(const rt_model *m) {
+int model_repack_count(const rt_model *m, rt_repack mode, bc_isa isa) {
     int n = 0;
     for (int l = 0; l < m->n_layers; l++) {
         const bc_ternary *ws[7] = LAYER_WEIGHTS(&m->layers[l]);
-        for (int i = 0; i < 7; i++) n += ws[i]->layout == BC_LAYOUT_TQ1_0;
+        for (int i = 0; i < 7; i++) n += rt_repack_wanted(mode, isa, ws[i]);
     }
     return n;
 }
 
-int model_repack_tq1_0(rt_model *m, pool *p, bc_isa isa) {
+int model_repack(rt_model *m, rt_repack mode, pool *p, bc_isa isa) {
     size_t total = 0;
     for (int l = 0; l < m->n_layers; l++) {
         bc_ternary *ws[7] = LAYER_WEIGHTS(&m->layers[l]);
         for (int i = 0; i < 7; i++)
-            if (ws[i]->layout == BC_LAYOUT_TQ1_0) total += rt_tq2_0_bytes(ws[i]);
+            if (rt_repack_wanted(mode, isa, ws[i])) total += rt_tq2_0_bytes(ws[i]);
     }
     if (total == 0) return 0;
     m->repacked = rt_alloc_large(total); /* 2 MiB pages, as the head's tiles: streamed once per token */
@@ -76,9 +83,10 @@ int model_repack_tq1_0(rt_model *m, pool *p, bc_isa isa) {
         bc_ternary *ws[7] = LAYER_WEIGHTS(&m->layers[l]);
         for (int i = 0; i < 7; i++) {
             bc_ternary *w = ws[i];
-            if (w->layout != BC_LAYOUT_TQ1_0) continue;
-            rt_repack_tq1_0(w, dst, p, isa);
+            if (!rt_repack_wanted(mode, isa, w)) continue;
+            rt_repack_to_tq2_0(w, dst, p, isa);
             w->layout = BC_LAYOUT_TQ2_0;
+            w->BM = w->BK = w->bm = 0;
             w->data = dst;
             w->nbytes = rt_tq2_0_bytes(w);
             dst += w->nbytes;

@@ -21,6 +21,27 @@ void bc_tl1_decode_row(const bc_ternary *w, int64_t m, int8_t *out) {
     }
 }
 
+/* The four codes c = T + 1 of byte b, in element order: idx = 3*c0 + c1 in each nibble */
+#define TL1_CODES4(b) {((b) >> 4) / 3, ((b) >> 4) % 3, ((b) & 15) / 3, ((b) & 15) % 3},
+#define TL1_R4(b) TL1_CODES4(b) TL1_CODES4((b) + 1) TL1_CODES4((b) + 2) TL1_CODES4((b) + 3)
+#define TL1_R16(b) TL1_R4(b) TL1_R4((b) + 4) TL1_R4((b) + 8) TL1_R4((b) + 12)
+#define TL1_R64(b) TL1_R16(b) TL1_R16((b) + 16) TL1_R16((b) + 32) TL1_R16((b) + 48)
+static const uint8_t TL1_CODES[256][4] = {TL1_R64(0) TL1_R64(64) TL1_R64(128) TL1_R64(192)};
+
+/* Codes c = T + 1 of row m in element order (repack.c's input): decode_row's walk with the tile
+ * arithmetic hoisted and the nibble division looked up. */
+void bc_tl1_row_codes(const bc_ternary *w, int64_t m, uint8_t *codes) {
+    int64_t K = w->K, BM = w->BM, BK = w->BK, bm = w->bm, by = 256 / bm;
+    int64_t iM = m / BM, rr = m % BM, ib = rr / bm, ir = (rr % bm) / 16, r = rr % 16;
+    for (int64_t iK = 0; iK < K / BK; iK++)
+        for (int64_t iy = 0; iy < BK / by; iy++) {
+            int64_t group = ((iM * (K / BK) + iK) * (BM / bm) + ib) * (BK / by) + iy;
+            const uint8_t *p = w->data + (group * (bm / 16) + ir) * (by / 4) * 16 + r;
+            uint8_t *o = codes + iK * BK + iy * by;
+            for (int64_t ip = 0; ip < by / 4; ip++) memcpy(o + 4 * ip, TL1_CODES[p[16 * ip]], 4);
+        }
+}
+
 #if defined(__x86_64__)
 /* ---------------- SIMD ----------------
  * The tile order already groups 16 rows x 4 neighbouring weights per 16 bytes (fixed iy, ir, ip):
