@@ -7,7 +7,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { readGguf, readTensorData } from "../src/gguf/reader.js";
@@ -118,6 +118,29 @@ test("--repack with a bad value, and --as-tq2_0 on a tensor that is not TQ1_0, e
   assert.is(wrong.status, 2);
   assert.match(wrong.stderr, `${tq2}: tensor blk.0.attn_q.weight is TQ2_0; --as-tq2_0 repacks TQ1_0 tensors and TL1 ones with K a multiple of 256`);
   assert.is(wrong.stderr.trim().split("\n").length, 1);
+});
+
+test("a TL1 nibble above 8 (no converter writes one) keeps its tensor TL1: same logits repacked or not; unpack --as-tq2_0 refuses it", async () => {
+  const bytes = readFileSync(tl1);
+  const t = (await readGguf(tl1)).tensors.find((x) => x.name === "blk.0.attn_v.weight")!;
+  // high nibble 15: T = 4 for the reference decoder and every kernel (attn_v: no relu² gate can hide it)
+  for (let i = 100; i < t.nbytes - 32; i += 997) bytes[t.dataOffset + i] = 0xf3;
+  const bad = join(tmp, "tl1-nibble15.gguf");
+  writeFileSync(bad, bytes);
+  const out = join(tmp, "bad-logits.bin");
+  const run = (repack: string) => {
+    ok(["logits", "-m", bad, "--tokens", tokens, "-o", out, "-t", "2", "--isa", "avx2", "--repack", repack]);
+    return readFileSync(out);
+  };
+  const off = run("off");
+  assert.ok(Buffer.compare(run("on"), off) === 0, "the bad tensor was repacked");
+  const good = join(tmp, "good-logits.bin");
+  ok(["logits", "-m", tl1, "--tokens", tokens, "-o", good, "-t", "2", "--isa", "avx2", "--repack", "off"]);
+  assert.ok(Buffer.compare(readFileSync(good), off) !== 0, "the mutation changed nothing: the test would not see a repack");
+  const r = rt(["unpack", "-m", bad, "--tensor", "blk.0.attn_v.weight", "--as-tq2_0", "-o", join(tmp, "never.bin")]);
+  assert.is(r.status, 2);
+  assert.match(r.stderr, `${bad}: tensor blk.0.attn_v.weight has a TL1 nibble above 8 (a code TQ2_0 cannot hold); it cannot be repacked`);
+  assert.not.ok(existsSync(join(tmp, "never.bin")), "nothing is written on bad input");
 });
 
 test.run();

@@ -149,15 +149,14 @@ int cmd_unpack(const rt_args *a) {
     const gguf_tensor *t = gguf_find_tensor(&g, a->tensor);
     if (a->as_tq2_0 && !rt_repack_wanted(RT_REPACK_ON, a->isa, w))
         rt_die(RT_EXIT_BADINPUT, a->model, "tensor %s is %s; --as-tq2_0 repacks TQ1_0 tensors and TL1 ones with K a multiple of 256", a->tensor, gguf_type_name(t->type));
+    size_t n = a->as_tq2_0 ? rt_tq2_0_bytes(w) : 0;
+    uint8_t *repacked = n ? rt_alloc(n) : NULL; /* the bytes --repack runs (test/repack.test.ts checks them) */
+    if (repacked && rt_repack_to_tq2_0(w, repacked, NULL, a->isa))
+        rt_die(RT_EXIT_BADINPUT, a->model, "tensor %s has a TL1 nibble above 8 (a code TQ2_0 cannot hold); it cannot be repacked", a->tensor);
     FILE *f = fopen(a->out, "wb");
     if (!f) rt_die(RT_EXIT_FAIL, a->out, "cannot create: %s", strerror(errno));
-    if (a->as_tq2_0) { /* the bytes --repack runs (test/repack.test.ts checks them against the TS packer) */
-        size_t n = rt_tq2_0_bytes(w);
-        uint8_t *b = rt_alloc(n);
-        rt_repack_to_tq2_0(w, b, NULL, a->isa);
-        if (fwrite(b, 1, n, f) != n) rt_die(RT_EXIT_FAIL, a->out, "write failed");
-        rt_free(b);
-    }
+    if (repacked && fwrite(repacked, 1, n, f) != n) rt_die(RT_EXIT_FAIL, a->out, "write failed");
+    rt_free(repacked);
     int8_t *row = rt_alloc((size_t)w->K);
     for (int64_t r = 0; r < w->M && !a->as_tq2_0; r++) {
         bc_decode_row(w, r, row);

@@ -81,7 +81,7 @@ BC_DECLARE_LAYOUT(tq2_0)
 /* TQ1_0 -> TQ2_0 in memory (repack.c): a TQ1_0 row's K codes (T + 1, element order) and its blocks' d
  * bytes (2 each), through isa's decoder (isa one this CPU runs); a TQ2_0 row packed from the same. */
 void bc_tq1_0_row_codes(const bc_ternary *w, int64_t m, bc_isa isa, uint8_t *codes, uint8_t *d);
-void bc_tl1_row_codes(const bc_ternary *w, int64_t m, uint8_t *codes); /* TL1 -> TQ2_0 likewise */
+int bc_tl1_row_codes(const bc_ternary *w, int64_t m, uint8_t *codes); /* TL1 likewise; -1: a nibble > 8 */
 size_t bc_tq2_0_row_bytes(int64_t K);
 void bc_tq2_0_pack_row(const uint8_t *codes, const uint8_t *d, int64_t K, uint8_t *out);
 BC_DECLARE_LAYOUT(i2_s)

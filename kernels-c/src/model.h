@@ -78,9 +78,10 @@ int rt_repack_wanted(rt_repack mode, bc_isa isa, const bc_ternary *w);
  * freed by model_free), rows split over p's threads; returns how many. */
 int model_repack(rt_model *m, rt_repack mode, pool *p, bc_isa isa);
 int model_repack_count(const rt_model *m, rt_repack mode, bc_isa isa); /* how many model_repack would */
-/* One TQ1_0 or TL1 tensor's TQ2_0 bytes (rt_tq2_0_bytes of them) into dst; p may be NULL (one thread). */
+/* One TQ1_0 or TL1 tensor's TQ2_0 bytes (rt_tq2_0_bytes of them) into dst; p may be NULL (one thread).
+ * -1 (dst unusable) for a TL1 tensor with a nibble above 8, which 2-bit codes cannot hold. */
 size_t rt_tq2_0_bytes(const bc_ternary *w);
-void rt_repack_to_tq2_0(const bc_ternary *src, uint8_t *dst, pool *p, bc_isa isa);
+int rt_repack_to_tq2_0(const bc_ternary *src, uint8_t *dst, pool *p, bc_isa isa);
 
 int32_t model_token_type(const rt_model *m, int id); /* 1 normal when unknown */
 

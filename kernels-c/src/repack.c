@@ -9,6 +9,7 @@
  * unmeasured: auto leaves those as they are (docs/benchmarks.md has the figures). */
 #include "model.h"
 #include "util.h"
+#include <stdatomic.h>
 #include <string.h>
 
 int rt_parse_repack(const char *name, rt_repack *out) {
@@ -26,10 +27,10 @@ int rt_repack_wanted(rt_repack mode, bc_isa isa, const bc_ternary *w) {
     return isa == BC_ISA_AVX2 || (isa == BC_ISA_AVX512 && !bc_x86_vbmi());
 }
 
-typedef struct { const bc_ternary *src; uint8_t *dst; bc_isa isa; } repack_job;
+typedef struct { const bc_ternary *src; uint8_t *dst; bc_isa isa; atomic_int failed; } repack_job;
 
 static void repack_rows(void *arg, int ith, int nth) {
-    const repack_job *j = arg;
+    repack_job *j = arg;
     const bc_ternary *w = j->src;
     int64_t m0, m1;
     pool_split(w->M, 1, ith, nth, &m0, &m1);
@@ -38,8 +39,8 @@ static void repack_rows(void *arg, int ith, int nth) {
     if (w->layout == BC_LAYOUT_TL1) /* d = f16 1.0: the tensor's scale stays w->scale */
         for (int64_t b = 0; b < w->K / 256; b++) d[2 * b] = 0x00, d[2 * b + 1] = 0x3c;
     for (int64_t m = m0; m < m1; m++) {
-        if (w->layout == BC_LAYOUT_TL1) bc_tl1_row_codes(w, m, codes);
-        else bc_tq1_0_row_codes(w, m, j->isa, codes, d);
+        if (w->layout != BC_LAYOUT_TL1) bc_tq1_0_row_codes(w, m, j->isa, codes, d);
+        else if (bc_tl1_row_codes(w, m, codes)) { atomic_store(&j->failed, 1); break; }
         bc_tq2_0_pack_row(codes, d, w->K, j->dst + (size_t)m * rb);
     }
     rt_free(d);
@@ -48,11 +49,12 @@ static void repack_rows(void *arg, int ith, int nth) {
 
 size_t rt_tq2_0_bytes(const bc_ternary *w) { return (size_t)w->M * bc_tq2_0_row_bytes(w->K); }
 
-void rt_repack_to_tq2_0(const bc_ternary *src, uint8_t *dst, pool *p, bc_isa isa) {
-    repack_job j = {src, dst, bc_usable_isa(isa)};
+int rt_repack_to_tq2_0(const bc_ternary *src, uint8_t *dst, pool *p, bc_isa isa) {
+    repack_job j = {src, dst, bc_usable_isa(isa), 0};
     if ((int)j.isa < 0) j.isa = BC_ISA_SCALAR;
     if (p) pool_run(p, repack_rows, &j);
     else repack_rows(&j, 0, 1);
+    return atomic_load(&j.failed) ? -1 : 0;
 }
 
 /* The seven BitLinear weights of a layer, as an initializer of 7 pointers (const or not, as ly is) */
@@ -83,8 +85,7 @@ int model_repack(rt_model *m, rt_repack mode, pool *p, bc_isa isa) {
         bc_ternary *ws[7] = LAYER_WEIGHTS(&m->layers[l]);
         for (int i = 0; i < 7; i++) {
             bc_ternary *w = ws[i];
-            if (!rt_repack_wanted(mode, isa, w)) continue;
-            rt_repack_to_tq2_0(w, dst, p, isa);
+            if (!rt_repack_wanted(mode, isa, w) || rt_repack_to_tq2_0(w, dst, p, isa)) continue; /* stays as it is */
             w->layout = BC_LAYOUT_TQ2_0;
             w->BM = w->BK = w->bm = 0;
             w->data = dst;

@@ -29,8 +29,10 @@ void bc_tl1_decode_row(const bc_ternary *w, int64_t m, int8_t *out) {
 static const uint8_t TL1_CODES[256][4] = {TL1_R64(0) TL1_R64(64) TL1_R64(128) TL1_R64(192)};
 
 /* Codes c = T + 1 of row m in element order (repack.c's input): decode_row's walk with the tile
- * arithmetic hoisted and the nibble division looked up. */
-void bc_tl1_row_codes(const bc_ternary *w, int64_t m, uint8_t *codes) {
+ * arithmetic hoisted and the nibble division looked up. Returns -1 when a nibble is above 8 (no
+ * converter writes one; the kernels decode it as the reference does, T up to 4, which 2-bit codes
+ * cannot hold), else 0. */
+int bc_tl1_row_codes(const bc_ternary *w, int64_t m, uint8_t *codes) {
     int64_t K = w->K, BM = w->BM, BK = w->BK, bm = w->bm, by = 256 / bm;
     int64_t iM = m / BM, rr = m % BM, ib = rr / bm, ir = (rr % bm) / 16, r = rr % 16;
     for (int64_t iK = 0; iK < K / BK; iK++)
@@ -38,8 +40,13 @@ void bc_tl1_row_codes(const bc_ternary *w, int64_t m, uint8_t *codes) {
             int64_t group = ((iM * (K / BK) + iK) * (BM / bm) + ib) * (BK / by) + iy;
             const uint8_t *p = w->data + (group * (bm / 16) + ir) * (by / 4) * 16 + r;
             uint8_t *o = codes + iK * BK + iy * by;
-            for (int64_t ip = 0; ip < by / 4; ip++) memcpy(o + 4 * ip, TL1_CODES[p[16 * ip]], 4);
+            for (int64_t ip = 0; ip < by / 4; ip++) {
+                uint8_t b = p[16 * ip];
+                if ((b >> 4) > 8 || (b & 15) > 8) return -1;
+                memcpy(o + 4 * ip, TL1_CODES[b], 4);
+            }
         }
+    return 0;
 }
 
 #if defined(__x86_64__)
