@@ -2,8 +2,8 @@
 // bytes are checked against an independent packer, the TS converter's own TQ2_0 artifact of the same
 // checkpoint, tensor by tensor on every x86 path this CPU runs (the repack decodes TQ1_0 with that
 // path's SIMD decoder); the logits with and without the repack must be bit-identical, through the
-// decode GEMV (-b 1) and the prefill GEMM; and --repack auto must follow its documented rule (TQ1_0 on
-// avx2 and on avx512 without VBMI, read from /proc/cpuinfo rather than from the runtime; TL1 on avx2).
+// decode GEMV (-b 1) and the prefill GEMM; and --repack auto must follow its documented rule (TQ1_0
+// and TL1 on the avx2 path only).
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { spawnSync } from "node:child_process";
@@ -88,11 +88,10 @@ test("logits with --repack on are bit-identical to --repack off and to the TQ2_0
   }
 });
 
-test("--repack auto: TQ1_0 on avx2 and avx512 without VBMI, TL1 on avx2; off for scalar, TQ2_0 files and --float-ref", () => {
+test("--repack auto: TQ1_0 and TL1 on avx2; off for scalar, avx512, TQ2_0 files and --float-ref", () => {
   const would = (model: string, args: string[]) => lastJson(ok(["info", "-m", model, "--json", ...args])).repack;
   for (const isa of ISAS) {
-    const want = isa === "avx2" || (isa === "avx512" && !cpuFlags.has("avx512vbmi"));
-    assert.is(would(tq1, ["--isa", isa]), want, `TQ1_0 auto on ${isa}`);
+    assert.is(would(tq1, ["--isa", isa]), isa === "avx2", `TQ1_0 auto on ${isa}`);
     assert.is(would(tl1, ["--isa", isa]), isa === "avx2", `TL1 auto on ${isa}`);
     assert.is(would(tl1, ["--isa", isa, "--repack", "on"]), true);
     assert.is(would(tq1, ["--isa", isa, "--repack", "on"]), true);

@@ -2,14 +2,14 @@
  *   cc -O2 -pthread -Ikernels-c/src -o /tmp/bench_kernels kernels-c/bench/bench_kernels.c \
  *      kernels-c/src/{kernels,isa,scratch,gemm,gemm_arm,gemv_2bit,tq1_0,tq2_0,i2_s,tl1,tl2,gguf,util}.c -lm
  *   /tmp/bench_kernels [-l tq1_0,tq2_0,i2_s,tl1,tl2] [-i scalar,avx2,...] [-t threads] [-n 512]
- *                      [-s seconds] [--model] [--shapes] [--cpu] [--no-vbmi]
+ *                      [-s seconds] [--model] [--shapes] [--cpu]
  * --shapes (default): each BitNet 2B-4T shape alone (weights hot in L2/L3): N=1 GB/s of weight bytes,
  *                     N=n GOPS (2*M*K*N / s) and tokens/s for that one matrix.
  * --model: one decode token over 30 layers x 7 matrices (~520 MB of I2_S, weights streamed from
  *          DRAM), reported as GB/s and tokens/s; and prefill of n tokens over one layer's 7
  *          matrices, reported as tokens/s extrapolated to 30 layers (matmuls only).
  * -i: the paths to time, of those this CPU runs (x86: scalar, avx2, avx512; aarch64: scalar, neon,
- * dotprod, i8mm); default all but scalar. --no-vbmi: avx512 without its VBMI kernels (TQ1_0's GEMV).
+ * dotprod, i8mm); default all but scalar.
  * Threads split rows at bc_row_granule multiples, as the runtime does. */
 #define _GNU_SOURCE
 #include "gguf.h"
@@ -154,7 +154,6 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "-s") && i + 1 < argc) secs = atof(argv[++i]);
         else if (!strcmp(argv[i], "--model")) model = 1;
         else if (!strcmp(argv[i], "--cpu")) use_cpu = 1;
-        else if (!strcmp(argv[i], "--no-vbmi")) bc_x86_vbmi_allow(0);
         else if (!strcmp(argv[i], "--shapes")) model = 0;
         else if (!strcmp(argv[i], "-l") && i + 1 < argc) {
             const char *s = argv[++i];

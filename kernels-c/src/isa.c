@@ -13,10 +13,6 @@ static unsigned long long xgetbv0(void) {
     __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
     return ((unsigned long long)hi << 32) | lo;
 }
-static int cpu_vbmi(void) { /* called once cpu_detect gave avx512 (zmm and opmask state saved) */
-    unsigned a, b, c, d;
-    return __get_cpuid_count(7, 0, &a, &b, &c, &d) && BIT(c, 1);
-}
 static bc_isa cpu_detect(void) {
     unsigned a, b, c, d;
     if (!__get_cpuid(1, &a, &b, &c, &d)) return BC_ISA_SCALAR;
@@ -63,23 +59,10 @@ static bc_isa cpu_detect(void) {
 #else
 static bc_isa cpu_detect(void) { return BC_ISA_SCALAR; }
 #endif
-#if !defined(__x86_64__)
-static int cpu_vbmi(void) { return 0; }
-#endif
 
 static bc_isa cpu_isa_value;
-static int cpu_vbmi_value, vbmi_allowed = 1;
 static pthread_once_t cpu_once = PTHREAD_ONCE_INIT;
-static void cpu_init(void) {
-    cpu_isa_value = cpu_detect();
-    cpu_vbmi_value = cpu_isa_value == BC_ISA_AVX512 && cpu_vbmi();
-}
-
-int bc_x86_vbmi(void) {
-    pthread_once(&cpu_once, cpu_init);
-    return cpu_vbmi_value && vbmi_allowed;
-}
-void bc_x86_vbmi_allow(int on) { vbmi_allowed = on != 0; }
+static void cpu_init(void) { cpu_isa_value = cpu_detect(); }
 
 bc_isa bc_detect_isa(void) {
     pthread_once(&cpu_once, cpu_init);

@@ -55,11 +55,6 @@ bc_isa bc_usable_isa(bc_isa want);
 const char *bc_isa_name(bc_isa isa);
 /* "scalar", "avx2", ... -> *out; 0 for an unknown name */
 int bc_parse_isa(const char *name, bc_isa *out);
-/* Inside the avx512 path, AVX-512 VBMI (byte permutes) is used where the CPU has it (TQ1_0's decode
- * GEMV). bc_x86_vbmi: 1 when the CPU has it and it is allowed; bc_x86_vbmi_allow(0) keeps the avx512
- * path to plain AVX-512 (the tests run both; call it before any matmul runs). */
-int bc_x86_vbmi(void);
-void bc_x86_vbmi_allow(int on);
 
 /* Per-layout entry points (used by kernels.c): the reference row decoder (kernels.c's scalar path dots
  * its rows exactly) and the x86 matmuls (which may apply the dequantization, bc_matmul). */

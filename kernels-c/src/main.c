@@ -22,8 +22,7 @@ static const char *USAGE =
     "  -b N (tokens per matmul call, default 512), --head-dequant / --head-int8 (Q8_0 head always in float /\n"
     "  always in int8; default: int8 for single-token decode, float for batches),\n"
     "  --decode-jobs (a decoded token as one pool job per step instead of one per token; same results),\n"
-    "  --repack auto|on|off (TQ1_0 and TL1 weights run as TQ2_0, same results; auto: TQ1_0 on avx2 and on avx512\n"
-    "  without VBMI, TL1 on avx2)\n";
+    "  --repack auto|on|off (TQ1_0 and TL1 weights run as TQ2_0, same results; auto: on the avx2 path)\n";
 
 static long long parse_int(const char *opt, const char *v, long long lo, long long hi) {
     if (!v) rt_die(RT_EXIT_BADINPUT, NULL, "option %s needs a value", opt);

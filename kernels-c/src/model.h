@@ -68,9 +68,8 @@ void model_free(rt_model *m);
 int model_ternary_tensor(const gguf_file *g, const char *name, bc_ternary *w, char *err, size_t errlen);
 
 /* repack.c: TQ1_0 and TL1 weights run as TQ2_0 (same codes, so the same results; bytes the decode GEMVs
- * stream faster where decoding, not memory, is the bottleneck). --repack auto|on|off; auto: TQ1_0 on
- * the avx2 path and on avx512 without VBMI, TL1 on the avx2 path; on: every TQ1_0 and TL1 weight
- * (TL1 with K % 256 == 0, as TQ2_0 needs). */
+ * stream faster where decoding, not memory, is the bottleneck). --repack auto|on|off; auto: TQ1_0 and
+ * TL1 on the avx2 path; on: every TQ1_0 and TL1 weight (TL1 with K % 256 == 0, as TQ2_0 needs). */
 typedef enum { RT_REPACK_AUTO, RT_REPACK_ON, RT_REPACK_OFF } rt_repack;
 int rt_parse_repack(const char *name, rt_repack *out); /* 0 for an unknown name */
 int rt_repack_wanted(rt_repack mode, bc_isa isa, const bc_ternary *w);

@@ -2,10 +2,10 @@
  * (and for TQ1_0 the same block d; TL1's scale stays the tensor's), so every matmul computes the same
  * integers and every result is bit-identical; only the bytes the decode GEMVs stream change.
  * Why: a TQ1_0 weight is a base-3 digit that costs about 8 vector operations per 32 weights to
- * extract, and on AVX2, or AVX-512 without VBMI's byte lookup, that and not memory sets decode speed;
- * TQ2_0's 2-bit fields cost a shift and a mask. There TQ1_0 decodes 1.5-1.8x faster as TQ2_0 although
- * that reads 22 % more bytes. TL1's table-lookup GEMV is compute-bound on AVX2 too, and TQ2_0 holds it
- * in 3 % more bytes. With VBMI the TQ1_0 GEMV keeps up, on AVX-512 TL1's does, and on ARM the trade is
+ * extract on AVX2, and there that and not memory sets decode speed; TQ2_0's 2-bit fields cost a shift
+ * and a mask. There TQ1_0 decodes 1.5-1.8x faster as TQ2_0 although that reads 22 % more bytes. TL1's
+ * table-lookup GEMV is compute-bound on AVX2 too, and TQ2_0 holds it in 3 % more bytes. On AVX-512
+ * both GEMVs keep up (TQ1_0's multiplies its bytes as they are: tq1_0.c), and on ARM the trade is
  * unmeasured: auto leaves those as they are (docs/benchmarks.md has the figures). */
 #include "model.h"
 #include "util.h"
@@ -23,8 +23,7 @@ int rt_parse_repack(const char *name, rt_repack *out) {
 int rt_repack_wanted(rt_repack mode, bc_isa isa, const bc_ternary *w) {
     if (w->layout != BC_LAYOUT_TQ1_0 && !(w->layout == BC_LAYOUT_TL1 && w->K % 256 == 0)) return 0;
     if (mode != RT_REPACK_AUTO) return mode == RT_REPACK_ON;
-    if (w->layout == BC_LAYOUT_TL1) return isa == BC_ISA_AVX2;
-    return isa == BC_ISA_AVX2 || (isa == BC_ISA_AVX512 && !bc_x86_vbmi());
+    return isa == BC_ISA_AVX2;
 }
 
 typedef struct { const bc_ternary *src; uint8_t *dst; bc_isa isa; atomic_int failed; } repack_job;

@@ -8,9 +8,6 @@
 #define BC_TARGET_AVX2 __attribute__((target("avx2,fma,f16c,bmi,bmi2")))
 #define BC_TARGET_AVX512 \
     __attribute__((target("avx2,fma,f16c,bmi,bmi2,avx512f,avx512bw,avx512vl,avx512dq,avx512vnni")))
-/* AVX-512 VBMI (byte permutes): a few avx512-path functions, run only where bc_x86_vbmi() says so */
-#define BC_TARGET_AVX512_VBMI \
-    __attribute__((target("avx2,fma,f16c,bmi,bmi2,avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx512vbmi")))
 #endif
 
 #if defined(__aarch64__)

@@ -172,25 +172,8 @@ static void fill_acts(int8_t *x, int64_t n, int kind) {
     }
 }
 
-/* the paths this CPU runs, scalar first; avx512 twice where the CPU has VBMI: without it, then with */
-typedef struct { bc_isa isa; int vbmi; } kpath;
-static kpath paths[BC_ISA_COUNT + 1];
-static int n_paths;
-static const char *path_name(kpath p) { return p.vbmi ? "avx512+vbmi" : bc_isa_name(p.isa); }
-static void find_paths(void) {
-    bc_isa isas[BC_ISA_COUNT];
-    int n = bc_cpu_isas(isas), vbmi = bc_x86_vbmi();
-    for (int i = 0; i < n; i++) {
-        paths[n_paths++] = (kpath){isas[i], 0};
-        if (isas[i] == BC_ISA_AVX512 && vbmi) paths[n_paths++] = (kpath){isas[i], 1};
-    }
-}
-/* bc_matmul on path p */
-static int matmul_on(kpath p, const bc_ternary *w, const int8_t *x, const int32_t *xsum, int64_t N, int32_t *y, int64_t ldy,
-                     int64_t m0, int64_t m1, const bc_dequant *dq) {
-    bc_x86_vbmi_allow(p.vbmi);
-    return bc_matmul(w, x, xsum, N, y, ldy, m0, m1, p.isa, dq);
-}
+static bc_isa isas[BC_ISA_COUNT]; /* the paths this CPU runs, scalar first */
+static int n_isas;
 
 /* Checks bc_decode_row against T on rows [m0, m1), then runs every ISA on those rows and compares with
  * the exact integer sums of T and x (rows outside the range must stay unwritten). */
@@ -198,7 +181,7 @@ static int matmul_on(kpath p, const bc_ternary *w, const int8_t *x, const int32_
  * tokens) every float in [m0, m1) has the bits of (float)sum / xs * ws and nothing else is written;
  * where it does not, y holds the exact sums and the floats are untouched. */
 static void check_dequant(const bc_ternary *w, const int8_t *x, const int32_t *xsum, int64_t N, int64_t m0, int64_t m1,
-                          kpath path, const int32_t *ref, int64_t ldy, const char *name, const char *what) {
+                          bc_isa isa, const int32_t *ref, int64_t ldy, const char *name, const char *what) {
     int64_t ldo = ldy + 5;
     float *out = xmalloc(sizeof(float) * (size_t)(N * ldo)), *xs = xmalloc(sizeof(float) * (size_t)N);
     int32_t *y = xmalloc(sizeof(int32_t) * (size_t)(N * ldy));
@@ -207,7 +190,7 @@ static void check_dequant(const bc_ternary *w, const int8_t *x, const int32_t *x
     for (int64_t n = 0; n < N; n++) xs[n] = 127.0f / (0.37f + 0.91f * (float)(n % 7)); /* activation scales */
     for (int64_t i = 0; i < N * ldy; i++) y[i] = 0;
     bc_dequant dq = {out, ldo, xs, 0.0123f};
-    int applied = matmul_on(path, w, x, xsum, N, y, ldy, m0, m1, &dq);
+    int applied = bc_matmul(w, x, xsum, N, y, ldy, m0, m1, isa, &dq);
     int64_t bad = 0, stray = 0;
     for (int64_t n = 0; n < N; n++)
         for (int64_t m = 0; m < ldo; m++) {
@@ -223,10 +206,10 @@ static void check_dequant(const bc_ternary *w, const int8_t *x, const int32_t *x
                 if (!applied && m >= m0 && m < m1) bad += y[n * ldy + m] != ref[n * ldy + m];
             }
         }
-    int x86_gemm = (path.isa == BC_ISA_AVX2 || path.isa == BC_ISA_AVX512) && N >= 8;
+    int x86_gemm = (isa == BC_ISA_AVX2 || isa == BC_ISA_AVX512) && N >= 8;
     CHECK(bad == 0 && stray == 0 && (applied || !x86_gemm),
           "%s %s N=%lld rows [%lld,%lld) isa %s, dequantizing: applied %d, %lld wrong, %lld floats written outside",
-          name, what, (long long)N, (long long)m0, (long long)m1, path_name(path), applied, (long long)bad, (long long)stray);
+          name, what, (long long)N, (long long)m0, (long long)m1, bc_isa_name(isa), applied, (long long)bad, (long long)stray);
     free(y);
     free(xs);
     free(out);
@@ -256,11 +239,11 @@ static void check_matmul(const kcase *c, const int8_t *x, int64_t N, int64_t m0,
     }
     CHECK(bad_decode == 0, "%s %s: decode_row disagrees with the codes on %d rows", c->name, what, bad_decode);
     int32_t *y = xmalloc(sizeof(int32_t) * (size_t)(N * ldy));
-    for (int pi = 0; pi < n_paths; pi++) {
-        const kpath path = paths[pi];
+    for (int ii = 0; ii < n_isas; ii++) {
+        const bc_isa isa = isas[ii];
         const int32_t SENT = (int32_t)0x5A5A5A5A;
         for (int64_t i = 0; i < N * ldy; i++) y[i] = SENT;
-        matmul_on(path, &w, x, xsum, N, y, ldy, m0, m1, NULL);
+        bc_matmul(&w, x, xsum, N, y, ldy, m0, m1, isa, NULL);
         int64_t bad = 0, clobbered = 0, first = -1;
         for (int64_t n = 0; n < N; n++)
             for (int64_t m = 0; m < ldy; m++) {
@@ -275,10 +258,10 @@ static void check_matmul(const kcase *c, const int8_t *x, int64_t N, int64_t m0,
             }
         CHECK(bad == 0 && clobbered == 0,
               "%s %s N=%lld rows [%lld,%lld) isa %s: %lld wrong (first n=%lld m=%lld: %d vs %d), %lld written outside",
-              c->name, what, (long long)N, (long long)m0, (long long)m1, path_name(path), (long long)bad,
+              c->name, what, (long long)N, (long long)m0, (long long)m1, bc_isa_name(isa), (long long)bad,
               first < 0 ? -1LL : (long long)(first / ldy), first < 0 ? -1LL : (long long)(first % ldy),
               first < 0 ? 0 : y[first], first < 0 ? 0 : ref[first], (long long)clobbered);
-        check_dequant(&w, x, xsum, N, m0, m1, path, ref, ldy, c->name, what);
+        check_dequant(&w, x, xsum, N, m0, m1, isa, ref, ldy, c->name, what);
     }
     free(y);
     free(row);
@@ -354,14 +337,12 @@ int main(int argc, char **argv) {
         fprintf(stderr, "%s: %s (write it with `node dist/scripts/kernel-weights.js %s`)\n", weights_path, err, weights_path);
         return 2;
     }
-    find_paths();
+    n_isas = bc_cpu_isas(isas);
     const char *quick = getenv("BITCONV_TEST_QUICK");
     int full = !(quick && *quick && strcmp(quick, "0"));
     printf("test_kernels: ISAs tested: ");
-    for (int i = 0; i < n_paths; i++) printf("%s%s", i ? ", " : "", path_name(paths[i]));
+    for (int i = 0; i < n_isas; i++) printf("%s%s", i ? ", " : "", bc_isa_name(isas[i]));
     printf("\n");
-    if (paths[n_paths - 1].isa == BC_ISA_AVX512 && !paths[n_paths - 1].vbmi)
-        printf("test_kernels: this CPU has no AVX-512 VBMI: TQ1_0's VBMI decode GEMV is not tested here\n");
 
     test_worked_examples();
     int after_examples = failures;
